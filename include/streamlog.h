@@ -1,0 +1,457 @@
+/*
+ * streamlog.h - libstreamlog, persistent message logs embedded in your process.
+ *
+ * libstreamlog stores durable, ordered channels of messages in an LMDB
+ * environment on local disk. A program appends messages to channels and
+ * reads them back by sequence number or by time; retention limits bound a
+ * channel's size and age. There is no server: everything happens inside the
+ * calling process, and several processes may share one store.
+ *
+ * This header is the reference manual. README.md is the guide.
+ *
+ * Conventions that hold for every function below unless its comment says
+ * otherwise:
+ *   - Functions return int: STREAMLOG_OK (0) on success or a negative
+ *     STREAMLOG_E* code. streamlog_strerror() names a code;
+ *     streamlog_errmsg() gives the calling thread's detailed message for its
+ *     most recent failure.
+ *   - Output parameters are written only on success.
+ *   - A call that fails has changed nothing: no message, channel or setting
+ *     is half-written.
+ *   - Bad arguments (NULL handles, NULL outputs, out-of-range values) return
+ *     STREAMLOG_EINVAL; they never crash.
+ *   - Strings are UTF-8 and NUL-terminated. Payloads are (pointer, length)
+ *     pairs and may contain any bytes; a zero-length payload is valid, and
+ *     its pointer may then be NULL.
+ *   - No function keeps an LMDB write transaction open after it returns, so
+ *     a caller may move between threads freely between calls.
+ *
+ * Copyright (c) 2026 the libstreamlog authors. MIT licence, see COPYING.
+ */
+#ifndef STREAMLOG_H
+#define STREAMLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @defgroup version Version */
+#define STREAMLOG_VERSION_MAJOR 0
+#define STREAMLOG_VERSION_MINOR 1
+#define STREAMLOG_VERSION_PATCH 0
+
+/** Return the library's version as "MAJOR.MINOR.PATCH" (static string). */
+const char *streamlog_version(void);
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup errors Result codes
+ *
+ * 0 is success; every error is a distinct negative constant. The values are
+ * stable and part of the ABI.
+ */
+#define STREAMLOG_OK         0   /**< success */
+#define STREAMLOG_EINVAL    -1   /**< invalid argument or misuse */
+#define STREAMLOG_ENOTFOUND -2   /**< no such channel, message or state */
+#define STREAMLOG_EEXIST    -3   /**< already exists / already open */
+#define STREAMLOG_ELIMIT    -4   /**< a configured limit (payload size, channel count) refuses it */
+#define STREAMLOG_ECONFLICT -5   /**< expected last sequence did not match */
+#define STREAMLOG_EAGAIN    -6   /**< nothing available now; try again later */
+#define STREAMLOG_ETIMEDOUT -7   /**< a wait ran out */
+#define STREAMLOG_EFULL     -8   /**< store is full (size limit, map full or disk full) */
+#define STREAMLOG_ECORRUPT  -9   /**< stored data failed validation */
+#define STREAMLOG_EBUSY     -10  /**< in use (children still open, store open elsewhere in this process) */
+#define STREAMLOG_ENOMEM    -11  /**< out of memory */
+#define STREAMLOG_EIO       -12  /**< I/O error; after a failed sync the store refuses writes */
+#define STREAMLOG_ECLOSED   -13  /**< the handle's store or channel is gone */
+
+/**
+ * Return a static, human-readable description of a result code.
+ * Never NULL; unknown codes give "unknown error".
+ * @note Thread-safe.
+ */
+const char *streamlog_strerror(int rc);
+
+/**
+ * Return the symbolic name of a result code, such as "STREAMLOG_EINVAL"
+ * (static string, never NULL; unknown codes give "STREAMLOG_EUNKNOWN").
+ * @note Thread-safe.
+ */
+const char *streamlog_errname(int rc);
+
+/**
+ * Return a message describing the calling thread's most recent failed call,
+ * e.g. "channel name 'a..b' has an empty token". The string belongs to the
+ * library and stays valid until the calling thread's next libstreamlog call.
+ * Returns "" when the thread's last call succeeded or made no call yet.
+ * @note Per thread: it never reports another thread's failure.
+ */
+const char *streamlog_errmsg(void);
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup handles Handle types
+ *
+ * streamlog_store:   one open store directory. Thread-safe. Created by
+ *                    streamlog_open(), destroyed by streamlog_close(), which
+ *                    refuses (EBUSY) while channels or iterators are open.
+ * streamlog_opts:    an options object: a set of (key, value) pairs with
+ *                    typed setters. Not thread-safe; read only during the
+ *                    call it is passed to, so it may be freed right after.
+ * streamlog_channel: a handle to one channel. Thread-safe: any number of
+ *                    threads may append and read through one handle.
+ * streamlog_iter:    a zero-copy reader over one channel. One thread at a
+ *                    time (it may move between threads between calls).
+ * streamlog_msg:     a message, either a view owned by an iterator or an
+ *                    owned copy from streamlog_get().
+ */
+typedef struct streamlog_store   streamlog_store;
+typedef struct streamlog_opts    streamlog_opts;
+typedef struct streamlog_channel streamlog_channel;
+typedef struct streamlog_iter    streamlog_iter;
+typedef struct streamlog_msg     streamlog_msg;
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup options Options
+ *
+ * Keys. Each key has one type (int or string) and applies to some calls;
+ * passing a key to a call it does not apply to is STREAMLOG_EINVAL.
+ * For every limit, 0 means unlimited.
+ *
+ * Store keys (streamlog_open):
+ *   STREAMLOG_OPT_SYNC              int, a STREAMLOG_SYNC_* policy (default ALWAYS)
+ *   STREAMLOG_OPT_SYNC_INTERVAL_MS  int, 1..3600000, period of SYNC_INTERVAL (default 100)
+ *   STREAMLOG_OPT_MAX_STORE_BYTES   int, 0 or >= 1 MiB: live data the store may hold
+ *                                   (default 0 = 1 TiB). Appends that would exceed it
+ *                                   fail with EFULL; reads and deletions keep working.
+ *   STREAMLOG_OPT_MAX_CHANNELS      int, >= 0, channels the store may hold (default 0)
+ *   STREAMLOG_OPT_MAX_PAYLOAD       int, >= 0, largest payload in bytes
+ *                                   (default 1 MiB; 0 = up to STREAMLOG_PAYLOAD_HARD_MAX)
+ * Limit keys (streamlog_open: store-wide defaults for channels that have no
+ * limit of their own; streamlog_channel_open: the channel's own limits):
+ *   STREAMLOG_OPT_MAX_MSGS          int, >= 0, messages kept per channel
+ *   STREAMLOG_OPT_MAX_BYTES         int, >= 0, payload bytes kept per channel
+ *   STREAMLOG_OPT_MAX_AGE_MS        int, >= 0, age after which a message expires
+ *   STREAMLOG_OPT_MAX_SUBS          int, >= 0, subscriptions per channel
+ */
+#define STREAMLOG_OPT_SYNC              1
+#define STREAMLOG_OPT_SYNC_INTERVAL_MS  2
+#define STREAMLOG_OPT_MAX_STORE_BYTES   3
+#define STREAMLOG_OPT_MAX_CHANNELS      4
+#define STREAMLOG_OPT_MAX_PAYLOAD       5
+#define STREAMLOG_OPT_MAX_MSGS          16
+#define STREAMLOG_OPT_MAX_BYTES         17
+#define STREAMLOG_OPT_MAX_AGE_MS        18
+#define STREAMLOG_OPT_MAX_SUBS          19
+
+/** Largest payload the format can hold, whatever MAX_PAYLOAD says (1 GiB). */
+#define STREAMLOG_PAYLOAD_HARD_MAX  ((int64_t)1 << 30)
+
+/**
+ * Sync policies (STREAMLOG_OPT_SYNC). What "stored" means when an append
+ * returns STREAMLOG_OK:
+ *
+ * STREAMLOG_SYNC_ALWAYS (default): the commit holding the message has been
+ *   written and fdatasync()ed before the append returns. The message
+ *   survives a process crash, an OS crash and a power loss (given a disk that
+ *   honours flushes).
+ * STREAMLOG_SYNC_INTERVAL: the commit has been written to the OS page cache
+ *   before the append returns, and a background thread syncs the store every
+ *   SYNC_INTERVAL_MS. The message survives a crash of the process; an OS crash
+ *   or power loss may lose the commits of the last interval (never older
+ *   ones), and the store stays consistent.
+ * STREAMLOG_SYNC_NONE: as INTERVAL, but the store is synced only by a clean
+ *   streamlog_close(). Survives a process crash; an OS crash may lose any
+ *   commits since the last clean close.
+ *
+ * Under every policy a crash never corrupts the store: after reopening it is
+ * exactly the state of some commit. Under every policy a failed write or sync
+ * makes the store refuse further writes with STREAMLOG_EIO until it is closed
+ * and reopened, so nothing is ever reported stored that might not be.
+ */
+#define STREAMLOG_SYNC_ALWAYS    0
+#define STREAMLOG_SYNC_INTERVAL  1
+#define STREAMLOG_SYNC_NONE      2
+
+/**
+ * Create an empty options object in *out.
+ * @return OK, EINVAL (out NULL), ENOMEM.
+ * @note The caller owns it and frees it with streamlog_opts_free().
+ */
+int  streamlog_opts_new(streamlog_opts **out);
+
+/** Free an options object. Accepts NULL. */
+void streamlog_opts_free(streamlog_opts *opts);
+
+/**
+ * Set an integer option. Setting a key again replaces its value.
+ * @return OK; EINVAL for an unknown key, a string key, or a value out of the
+ *         key's range (see the key list); the object is then unchanged.
+ */
+int  streamlog_opts_set_int(streamlog_opts *opts, int key, int64_t value);
+
+/**
+ * Set a string option (the string is copied).
+ * @return OK; EINVAL for an unknown key, an integer key, or a NULL value;
+ *         ENOMEM. The object is unchanged on failure.
+ * @note No string keys are defined by this version; every key is EINVAL.
+ */
+int  streamlog_opts_set_str(streamlog_opts *opts, int key, const char *value);
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup store Store */
+
+/**
+ * Open the store in directory @p dir, creating the directory (mode 0755) and
+ * the store when they do not exist.
+ *
+ * @param dir   path of the store directory.
+ * @param opts  store keys and store-wide default limits, or NULL for defaults.
+ * @param out   receives the store handle.
+ * @return OK; EINVAL (NULL dir or out, a key that is not a store or limit
+ *         key); EBUSY (this process already has this store open: LMDB's
+ *         locks do not survive a second open in one process, so share the
+ *         first handle); ECORRUPT (the directory holds something that is not
+ *         a libstreamlog store of a known format); EIO (the directory cannot
+ *         be created or opened); ENOMEM.
+ * @note Several processes may open the same store at once (local file
+ *       systems only, not NFS). Their appends are serialised and sequence
+ *       numbers never collide; each reader sees all that is committed.
+ *       Processes should use the same MAX_STORE_BYTES.
+ * @note Do not use a store in a child after fork(); open it again there.
+ * @note Thread-safe. The store starts one background thread for expiry and
+ *       periodic syncs; streamlog_close() stops it.
+ */
+int streamlog_open(const char *dir, const streamlog_opts *opts, streamlog_store **out);
+
+/**
+ * Close a store: sync it (under every policy) and free the handle.
+ * @return OK; EBUSY while channel handles or iterators of this store are open
+ *         (nothing is closed then); EINVAL for NULL; EIO when the final sync
+ *         fails (the handle is freed all the same).
+ * @note No other thread may be using the store during the call.
+ */
+int streamlog_close(streamlog_store *st);
+
+/**
+ * Force a sync of everything committed so far to disk, whatever the policy.
+ * @return OK; EINVAL; EIO (the store then refuses further writes).
+ * @note Thread-safe.
+ */
+int streamlog_sync(streamlog_store *st);
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup channels Channels
+ *
+ * A channel name follows NATS Streaming's subject rule: 1 to 255 bytes of
+ * UTF-8, dot-separated tokens, no empty token, no wildcard character '*' or
+ * '>', no '/', no whitespace or control characters. Anything else is EINVAL.
+ */
+#define STREAMLOG_CREATE 0x1u  /**< streamlog_channel_open: create when missing */
+
+/**
+ * Open channel @p name.
+ * @param flags   0 or STREAMLOG_CREATE; other bits are EINVAL.
+ * @param limits  limit keys for this channel, or NULL. A new channel without
+ *                limits follows the store-wide defaults. Limits given for an
+ *                existing channel replace just the keys set in @p limits;
+ *                lowering max_msgs or max_bytes removes the oldest messages
+ *                before the call returns.
+ * @return OK; EINVAL (bad name, flags or key); ENOTFOUND (missing and no
+ *         CREATE); ELIMIT (creating it would exceed MAX_CHANNELS); EFULL;
+ *         EIO; ENOMEM.
+ * @note Thread-safe. Close the handle with streamlog_channel_close().
+ */
+int  streamlog_channel_open(streamlog_store *st, const char *name, uint32_t flags,
+                            const streamlog_opts *limits, streamlog_channel **out);
+
+/** Close a channel handle. Accepts NULL. Iterators opened on it must be
+ *  closed first (they keep working until then, but the store cannot close). */
+void streamlog_channel_close(streamlog_channel *ch);
+
+/**
+ * Delete channel @p name: its messages, limits and state are gone, and a
+ * channel created later under the same name starts again at sequence 1.
+ * Open handles to the deleted channel then fail with ECLOSED.
+ * @return OK; EINVAL; ENOTFOUND; EIO.
+ * @note Thread-safe. Large channels are removed in several bounded commits;
+ *       an interruption (crash) is finished by the next streamlog_open().
+ */
+int  streamlog_channel_delete(streamlog_store *st, const char *name);
+
+/** Statistics of one channel. An empty channel has msgs 0 and
+ *  first_seq == last_seq + 1. bytes counts payload bytes. subs counts the
+ *  channel's subscriptions (0 in this version). */
+typedef struct streamlog_channel_stats {
+    uint64_t first_seq, last_seq, msgs, bytes, subs;
+} streamlog_channel_stats;
+
+/**
+ * Read a channel's statistics. Expired messages are reclaimed first, so the
+ * figures count only readable messages.
+ * @return OK; EINVAL; ECLOSED (channel deleted); EIO.
+ * @note Thread-safe.
+ */
+int  streamlog_channel_get_stats(streamlog_channel *ch, streamlog_channel_stats *out);
+
+/**
+ * Write the channel's name (static for the handle's life) into *out.
+ * @return OK; EINVAL.
+ */
+int  streamlog_channel_name(streamlog_channel *ch, const char **out);
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup append Appending
+ *
+ * Every append is stored under the store's sync policy before it returns.
+ * Appends from many threads are committed together (group commit): one LMDB
+ * transaction and one sync serve all appends waiting at that moment, so
+ * durable throughput grows with the number of appending threads while each
+ * call still returns only when its own message is stored.
+ *
+ * Sequences start at 1 in each channel, increase by one per message and are
+ * never reused, even after retention removes messages or the store reopens.
+ * Each message gets the Unix time of its commit in nanoseconds; times never
+ * decrease within a channel (if the clock steps back, the last time is
+ * reused).
+ *
+ * Exceeding the channel's max_msgs or max_bytes removes its oldest messages
+ * in the same commit; the newest message always stays.
+ *
+ * Errors common to all appends: EINVAL (NULL channel; data NULL with len > 0);
+ * ELIMIT (payload larger than MAX_PAYLOAD; nothing written); EFULL (store
+ * size limit, LMDB map or disk full; nothing written, reads and deletions
+ * keep working); ECLOSED (channel deleted); EIO (a write or sync failed: the
+ * store refuses writes until reopened).
+ */
+
+/** Append one message; its sequence goes to *out_seq when out_seq is not NULL.
+ *  @note Thread-safe. */
+int streamlog_append(streamlog_channel *ch, const void *data, size_t len, uint64_t *out_seq);
+
+/**
+ * Append one message only if the channel's last sequence is
+ * @p expected_last_seq (0 for a channel that never held a message): an
+ * optimistic-concurrency check for event sourcing.
+ * @return as streamlog_append, plus ECONFLICT (nothing written) on mismatch.
+ * @note Thread-safe; the check and the append are one atomic step, also
+ *       across processes.
+ */
+int streamlog_append_expect(streamlog_channel *ch, const void *data, size_t len,
+                            uint64_t expected_last_seq, uint64_t *out_seq);
+
+/**
+ * Append @p n messages in one commit: all of them or none. They get
+ * consecutive sequences; the first goes to *out_first_seq when not NULL.
+ * @param data  n payload pointers (an entry may be NULL when its length is 0).
+ * @param lens  n payload lengths.
+ * @return as streamlog_append; EINVAL also for n == 0 or NULL arrays.
+ * @note Thread-safe. A very large batch may fail with EFULL if it does not
+ *       fit one LMDB transaction (about 500 MB of pages).
+ */
+int streamlog_append_batch(streamlog_channel *ch, const void *const *data, const size_t *lens,
+                           size_t n, uint64_t *out_first_seq);
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup messages Messages and reading
+ *
+ * A message seen through an iterator is a view into the store's memory map:
+ * valid until the next call on that iterator or its close, never to be freed.
+ * A message from streamlog_get() is an owned copy, freed with
+ * streamlog_msg_free(). The accessors accept both.
+ */
+
+/** Sequence number of @p m (0 for NULL). */
+uint64_t    streamlog_msg_seq(const streamlog_msg *m);
+/** Commit time of @p m, Unix nanoseconds (0 for NULL). */
+int64_t     streamlog_msg_time(const streamlog_msg *m);
+/** Payload of @p m; its length goes to *len when len is not NULL. The pointer
+ *  may be NULL for an empty payload; NULL m gives NULL and length 0. */
+const void *streamlog_msg_data(const streamlog_msg *m, size_t *len);
+
+/**
+ * Copy message @p seq of the channel into a new owned message.
+ * @return OK; EINVAL; ENOTFOUND (never stored, removed by limits, or
+ *         expired); ECORRUPT (the stored record is malformed); ECLOSED; ENOMEM.
+ * @note Thread-safe.
+ */
+int  streamlog_get(streamlog_channel *ch, uint64_t seq, streamlog_msg **out);
+
+/**
+ * Copy any message (a view or an owned message) into a new owned message.
+ * @return OK; EINVAL; ENOMEM.
+ */
+int  streamlog_msg_copy(const streamlog_msg *m, streamlog_msg **out);
+
+/** Free an owned message. Accepts NULL. Passing a view is a bug. */
+void streamlog_msg_free(streamlog_msg *m);
+
+/**
+ * Start positions, numbered as NATS Streaming's StartPosition, plus an
+ * absolute time. The meaning of start_value depends on the position:
+ *   NEW_ONLY       messages appended after the iterator opens (value ignored)
+ *   LAST_RECEIVED  the channel's last message, then newer ones (value ignored)
+ *   TIME_DELTA     the first message no older than start_value ns before now
+ *   SEQUENCE       message start_value; below the first stored, the first;
+ *                  above the last, new messages only
+ *   FIRST          the first message still stored (value ignored)
+ *   TIME           the first message at or after Unix time start_value ns
+ * A time after the last message starts at new messages.
+ */
+#define STREAMLOG_START_NEW_ONLY       0
+#define STREAMLOG_START_LAST_RECEIVED  1
+#define STREAMLOG_START_TIME_DELTA     2
+#define STREAMLOG_START_SEQUENCE       3
+#define STREAMLOG_START_FIRST          4
+#define STREAMLOG_START_TIME           5
+
+/**
+ * Open an iterator over @p ch at a start position.
+ * @param start        a STREAMLOG_START_* position.
+ * @param start_value  see the positions; negative values are EINVAL for
+ *                     TIME_DELTA, SEQUENCE and TIME.
+ * @return OK; EINVAL; ECLOSED; ENOMEM; EIO.
+ * @note The iterator holds an LMDB read snapshot only while a returned view
+ *       is live, and renews it regularly, so an open iterator does not make
+ *       the file grow. Close it with streamlog_iter_close().
+ */
+int  streamlog_iter_open(streamlog_channel *ch, int start, int64_t start_value, streamlog_iter **out);
+
+/**
+ * Return the next message in sequence order as a view in *out.
+ * @return OK; EAGAIN when it has caught up with the channel (a later call
+ *         sees messages appended since, from any thread or process);
+ *         EINVAL; ECLOSED (channel deleted); ECORRUPT; EIO.
+ * @note Messages removed by limits or expired are skipped. The view in *out
+ *       is valid until the next call on this iterator or its close.
+ * @note One thread at a time per iterator.
+ */
+int  streamlog_iter_next(streamlog_iter *it, const streamlog_msg **out);
+
+/**
+ * The sequence the next streamlog_iter_next() will look for first.
+ * @return OK; EINVAL.
+ */
+int  streamlog_iter_position(streamlog_iter *it, uint64_t *out_seq);
+
+/** Close an iterator, releasing its read snapshot. Accepts NULL. */
+void streamlog_iter_close(streamlog_iter *it);
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup retention Retention and expiry
+ *
+ * max_msgs and max_bytes are enforced in the commit of each append.
+ * max_age: a message older than max_age is no longer returned by
+ * streamlog_get() or iterators from the moment it expires. Its space is
+ * reclaimed by the store's background thread (at least once a second while
+ * any channel has max_age), and before streamlog_channel_get_stats() answers;
+ * the application calls nothing. A store that is not open reclaims nothing
+ * until it is opened again.
+ */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STREAMLOG_H */

@@ -1,0 +1,17 @@
+/* Allocation for the library. Every internal allocation goes through here so
+ * that tests can make the N-th one fail (SQLite-style fault injection). */
+#ifndef SL_ALLOC_H
+#define SL_ALLOC_H
+
+#include <stddef.h>
+
+void *sl_malloc(size_t n);
+void *sl_calloc(size_t count, size_t size);
+void  sl_free(void *p);
+char *sl_strdup(const char *s);
+
+/* Test hook: make the allocation `n` calls from now fail (n = 0: the next
+ * one), and every one after it while `sticky`; n < 0 disables failures. */
+void sl_alloc_fail_after(long n, int sticky);
+
+#endif

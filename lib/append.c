@@ -1,0 +1,214 @@
+/* Appends and group commit.
+ *
+ * Every append becomes a request on the store's queue. Whoever finds no
+ * leader at work becomes the leader, takes the whole queue, applies it in one
+ * LMDB write transaction and commits once, so concurrent appenders share one
+ * fdatasync (SYNC_ALWAYS) instead of queueing for one each. When several
+ * requests share a commit, each is applied in a nested transaction so that
+ * one failing (ECONFLICT, ELIMIT, EFULL) leaves the others intact. No
+ * transaction outlives the leader's call, and the leader's own request is
+ * part of the batch, so there is no background writer thread. */
+#include <stdio.h>
+#include <string.h>
+
+#include "channels.h"
+#include "errors.h"
+#include "retention.h"
+#include "store.h"
+
+#define APPEND_EXPIRY_STEP 1000 /* expired messages removed per append, at most */
+
+struct sl_append_req {
+    streamlog_channel *ch;
+    const void *const *data;
+    const size_t *lens;
+    size_t n;
+    int has_expect;
+    uint64_t expect;
+    /* results, written by the leader */
+    int rc;
+    int done;
+    uint64_t first_seq;
+    char errmsg[256];
+    struct sl_append_req *next;
+};
+
+int sl_committer_init(struct sl_committer *c)
+{
+    memset(c, 0, sizeof *c);
+    if (pthread_mutex_init(&c->mu, NULL))
+        return sl_fail(STREAMLOG_ENOMEM, "cannot create a mutex");
+    if (pthread_cond_init(&c->done_cv, NULL)) {
+        pthread_mutex_destroy(&c->mu);
+        return sl_fail(STREAMLOG_ENOMEM, "cannot create a condition variable");
+    }
+    return STREAMLOG_OK;
+}
+
+void sl_committer_destroy(struct sl_committer *c)
+{
+    pthread_cond_destroy(&c->done_cv);
+    pthread_mutex_destroy(&c->mu);
+}
+
+/* Write one request's messages into transaction t. */
+static int apply_request(sl_txn *t, struct sl_append_req *r, int64_t now)
+{
+    streamlog_channel *ch = r->ch;
+    streamlog_store *st = ch->st;
+    sl_chan_rec rec;
+    int rc = sl_chan_load_handle(t, ch, &rec);
+    if (rc)
+        return rc;
+    if (r->has_expect && rec.last_seq != r->expect)
+        return sl_fail(STREAMLOG_ECONFLICT, "channel '%s': last sequence is %llu, expected %llu", ch->name,
+                       (unsigned long long)rec.last_seq, (unsigned long long)r->expect);
+    if (now < rec.last_time) /* the clock stepped back: never go backwards */
+        now = rec.last_time;
+
+    sl_cursor *c;
+    if ((rc = sl_cursor_open(t, SL_DB_MSGS, &c)))
+        return rc;
+    uint64_t first = rec.last_seq + 1;
+    int try_append = 1; /* MDB_APPEND while this channel holds the largest keys */
+    for (size_t i = 0; i < r->n && !rc; i++) {
+        uint8_t key[SL_MSG_KEY_LEN];
+        void *dst;
+        sl_msg_key(key, rec.id, first + i);
+        size_t vlen = SL_MSG_HDR_LEN + r->lens[i];
+        rc = STREAMLOG_EEXIST;
+        if (try_append) {
+            rc = sl_cursor_put_reserve(c, key, sizeof key, vlen, 1, &dst);
+            try_append = rc == STREAMLOG_OK;
+        }
+        if (rc == STREAMLOG_EEXIST)
+            rc = sl_cursor_put_reserve(c, key, sizeof key, vlen, 0, &dst);
+        if (rc)
+            break;
+        sl_msg_hdr_write(dst, now);
+        if (r->lens[i])
+            memcpy((uint8_t *)dst + SL_MSG_HDR_LEN, r->data[i], r->lens[i]);
+        rec.bytes += r->lens[i];
+    }
+    sl_cursor_close(c);
+    if (rc)
+        return rc;
+    rec.last_seq += r->n;
+    rec.msgs += r->n;
+    rec.last_time = now;
+
+    sl_limits lim;
+    size_t deleted;
+    sl_chan_limits(st, &rec, &lim);
+    /* Count limits are met in full here (the excess is at most this request);
+     * expiry is bounded per append and finished by the background sweep. */
+    if ((rc = sl_retention_apply(t, &rec, &lim, now, r->n + APPEND_EXPIRY_STEP, &deleted)))
+        return rc;
+    uint64_t live;
+    if ((rc = sl_live_bytes(t, &live)))
+        return rc;
+    if (live > st->max_store_bytes)
+        return sl_fail(STREAMLOG_EFULL, "store holds %llu bytes of pages, more than max_store_bytes %llu",
+                       (unsigned long long)live, (unsigned long long)st->max_store_bytes);
+    if ((rc = sl_chan_save(t, ch->name, ch->name_len, &rec)))
+        return rc;
+    r->first_seq = first;
+    return STREAMLOG_OK;
+}
+
+static void set_result(struct sl_append_req *r, int rc)
+{
+    r->rc = rc;
+    if (rc)
+        snprintf(r->errmsg, sizeof r->errmsg, "%s", sl_last_error());
+}
+
+/* The leader's work: apply and commit a batch of requests. */
+static void commit_batch(streamlog_store *st, struct sl_append_req *batch)
+{
+    sl_txn t;
+    int64_t now = sl_now_ns();
+    int rc = sl_store_writable(st);
+    if (!rc)
+        rc = sl_write_begin(st->env, &t);
+    if (rc) {
+        for (struct sl_append_req *r = batch; r; r = r->next)
+            set_result(r, rc);
+        return;
+    }
+    int applied = 0;
+    if (!batch->next) {
+        /* alone: no nested transaction needed */
+        rc = apply_request(&t, batch, now);
+        set_result(batch, rc);
+        applied = rc == STREAMLOG_OK;
+    } else {
+        for (struct sl_append_req *r = batch; r; r = r->next) {
+            sl_txn child;
+            rc = sl_child_begin(&t, &child);
+            if (!rc) {
+                rc = apply_request(&child, r, now);
+                if (rc)
+                    sl_abort(&child);
+                else
+                    rc = sl_commit(&child);
+            }
+            set_result(r, rc);
+            applied += rc == STREAMLOG_OK;
+        }
+    }
+    if (!applied) {
+        sl_abort(&t);
+        return;
+    }
+    rc = sl_commit(&t);
+    sl_store_note_commit(st, rc);
+    if (rc)
+        for (struct sl_append_req *r = batch; r; r = r->next)
+            if (r->rc == STREAMLOG_OK)
+                set_result(r, rc);
+}
+
+int sl_append(streamlog_channel *ch, const void *const *data, const size_t *lens, size_t n, int has_expect,
+              uint64_t expect, uint64_t *out_first_seq)
+{
+    streamlog_store *st = ch->st;
+    struct sl_committer *cm = &st->committer;
+    struct sl_append_req req = {
+        .ch = ch, .data = data, .lens = lens, .n = n, .has_expect = has_expect, .expect = expect};
+
+    pthread_mutex_lock(&cm->mu);
+    if (cm->tail)
+        cm->tail->next = &req;
+    else
+        cm->head = &req;
+    cm->tail = &req;
+    while (!req.done) {
+        if (cm->leader_active) {
+            pthread_cond_wait(&cm->done_cv, &cm->mu);
+            continue;
+        }
+        /* Lead: take everything queued so far, including our own request. */
+        struct sl_append_req *batch = cm->head;
+        cm->head = cm->tail = NULL;
+        cm->leader_active = 1;
+        pthread_mutex_unlock(&cm->mu);
+
+        commit_batch(st, batch);
+
+        pthread_mutex_lock(&cm->mu);
+        for (struct sl_append_req *r = batch, *next; r; r = next) {
+            next = r->next; /* r lives on its caller's stack: read before marking done */
+            r->done = 1;
+        }
+        cm->leader_active = 0;
+        pthread_cond_broadcast(&cm->done_cv);
+    }
+    pthread_mutex_unlock(&cm->mu);
+
+    if (req.rc)
+        return sl_fail(req.rc, "%s", req.errmsg);
+    if (out_first_seq)
+        *out_first_seq = req.first_seq;
+    return STREAMLOG_OK;
+}

@@ -1,0 +1,31 @@
+/* Appending and group commit. */
+#ifndef SL_APPEND_H
+#define SL_APPEND_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "streamlog.h"
+
+struct sl_append_req;
+
+/* Appends waiting for a commit. The first caller to find no commit in
+ * progress becomes the leader: it takes every waiting request, commits them
+ * in one transaction (one sync), and wakes their callers. */
+struct sl_committer {
+    pthread_mutex_t mu;
+    pthread_cond_t done_cv;
+    struct sl_append_req *head, *tail;
+    int leader_active;
+};
+
+int  sl_committer_init(struct sl_committer *c);
+void sl_committer_destroy(struct sl_committer *c);
+
+/* Append n messages in one commit, optionally only when the channel's last
+ * sequence is `expect` (has_expect). Returns the first sequence. */
+int sl_append(streamlog_channel *ch, const void *const *data, const size_t *lens, size_t n, int has_expect,
+              uint64_t expect, uint64_t *out_first_seq);
+
+#endif

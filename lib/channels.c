@@ -1,0 +1,296 @@
+/* Channels. A channel record (encoding.h) lives under the channel's name and
+ * carries its numeric id, sequence range, counters and own limits. Messages
+ * are keyed by (id, seq); ids are never reused, so a channel deleted and
+ * created again under the same name starts afresh and old handles can tell. */
+#include <string.h>
+
+#include "alloc.h"
+#include "channels.h"
+#include "errors.h"
+#include "retention.h"
+
+#define PURGE_STEP 10000 /* deletions per commit when purging a deleted channel */
+
+int sl_chan_load(const sl_txn *t, const char *name, size_t name_len, sl_chan_rec *out)
+{
+    sl_val v;
+    int rc = sl_get(t, SL_DB_CHANNELS, name, name_len, &v);
+    if (rc)
+        return rc;
+    return sl_chan_rec_decode(&v, out);
+}
+
+int sl_chan_load_handle(const sl_txn *t, const streamlog_channel *ch, sl_chan_rec *out)
+{
+    sl_chan_rec rec;
+    int rc = sl_chan_load(t, ch->name, ch->name_len, &rec);
+    if (rc == STREAMLOG_ENOTFOUND || (rc == STREAMLOG_OK && rec.id != ch->id))
+        return sl_fail(STREAMLOG_ECLOSED, "channel '%s' has been deleted", ch->name);
+    if (rc == STREAMLOG_OK)
+        *out = rec;
+    return rc;
+}
+
+int sl_chan_save(sl_txn *t, const char *name, size_t name_len, const sl_chan_rec *rec)
+{
+    uint8_t buf[SL_CHAN_REC_LEN];
+    sl_chan_rec_encode(rec, buf);
+    return sl_put(t, SL_DB_CHANNELS, name, name_len, buf, sizeof buf);
+}
+
+void sl_chan_limits(const streamlog_store *st, const sl_chan_rec *rec, sl_limits *out)
+{
+    out->max_msgs = (rec->own & SL_OWN_MAX_MSGS) ? rec->limits.max_msgs : st->defaults.max_msgs;
+    out->max_bytes = (rec->own & SL_OWN_MAX_BYTES) ? rec->limits.max_bytes : st->defaults.max_bytes;
+    out->max_age_ms = (rec->own & SL_OWN_MAX_AGE) ? rec->limits.max_age_ms : st->defaults.max_age_ms;
+    out->max_subs = (rec->own & SL_OWN_MAX_SUBS) ? rec->limits.max_subs : st->defaults.max_subs;
+}
+
+static uint32_t own_bits(uint64_t keys)
+{
+    return ((keys & SL_KEYBIT(STREAMLOG_OPT_MAX_MSGS)) ? SL_OWN_MAX_MSGS : 0) |
+           ((keys & SL_KEYBIT(STREAMLOG_OPT_MAX_BYTES)) ? SL_OWN_MAX_BYTES : 0) |
+           ((keys & SL_KEYBIT(STREAMLOG_OPT_MAX_AGE_MS)) ? SL_OWN_MAX_AGE : 0) |
+           ((keys & SL_KEYBIT(STREAMLOG_OPT_MAX_SUBS)) ? SL_OWN_MAX_SUBS : 0);
+}
+
+/* In a write transaction: create the channel, or update its own limits.
+ * Sets *id; *changed tells whether anything was written. */
+static int create_or_update(streamlog_store *st, sl_txn *t, const char *name, size_t nlen, uint32_t flags,
+                            const streamlog_opts *limits, uint64_t *id)
+{
+    sl_chan_rec rec;
+    int rc = sl_chan_load(t, name, nlen, &rec);
+    if (rc == STREAMLOG_ENOTFOUND) {
+        if (!(flags & STREAMLOG_CREATE))
+            return sl_fail(STREAMLOG_ENOTFOUND, "channel '%s' does not exist", name);
+        uint64_t count, next_id;
+        if ((rc = sl_meta_get(t, SL_META_CHANNELS, &count)) || (rc = sl_meta_get(t, SL_META_NEXT_CHAN_ID, &next_id)))
+            return rc;
+        if (st->max_channels && count >= st->max_channels)
+            return sl_fail(STREAMLOG_ELIMIT, "the store already holds %llu channels (max_channels)",
+                           (unsigned long long)count);
+        memset(&rec, 0, sizeof rec);
+        rec.id = next_id ? next_id : 1;
+        rec.first_seq = 1;
+        rec.created = sl_now_ns();
+        rec.own = own_bits(sl_opts_apply_limits(limits, &rec.limits));
+        if ((rc = sl_meta_put(t, SL_META_NEXT_CHAN_ID, rec.id + 1)) ||
+            (rc = sl_meta_put(t, SL_META_CHANNELS, count + 1)))
+            return rc;
+    } else if (rc) {
+        return rc;
+    } else {
+        rec.own |= own_bits(sl_opts_apply_limits(limits, &rec.limits));
+    }
+    *id = rec.id;
+    return sl_chan_save(t, name, nlen, &rec);
+}
+
+int sl_channel_open(streamlog_store *st, const char *name, uint32_t flags, const streamlog_opts *limits,
+                    streamlog_channel **out)
+{
+    size_t nlen = strlen(name);
+    streamlog_channel *ch = sl_calloc(1, sizeof *ch);
+    if (!ch)
+        return sl_fail(STREAMLOG_ENOMEM, "out of memory opening channel '%s'", name);
+
+    /* Most opens find the channel and change nothing: a read suffices. */
+    sl_txn t;
+    sl_chan_rec rec;
+    int rc = sl_read_begin(st->env, &t);
+    if (rc)
+        goto fail;
+    rc = sl_chan_load(&t, name, nlen, &rec);
+    sl_read_end(&t);
+    int need_write = rc == STREAMLOG_ENOTFOUND || (rc == STREAMLOG_OK && limits && (limits->set & SL_KEYS_LIMITS));
+    if (rc == STREAMLOG_ENOTFOUND && !(flags & STREAMLOG_CREATE)) {
+        rc = sl_fail(STREAMLOG_ENOTFOUND, "channel '%s' does not exist", name);
+        goto fail;
+    }
+    if (rc && rc != STREAMLOG_ENOTFOUND)
+        goto fail;
+    if (need_write) {
+        if ((rc = sl_store_writable(st)) || (rc = sl_write_begin(st->env, &t)))
+            goto fail;
+        rc = create_or_update(st, &t, name, nlen, flags, limits, &ch->id);
+        if (rc) {
+            sl_abort(&t);
+            goto fail;
+        }
+        rc = sl_commit(&t);
+        sl_store_note_commit(st, rc);
+        if (rc)
+            goto fail;
+    } else {
+        ch->id = rec.id;
+    }
+    ch->st = st;
+    ch->name_len = nlen;
+    memcpy(ch->name, name, nlen + 1);
+    if (need_write) {
+        /* new limits may remove messages at once */
+        rc = sl_retention_run(st, ch);
+        if (rc)
+            goto fail;
+    }
+    atomic_fetch_add(&st->children, 1);
+    *out = ch;
+    return STREAMLOG_OK;
+fail:
+    sl_free(ch);
+    return rc;
+}
+
+void sl_channel_close(streamlog_channel *ch)
+{
+    atomic_fetch_sub(&ch->st->children, 1);
+    sl_free(ch);
+}
+
+/* Delete the messages of a deleted channel in bounded commits, then its tombstone. */
+static int purge_channel(streamlog_store *st, uint64_t id)
+{
+    uint8_t tomb_key[8];
+    sl_be64_put(tomb_key, id);
+    for (;;) {
+        sl_txn t;
+        sl_cursor *c = NULL;
+        int rc = sl_write_begin(st->env, &t);
+        if (rc)
+            return rc;
+        if ((rc = sl_cursor_open(&t, SL_DB_MSGS, &c))) {
+            sl_abort(&t);
+            return rc;
+        }
+        /* deleting from the front: seek the channel's first key each time */
+        uint8_t kbuf[SL_MSG_KEY_LEN];
+        int n = 0, done = 0;
+        while (n < PURGE_STEP) {
+            sl_msg_key(kbuf, id, 0);
+            sl_val k = {kbuf, sizeof kbuf};
+            rc = sl_cursor_get(c, SL_SEEK_GE, &k, NULL);
+            if (rc == STREAMLOG_ENOTFOUND || (!rc && (k.len != SL_MSG_KEY_LEN || sl_be64_get(k.data) != id))) {
+                rc = STREAMLOG_OK;
+                done = 1;
+                break;
+            }
+            if (rc || (rc = sl_cursor_del(c)))
+                break;
+            n++;
+        }
+        sl_cursor_close(c);
+        if (!rc && done) {
+            rc = sl_del(&t, SL_DB_TOMBSTONES, tomb_key, sizeof tomb_key);
+            if (rc == STREAMLOG_ENOTFOUND)
+                rc = STREAMLOG_OK;
+        }
+        if (rc) {
+            sl_abort(&t);
+            return rc;
+        }
+        rc = sl_commit(&t);
+        sl_store_note_commit(st, rc);
+        if (rc || done)
+            return rc;
+    }
+}
+
+int sl_channel_delete(streamlog_store *st, const char *name)
+{
+    size_t nlen = strlen(name);
+    sl_txn t;
+    sl_chan_rec rec;
+    int rc = sl_store_writable(st);
+    if (rc || (rc = sl_write_begin(st->env, &t)))
+        return rc;
+    uint64_t count = 0;
+    uint8_t tomb_key[8];
+    rc = sl_chan_load(&t, name, nlen, &rec);
+    if (rc == STREAMLOG_ENOTFOUND)
+        rc = sl_fail(STREAMLOG_ENOTFOUND, "channel '%s' does not exist", name);
+    if (!rc) {
+        sl_be64_put(tomb_key, rec.id);
+        rc = sl_del(&t, SL_DB_CHANNELS, name, nlen);
+    }
+    if (!rc)
+        rc = sl_put(&t, SL_DB_TOMBSTONES, tomb_key, sizeof tomb_key, name, nlen);
+    if (!rc)
+        rc = sl_meta_get(&t, SL_META_CHANNELS, &count);
+    if (!rc)
+        rc = sl_meta_put(&t, SL_META_CHANNELS, count ? count - 1 : 0);
+    if (rc) {
+        sl_abort(&t);
+        return rc;
+    }
+    rc = sl_commit(&t);
+    sl_store_note_commit(st, rc);
+    if (rc)
+        return rc;
+    /* The channel is gone once that commit is done; purging its messages can
+     * be resumed by the next open if it is interrupted. */
+    return purge_channel(st, rec.id);
+}
+
+int sl_channels_finish_deletes(streamlog_store *st)
+{
+    for (;;) {
+        sl_txn t;
+        sl_cursor *c;
+        int rc = sl_read_begin(st->env, &t);
+        if (rc)
+            return rc;
+        if ((rc = sl_cursor_open(&t, SL_DB_TOMBSTONES, &c))) {
+            sl_read_end(&t);
+            return rc;
+        }
+        sl_val k = {NULL, 0};
+        uint64_t id = 0;
+        rc = sl_cursor_get(c, SL_FIRST, &k, NULL);
+        if (rc == STREAMLOG_OK && k.len == 8)
+            id = sl_be64_get(k.data);
+        sl_cursor_close(c);
+        sl_read_end(&t);
+        if (rc == STREAMLOG_ENOTFOUND)
+            return STREAMLOG_OK;
+        if (rc)
+            return rc;
+        if (id == 0)
+            return sl_fail(STREAMLOG_ECORRUPT, "malformed deleted-channel record");
+        if ((rc = purge_channel(st, id)))
+            return rc;
+    }
+}
+
+int sl_channel_stats(streamlog_channel *ch, streamlog_channel_stats *out)
+{
+    streamlog_store *st = ch->st;
+    sl_txn t;
+    sl_chan_rec rec;
+    sl_limits lim;
+    for (int attempt = 0;; attempt++) {
+        int rc = sl_read_begin(st->env, &t);
+        if (rc)
+            return rc;
+        rc = sl_chan_load_handle(&t, ch, &rec);
+        int stale = 0;
+        if (!rc && attempt == 0) {
+            sl_chan_limits(st, &rec, &lim);
+            stale = sl_retention_expired(&t, &rec, &lim, sl_now_ns());
+        }
+        sl_read_end(&t);
+        if (rc)
+            return rc;
+        if (!stale || sl_store_writable(st) != STREAMLOG_OK)
+            break;
+        /* reclaim expired messages first so the figures count only readable ones */
+        if ((rc = sl_retention_run(st, ch)))
+            return rc;
+    }
+    out->first_seq = rec.first_seq;
+    out->last_seq = rec.last_seq;
+    out->msgs = rec.msgs;
+    out->bytes = rec.bytes;
+    out->subs = 0;
+    return STREAMLOG_OK;
+}

@@ -1,0 +1,90 @@
+#include <string.h>
+
+#include "encoding.h"
+#include "errors.h"
+
+int sl_msg_decode(const sl_val *key, const sl_val *val, sl_msg_rec *out)
+{
+    const uint8_t *k = key->data, *v = val->data;
+    if (key->len != SL_MSG_KEY_LEN)
+        return sl_fail(STREAMLOG_ECORRUPT, "message key of %zu bytes, expected %d", key->len, SL_MSG_KEY_LEN);
+    if (val->len < SL_MSG_HDR_LEN || v[0] != SL_MSG_FORMAT || v[1] || v[2] || v[3])
+        return sl_fail(STREAMLOG_ECORRUPT, "malformed message record (channel %llu, seq %llu)",
+                       (unsigned long long)sl_be64_get(k), (unsigned long long)sl_be64_get(k + 8));
+    out->chan_id = sl_be64_get(k);
+    out->seq = sl_be64_get(k + 8);
+    out->time = (int64_t)sl_be64_get(v + 4);
+    out->len = val->len - SL_MSG_HDR_LEN;
+    out->data = out->len ? v + SL_MSG_HDR_LEN : NULL;
+    return STREAMLOG_OK;
+}
+
+void sl_chan_rec_encode(const sl_chan_rec *rec, uint8_t buf[SL_CHAN_REC_LEN])
+{
+    buf[0] = SL_CHAN_FORMAT;
+    buf[1] = 0;
+    buf[2] = (uint8_t)(rec->own >> 8);
+    buf[3] = (uint8_t)rec->own;
+    uint64_t fields[] = {rec->id,
+                         rec->first_seq,
+                         rec->last_seq,
+                         rec->msgs,
+                         rec->bytes,
+                         (uint64_t)rec->last_time,
+                         (uint64_t)rec->created,
+                         (uint64_t)rec->limits.max_msgs,
+                         (uint64_t)rec->limits.max_bytes,
+                         (uint64_t)rec->limits.max_age_ms,
+                         (uint64_t)rec->limits.max_subs};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        sl_be64_put(buf + 4 + 8 * i, fields[i]);
+}
+
+int sl_chan_rec_decode(const sl_val *val, sl_chan_rec *out)
+{
+    const uint8_t *b = val->data;
+    if (val->len != SL_CHAN_REC_LEN || b[0] != SL_CHAN_FORMAT || b[1] != 0)
+        return sl_fail(STREAMLOG_ECORRUPT, "malformed channel record (%zu bytes)", val->len);
+    sl_chan_rec r;
+    r.own = ((uint32_t)b[2] << 8) | b[3];
+    r.id = sl_be64_get(b + 4);
+    r.first_seq = sl_be64_get(b + 12);
+    r.last_seq = sl_be64_get(b + 20);
+    r.msgs = sl_be64_get(b + 28);
+    r.bytes = sl_be64_get(b + 36);
+    r.last_time = (int64_t)sl_be64_get(b + 44);
+    r.created = (int64_t)sl_be64_get(b + 52);
+    r.limits.max_msgs = (int64_t)sl_be64_get(b + 60);
+    r.limits.max_bytes = (int64_t)sl_be64_get(b + 68);
+    r.limits.max_age_ms = (int64_t)sl_be64_get(b + 76);
+    r.limits.max_subs = (int64_t)sl_be64_get(b + 84);
+    /* invariants every reader relies on */
+    if (r.id == 0 || r.first_seq == 0 || r.first_seq > r.last_seq + 1 || r.msgs != r.last_seq + 1 - r.first_seq ||
+        (r.own & ~0xFu))
+        return sl_fail(STREAMLOG_ECORRUPT, "inconsistent channel record (id %llu)", (unsigned long long)r.id);
+    *out = r;
+    return STREAMLOG_OK;
+}
+
+int sl_meta_get(const sl_txn *t, const char *key, uint64_t *out)
+{
+    sl_val v;
+    int rc = sl_get(t, SL_DB_META, key, strlen(key), &v);
+    if (rc == STREAMLOG_ENOTFOUND) {
+        *out = 0;
+        return STREAMLOG_OK;
+    }
+    if (rc)
+        return rc;
+    if (v.len != 8)
+        return sl_fail(STREAMLOG_ECORRUPT, "malformed store metadata '%s'", key);
+    *out = sl_be64_get(v.data);
+    return STREAMLOG_OK;
+}
+
+int sl_meta_put(sl_txn *t, const char *key, uint64_t value)
+{
+    uint8_t buf[8];
+    sl_be64_put(buf, value);
+    return sl_put(t, SL_DB_META, key, strlen(key), buf, sizeof buf);
+}

@@ -1,0 +1,83 @@
+/* Key and record encoding. Keys are big-endian so that byte order is numeric
+ * order; every record starts with a format byte and is validated on read. */
+#ifndef SL_ENCODING_H
+#define SL_ENCODING_H
+
+#include <stdint.h>
+
+#include "options.h"
+#include "storage.h"
+
+static inline void sl_be64_put(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static inline uint64_t sl_be64_get(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Message key: channel id then sequence, 8 bytes each. */
+#define SL_MSG_KEY_LEN 16
+static inline void sl_msg_key(uint8_t key[SL_MSG_KEY_LEN], uint64_t chan_id, uint64_t seq)
+{
+    sl_be64_put(key, chan_id);
+    sl_be64_put(key + 8, seq);
+}
+
+/* Message record: format (1), flags (1, zero), reserved (2, zero), time (8), payload. */
+#define SL_MSG_FORMAT 1
+#define SL_MSG_HDR_LEN 12
+static inline void sl_msg_hdr_write(uint8_t *dst, int64_t time_ns)
+{
+    dst[0] = SL_MSG_FORMAT;
+    dst[1] = dst[2] = dst[3] = 0;
+    sl_be64_put(dst + 4, (uint64_t)time_ns);
+}
+
+typedef struct sl_msg_rec {
+    uint64_t chan_id, seq;
+    int64_t time;
+    const void *data;
+    size_t len;
+} sl_msg_rec;
+
+/* STREAMLOG_OK, or STREAMLOG_ECORRUPT with a message. */
+int sl_msg_decode(const sl_val *key, const sl_val *val, sl_msg_rec *out);
+
+/* Channel record, stored under the channel's name. */
+#define SL_OWN_MAX_MSGS  0x1u
+#define SL_OWN_MAX_BYTES 0x2u
+#define SL_OWN_MAX_AGE   0x4u
+#define SL_OWN_MAX_SUBS  0x8u
+typedef struct sl_chan_rec {
+    uint64_t id;
+    uint64_t first_seq, last_seq;  /* empty: first_seq == last_seq + 1 */
+    uint64_t msgs, bytes;
+    int64_t last_time;             /* time of the newest message ever appended */
+    int64_t created;
+    uint32_t own;                  /* SL_OWN_*: which limits are the channel's own */
+    sl_limits limits;              /* the channel's own limits (where own says so) */
+} sl_chan_rec;
+
+#define SL_CHAN_FORMAT 1
+#define SL_CHAN_REC_LEN (4 + 8 * 7 + 8 * 4)
+void sl_chan_rec_encode(const sl_chan_rec *rec, uint8_t buf[SL_CHAN_REC_LEN]);
+int  sl_chan_rec_decode(const sl_val *val, sl_chan_rec *out);
+
+/* Meta keys. */
+#define SL_META_FORMAT       "format"
+#define SL_META_NEXT_CHAN_ID "next_channel_id"
+#define SL_META_CHANNELS     "channel_count"
+#define SL_STORE_FORMAT 1
+
+/* Read a 64-bit counter from the meta database (0 when absent). */
+int sl_meta_get(const sl_txn *t, const char *key, uint64_t *out);
+int sl_meta_put(sl_txn *t, const char *key, uint64_t value);
+
+#endif

@@ -1,0 +1,254 @@
+/* The public layer: every exported function validates its arguments here,
+ * clears the thread's error message, and dispatches to the module that does
+ * the work. Nothing below this file needs to re-check caller input. */
+#include <string.h>
+
+#include "channels.h"
+#include "errors.h"
+#include "names.h"
+#include "options.h"
+#include "reader.h"
+#include "store.h"
+
+#define SL_PUBLIC __attribute__((visibility("default")))
+
+#define REQUIRE(cond, ...)                                  \
+    do {                                                    \
+        if (!(cond))                                        \
+            return sl_fail(STREAMLOG_EINVAL, __VA_ARGS__);  \
+    } while (0)
+
+SL_PUBLIC const char *streamlog_version(void)
+{
+    return "0.1.0";
+}
+
+SL_PUBLIC const char *streamlog_errmsg(void)
+{
+    return sl_last_error();
+}
+
+/* ---- options ---- */
+
+SL_PUBLIC int streamlog_opts_new(streamlog_opts **out)
+{
+    sl_clear_error();
+    REQUIRE(out, "streamlog_opts_new: out is NULL");
+    return sl_opts_new(out);
+}
+
+SL_PUBLIC void streamlog_opts_free(streamlog_opts *opts)
+{
+    sl_opts_free(opts);
+}
+
+SL_PUBLIC int streamlog_opts_set_int(streamlog_opts *opts, int key, int64_t value)
+{
+    sl_clear_error();
+    REQUIRE(opts, "streamlog_opts_set_int: opts is NULL");
+    return sl_opts_set_int(opts, key, value);
+}
+
+SL_PUBLIC int streamlog_opts_set_str(streamlog_opts *opts, int key, const char *value)
+{
+    sl_clear_error();
+    REQUIRE(opts, "streamlog_opts_set_str: opts is NULL");
+    REQUIRE(value, "streamlog_opts_set_str: value is NULL");
+    return sl_opts_set_str(opts, key, value);
+}
+
+/* ---- store ---- */
+
+SL_PUBLIC int streamlog_open(const char *dir, const streamlog_opts *opts, streamlog_store **out)
+{
+    sl_clear_error();
+    REQUIRE(dir && *dir, "streamlog_open: dir is NULL or empty");
+    REQUIRE(out, "streamlog_open: out is NULL");
+    int rc = sl_opts_check_keys(opts, SL_KEYS_STORE | SL_KEYS_LIMITS, "streamlog_open");
+    if (rc)
+        return rc;
+    return sl_store_open(dir, opts, out);
+}
+
+SL_PUBLIC int streamlog_close(streamlog_store *st)
+{
+    sl_clear_error();
+    REQUIRE(st, "streamlog_close: store is NULL");
+    return sl_store_close(st);
+}
+
+SL_PUBLIC int streamlog_sync(streamlog_store *st)
+{
+    sl_clear_error();
+    REQUIRE(st, "streamlog_sync: store is NULL");
+    int rc = sl_store_writable(st);
+    return rc ? rc : sl_store_sync(st);
+}
+
+/* ---- channels ---- */
+
+SL_PUBLIC int streamlog_channel_open(streamlog_store *st, const char *name, uint32_t flags,
+                                     const streamlog_opts *limits, streamlog_channel **out)
+{
+    sl_clear_error();
+    REQUIRE(st, "streamlog_channel_open: store is NULL");
+    REQUIRE(name, "streamlog_channel_open: name is NULL");
+    REQUIRE(out, "streamlog_channel_open: out is NULL");
+    REQUIRE(!(flags & ~STREAMLOG_CREATE), "streamlog_channel_open: unknown flag bits 0x%x",
+            (unsigned)(flags & ~STREAMLOG_CREATE));
+    int rc = sl_channel_name_check(name);
+    if (!rc)
+        rc = sl_opts_check_keys(limits, SL_KEYS_LIMITS, "streamlog_channel_open");
+    return rc ? rc : sl_channel_open(st, name, flags, limits, out);
+}
+
+SL_PUBLIC void streamlog_channel_close(streamlog_channel *ch)
+{
+    if (ch)
+        sl_channel_close(ch);
+}
+
+SL_PUBLIC int streamlog_channel_delete(streamlog_store *st, const char *name)
+{
+    sl_clear_error();
+    REQUIRE(st, "streamlog_channel_delete: store is NULL");
+    REQUIRE(name, "streamlog_channel_delete: name is NULL");
+    int rc = sl_channel_name_check(name);
+    return rc ? rc : sl_channel_delete(st, name);
+}
+
+SL_PUBLIC int streamlog_channel_get_stats(streamlog_channel *ch, streamlog_channel_stats *out)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_channel_get_stats: channel is NULL");
+    REQUIRE(out, "streamlog_channel_get_stats: out is NULL");
+    return sl_channel_stats(ch, out);
+}
+
+SL_PUBLIC int streamlog_channel_name(streamlog_channel *ch, const char **out)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_channel_name: channel is NULL");
+    REQUIRE(out, "streamlog_channel_name: out is NULL");
+    *out = ch->name;
+    return STREAMLOG_OK;
+}
+
+/* ---- appending ---- */
+
+static int check_payloads(const streamlog_channel *ch, const void *const *data, const size_t *lens, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        REQUIRE(data[i] || lens[i] == 0, "payload %zu is NULL with length %zu", i, lens[i]);
+        if (lens[i] > ch->st->max_payload)
+            return sl_fail(STREAMLOG_ELIMIT, "payload %zu is %zu bytes, more than max_payload %llu", i, lens[i],
+                           (unsigned long long)ch->st->max_payload);
+    }
+    return STREAMLOG_OK;
+}
+
+SL_PUBLIC int streamlog_append(streamlog_channel *ch, const void *data, size_t len, uint64_t *out_seq)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_append: channel is NULL");
+    int rc = check_payloads(ch, &data, &len, 1);
+    return rc ? rc : sl_append(ch, &data, &len, 1, 0, 0, out_seq);
+}
+
+SL_PUBLIC int streamlog_append_expect(streamlog_channel *ch, const void *data, size_t len,
+                                      uint64_t expected_last_seq, uint64_t *out_seq)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_append_expect: channel is NULL");
+    int rc = check_payloads(ch, &data, &len, 1);
+    return rc ? rc : sl_append(ch, &data, &len, 1, 1, expected_last_seq, out_seq);
+}
+
+SL_PUBLIC int streamlog_append_batch(streamlog_channel *ch, const void *const *data, const size_t *lens, size_t n,
+                                     uint64_t *out_first_seq)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_append_batch: channel is NULL");
+    REQUIRE(n > 0, "streamlog_append_batch: n is 0");
+    REQUIRE(data && lens, "streamlog_append_batch: data or lens is NULL");
+    int rc = check_payloads(ch, data, lens, n);
+    return rc ? rc : sl_append(ch, data, lens, n, 0, 0, out_first_seq);
+}
+
+/* ---- messages ---- */
+
+SL_PUBLIC uint64_t streamlog_msg_seq(const streamlog_msg *m)
+{
+    return m ? m->seq : 0;
+}
+
+SL_PUBLIC int64_t streamlog_msg_time(const streamlog_msg *m)
+{
+    return m ? m->time : 0;
+}
+
+SL_PUBLIC const void *streamlog_msg_data(const streamlog_msg *m, size_t *len)
+{
+    if (len)
+        *len = m ? m->len : 0;
+    return m ? m->data : NULL;
+}
+
+SL_PUBLIC int streamlog_get(streamlog_channel *ch, uint64_t seq, streamlog_msg **out)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_get: channel is NULL");
+    REQUIRE(out, "streamlog_get: out is NULL");
+    return sl_get_msg(ch, seq, out);
+}
+
+SL_PUBLIC int streamlog_msg_copy(const streamlog_msg *m, streamlog_msg **out)
+{
+    sl_clear_error();
+    REQUIRE(m, "streamlog_msg_copy: message is NULL");
+    REQUIRE(out, "streamlog_msg_copy: out is NULL");
+    return sl_msg_copy(m, out);
+}
+
+SL_PUBLIC void streamlog_msg_free(streamlog_msg *m)
+{
+    sl_msg_free(m);
+}
+
+/* ---- iterators ---- */
+
+SL_PUBLIC int streamlog_iter_open(streamlog_channel *ch, int start, int64_t start_value, streamlog_iter **out)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_iter_open: channel is NULL");
+    REQUIRE(out, "streamlog_iter_open: out is NULL");
+    REQUIRE(start >= STREAMLOG_START_NEW_ONLY && start <= STREAMLOG_START_TIME,
+            "streamlog_iter_open: unknown start position %d", start);
+    REQUIRE(start_value >= 0 || start == STREAMLOG_START_NEW_ONLY || start == STREAMLOG_START_LAST_RECEIVED ||
+                start == STREAMLOG_START_FIRST,
+            "streamlog_iter_open: negative start value %lld", (long long)start_value);
+    return sl_iter_open(ch, start, start_value, out);
+}
+
+SL_PUBLIC int streamlog_iter_next(streamlog_iter *it, const streamlog_msg **out)
+{
+    sl_clear_error();
+    REQUIRE(it, "streamlog_iter_next: iterator is NULL");
+    REQUIRE(out, "streamlog_iter_next: out is NULL");
+    return sl_iter_next(it, out);
+}
+
+SL_PUBLIC int streamlog_iter_position(streamlog_iter *it, uint64_t *out_seq)
+{
+    sl_clear_error();
+    REQUIRE(it, "streamlog_iter_position: iterator is NULL");
+    REQUIRE(out_seq, "streamlog_iter_position: out is NULL");
+    *out_seq = sl_iter_position(it);
+    return STREAMLOG_OK;
+}
+
+SL_PUBLIC void streamlog_iter_close(streamlog_iter *it)
+{
+    if (it)
+        sl_iter_close(it);
+}

@@ -1,0 +1,29 @@
+/* Reading: owned copies by sequence, zero-copy iterators, seeking by time. */
+#ifndef SL_READER_H
+#define SL_READER_H
+
+#include "store.h"
+
+struct streamlog_msg {
+    uint64_t seq;
+    int64_t time;
+    const void *data;
+    size_t len;
+    uint32_t redeliveries;
+    int owned;  /* allocated by streamlog_get / streamlog_msg_copy, payload inline */
+};
+
+int  sl_get_msg(streamlog_channel *ch, uint64_t seq, streamlog_msg **out);
+int  sl_msg_copy(const streamlog_msg *m, streamlog_msg **out);
+void sl_msg_free(streamlog_msg *m);
+
+int  sl_iter_open(streamlog_channel *ch, int start, int64_t start_value, streamlog_iter **out);
+int  sl_iter_next(streamlog_iter *it, const streamlog_msg **out);
+uint64_t sl_iter_position(const streamlog_iter *it);
+void sl_iter_close(streamlog_iter *it);
+
+/* The sequence at which reading from a start position begins (last_seq + 1
+ * for new messages only), resolved under transaction t. */
+int sl_resolve_start(const sl_txn *t, streamlog_channel *ch, int start, int64_t start_value, uint64_t *out_seq);
+
+#endif

@@ -1,0 +1,174 @@
+/* Retention. Messages are only ever removed from the front of a channel, so
+ * its sequences stay contiguous between first_seq and last_seq. */
+#include <string.h>
+
+#include "alloc.h"
+#include "channels.h"
+#include "errors.h"
+#include "retention.h"
+
+#define RETENTION_STEP 10000 /* deletions per commit outside appends */
+
+int64_t sl_expiry_cutoff(const sl_limits *lim, int64_t now)
+{
+    if (lim->max_age_ms <= 0)
+        return INT64_MIN;
+    return now - lim->max_age_ms * 1000000;
+}
+
+static int over_count(const sl_chan_rec *rec, const sl_limits *lim)
+{
+    if (rec->msgs <= 1) /* the newest message always stays */
+        return 0;
+    return (lim->max_msgs > 0 && rec->msgs > (uint64_t)lim->max_msgs) ||
+           (lim->max_bytes > 0 && rec->bytes > (uint64_t)lim->max_bytes);
+}
+
+/* Read the channel's first message. */
+static int first_msg(sl_cursor *c, const sl_chan_rec *rec, sl_msg_rec *out)
+{
+    uint8_t kbuf[SL_MSG_KEY_LEN];
+    sl_msg_key(kbuf, rec->id, rec->first_seq);
+    sl_val k = {kbuf, sizeof kbuf}, v;
+    int rc = sl_cursor_get(c, SL_SEEK_GE, &k, &v);
+    if (rc == STREAMLOG_ENOTFOUND || (!rc && (k.len != SL_MSG_KEY_LEN || sl_be64_get(k.data) != rec->id)))
+        return sl_fail(STREAMLOG_ECORRUPT, "channel %llu: counters say %llu message(s) but none is stored",
+                       (unsigned long long)rec->id, (unsigned long long)rec->msgs);
+    if (rc)
+        return rc;
+    return sl_msg_decode(&k, &v, out);
+}
+
+int sl_retention_apply(sl_txn *t, sl_chan_rec *rec, const sl_limits *lim, int64_t now, size_t max_deletes,
+                       size_t *deleted)
+{
+    int64_t cutoff = sl_expiry_cutoff(lim, now);
+    *deleted = 0;
+    if (!over_count(rec, lim) && cutoff == INT64_MIN)
+        return STREAMLOG_OK;
+    sl_cursor *c;
+    int rc = sl_cursor_open(t, SL_DB_MSGS, &c);
+    if (rc)
+        return rc;
+    while (*deleted < max_deletes && rec->msgs > 0) {
+        int by_count = over_count(rec, lim);
+        if (!by_count && cutoff == INT64_MIN)
+            break;
+        sl_msg_rec m;
+        if ((rc = first_msg(c, rec, &m)))
+            break;
+        if (!by_count && m.time >= cutoff)
+            break;
+        if ((rc = sl_cursor_del(c)))
+            break;
+        rec->msgs--;
+        rec->bytes -= m.len <= rec->bytes ? m.len : rec->bytes;
+        rec->first_seq = m.seq + 1;
+        (*deleted)++;
+    }
+    sl_cursor_close(c);
+    return rc;
+}
+
+int sl_retention_expired(const sl_txn *t, const sl_chan_rec *rec, const sl_limits *lim, int64_t now)
+{
+    if (over_count(rec, lim))
+        return 1;
+    int64_t cutoff = sl_expiry_cutoff(lim, now);
+    if (cutoff == INT64_MIN || rec->msgs == 0)
+        return 0;
+    sl_cursor *c;
+    if (sl_cursor_open(t, SL_DB_MSGS, &c))
+        return 0;
+    sl_msg_rec m;
+    int expired = first_msg(c, rec, &m) == STREAMLOG_OK && m.time < cutoff;
+    sl_cursor_close(c);
+    return expired;
+}
+
+int sl_retention_run(streamlog_store *st, const streamlog_channel *ch)
+{
+    for (;;) {
+        sl_txn t;
+        sl_chan_rec rec;
+        sl_limits lim;
+        size_t deleted = 0;
+        int rc = sl_store_writable(st);
+        if (rc || (rc = sl_write_begin(st->env, &t)))
+            return rc;
+        rc = sl_chan_load_handle(&t, ch, &rec);
+        if (!rc) {
+            sl_chan_limits(st, &rec, &lim);
+            rc = sl_retention_apply(&t, &rec, &lim, sl_now_ns(), RETENTION_STEP, &deleted);
+        }
+        if (!rc && deleted)
+            rc = sl_chan_save(&t, ch->name, ch->name_len, &rec);
+        if (rc || !deleted) {
+            sl_abort(&t);
+            return rc;
+        }
+        rc = sl_commit(&t);
+        sl_store_note_commit(st, rc);
+        if (rc || deleted < RETENTION_STEP)
+            return rc;
+    }
+}
+
+/* Channels found needing work, collected under a read snapshot and then
+ * handled one commit at a time. */
+struct pending {
+    streamlog_channel *items;
+    size_t len, cap;
+};
+
+static void pending_add(struct pending *p, const sl_val *name, uint64_t id, streamlog_store *st)
+{
+    if (name->len > SL_NAME_MAX)
+        return;
+    if (p->len == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        streamlog_channel *items = sl_malloc(cap * sizeof *items);
+        if (!items)
+            return; /* try again at the next sweep */
+        if (p->len)
+            memcpy(items, p->items, p->len * sizeof *items);
+        sl_free(p->items);
+        p->items = items;
+        p->cap = cap;
+    }
+    streamlog_channel *ch = &p->items[p->len++];
+    ch->st = st;
+    ch->id = id;
+    ch->name_len = name->len;
+    memcpy(ch->name, name->data, name->len);
+    ch->name[name->len] = '\0';
+}
+
+void sl_retention_sweep(streamlog_store *st)
+{
+    if (sl_store_writable(st))
+        return;
+    struct pending todo = {0};
+    sl_txn t;
+    sl_cursor *c;
+    if (sl_read_begin(st->env, &t))
+        return;
+    if (sl_cursor_open(&t, SL_DB_CHANNELS, &c) == STREAMLOG_OK) {
+        int64_t now = sl_now_ns();
+        sl_val k = {NULL, 0}, v;
+        for (int rc = sl_cursor_get(c, SL_FIRST, &k, &v); rc == STREAMLOG_OK; rc = sl_cursor_get(c, SL_NEXT, &k, &v)) {
+            sl_chan_rec rec;
+            sl_limits lim;
+            if (sl_chan_rec_decode(&v, &rec))
+                continue;
+            sl_chan_limits(st, &rec, &lim);
+            if (lim.max_age_ms > 0 && sl_retention_expired(&t, &rec, &lim, now))
+                pending_add(&todo, &k, rec.id, st);
+        }
+        sl_cursor_close(c);
+    }
+    sl_read_end(&t);
+    for (size_t i = 0; i < todo.len; i++)
+        sl_retention_run(st, &todo.items[i]); /* a channel deleted meanwhile just reports ECLOSED */
+    sl_free(todo.items);
+}

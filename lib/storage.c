@@ -1,0 +1,318 @@
+/* Storage: LMDB environment, transactions, cursors and error mapping.
+ * See LMDB-NOTES in the project's shared notes for the traps avoided here:
+ * MDB_NOTLS because FFI callers hop threads; read transactions are reset
+ * between uses so no snapshot pins old pages; write transactions never
+ * outlive the call that began them. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "alloc.h"
+#include "errors.h"
+#include "storage.h"
+
+#define READ_POOL_MAX 32
+
+static const char *const db_names[SL_DB_COUNT] = {"meta", "channels", "msgs", "tombstones"};
+
+struct sl_env {
+    MDB_env *mdb;
+    MDB_dbi dbi[SL_DB_COUNT];
+    pthread_mutex_t pool_mu;
+    MDB_txn *pool[READ_POOL_MAX];   /* reset read transactions ready to renew */
+    int pool_len;
+};
+
+static atomic_long commit_fail_countdown = -1;
+
+void sl_storage_fail_commit_after(long n)
+{
+    atomic_store(&commit_fail_countdown, n);
+}
+
+/* Map an LMDB or errno result onto our codes, recording why. */
+static int map_err(int rc, const char *what)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return STREAMLOG_OK;
+    case MDB_NOTFOUND:
+        return STREAMLOG_ENOTFOUND;
+    case MDB_KEYEXIST:
+        return STREAMLOG_EEXIST;
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL:
+    case ENOSPC:
+    case EDQUOT:
+        return sl_fail(STREAMLOG_EFULL, "%s: store is full (%s)", what, mdb_strerror(rc));
+    case ENOMEM:
+        return sl_fail(STREAMLOG_ENOMEM, "%s: out of memory", what);
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+    case MDB_INCOMPATIBLE:
+        return sl_fail(STREAMLOG_ECORRUPT, "%s: %s", what, mdb_strerror(rc));
+    case MDB_READERS_FULL:
+    case MDB_MAP_RESIZED:
+    case EBUSY:
+    case EAGAIN:
+        return sl_fail(STREAMLOG_EBUSY, "%s: %s", what, mdb_strerror(rc));
+    default:
+        return sl_fail(STREAMLOG_EIO, "%s: %s", what, mdb_strerror(rc));
+    }
+}
+
+int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out)
+{
+    sl_env *env = sl_calloc(1, sizeof *env);
+    if (!env)
+        return sl_fail(STREAMLOG_ENOMEM, "out of memory opening the store");
+    int rc = mdb_env_create(&env->mdb);
+    if (rc) {
+        sl_free(env);
+        return map_err(rc, "creating the LMDB environment");
+    }
+    unsigned flags = MDB_NOTLS | (cfg->nosync ? MDB_NOSYNC : 0);
+    if ((rc = mdb_env_set_maxdbs(env->mdb, SL_DB_COUNT + 4)) ||
+        (rc = mdb_env_set_mapsize(env->mdb, cfg->map_bytes)) ||
+        (rc = mdb_env_set_maxreaders(env->mdb, cfg->max_readers)) ||
+        (rc = mdb_env_open(env->mdb, dir, flags, 0644))) {
+        mdb_env_close(env->mdb);
+        sl_free(env);
+        return map_err(rc, "opening the store");
+    }
+    int dead = 0;
+    mdb_reader_check(env->mdb, &dead); /* clear slots left by crashed processes */
+
+    MDB_txn *txn;
+    if ((rc = mdb_txn_begin(env->mdb, NULL, 0, &txn))) {
+        mdb_env_close(env->mdb);
+        sl_free(env);
+        return map_err(rc, "opening the store's databases");
+    }
+    for (int i = 0; i < SL_DB_COUNT && !rc; i++)
+        rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &env->dbi[i]);
+    if (!rc)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    if (rc) {
+        mdb_env_close(env->mdb);
+        sl_free(env);
+        return map_err(rc, "opening the store's databases");
+    }
+    pthread_mutex_init(&env->pool_mu, NULL);
+    *out = env;
+    return STREAMLOG_OK;
+}
+
+void sl_env_close(sl_env *env)
+{
+    if (!env)
+        return;
+    for (int i = 0; i < env->pool_len; i++)
+        mdb_txn_abort(env->pool[i]);
+    pthread_mutex_destroy(&env->pool_mu);
+    mdb_env_close(env->mdb);
+    sl_free(env);
+}
+
+int sl_env_sync(sl_env *env)
+{
+    int rc = mdb_env_sync(env->mdb, 1);
+    return rc ? sl_fail(STREAMLOG_EIO, "syncing the store: %s", mdb_strerror(rc)) : STREAMLOG_OK;
+}
+
+int sl_read_begin(sl_env *env, sl_txn *t)
+{
+    MDB_txn *txn = NULL;
+    pthread_mutex_lock(&env->pool_mu);
+    if (env->pool_len > 0)
+        txn = env->pool[--env->pool_len];
+    pthread_mutex_unlock(&env->pool_mu);
+    int rc;
+    if (txn) {
+        rc = mdb_txn_renew(txn);
+        if (rc) {
+            mdb_txn_abort(txn);
+            txn = NULL;
+        }
+    }
+    if (!txn) {
+        rc = mdb_txn_begin(env->mdb, NULL, MDB_RDONLY, &txn);
+        if (rc)
+            return map_err(rc, "beginning a read transaction");
+    }
+    t->mdb = txn;
+    t->env = env;
+    t->write = 0;
+    t->nested = 0;
+    return STREAMLOG_OK;
+}
+
+void sl_read_end(sl_txn *t)
+{
+    sl_env *env = t->env;
+    mdb_txn_reset(t->mdb);
+    pthread_mutex_lock(&env->pool_mu);
+    if (env->pool_len < READ_POOL_MAX) {
+        env->pool[env->pool_len++] = t->mdb;
+        t->mdb = NULL;
+    }
+    pthread_mutex_unlock(&env->pool_mu);
+    if (t->mdb)
+        mdb_txn_abort(t->mdb);
+    t->mdb = NULL;
+}
+
+int sl_write_begin(sl_env *env, sl_txn *t)
+{
+    int rc = mdb_txn_begin(env->mdb, NULL, 0, &t->mdb);
+    if (rc)
+        return map_err(rc, "beginning a write transaction");
+    t->env = env;
+    t->write = 1;
+    t->nested = 0;
+    return STREAMLOG_OK;
+}
+
+int sl_child_begin(sl_txn *parent, sl_txn *child)
+{
+    int rc = mdb_txn_begin(parent->env->mdb, parent->mdb, 0, &child->mdb);
+    if (rc)
+        return map_err(rc, "beginning a nested transaction");
+    child->env = parent->env;
+    child->write = 1;
+    child->nested = 1;
+    return STREAMLOG_OK;
+}
+
+int sl_commit(sl_txn *t)
+{
+    long n = atomic_load(&commit_fail_countdown);
+    if (n >= 0 && !t->nested) {
+        atomic_store(&commit_fail_countdown, n - 1);
+        if (n == 0) {
+            mdb_txn_abort(t->mdb);
+            t->mdb = NULL;
+            return sl_fail(STREAMLOG_EIO, "committing: injected I/O error");
+        }
+    }
+    int rc = mdb_txn_commit(t->mdb);
+    t->mdb = NULL;
+    return rc ? map_err(rc, "committing") : STREAMLOG_OK;
+}
+
+void sl_abort(sl_txn *t)
+{
+    if (t->mdb)
+        mdb_txn_abort(t->mdb);
+    t->mdb = NULL;
+}
+
+static MDB_val mval(const void *p, size_t n)
+{
+    return (MDB_val){.mv_size = n, .mv_data = (void *)p};
+}
+
+int sl_get(const sl_txn *t, int db, const void *key, size_t klen, sl_val *out)
+{
+    MDB_val k = mval(key, klen), v;
+    int rc = mdb_get(t->mdb, t->env->dbi[db], &k, &v);
+    if (rc)
+        return map_err(rc, "reading");
+    out->data = v.mv_data;
+    out->len = v.mv_size;
+    return STREAMLOG_OK;
+}
+
+int sl_put(sl_txn *t, int db, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    MDB_val k = mval(key, klen), v = mval(val, vlen);
+    int rc = mdb_put(t->mdb, t->env->dbi[db], &k, &v, 0);
+    return rc ? map_err(rc, "writing") : STREAMLOG_OK;
+}
+
+int sl_del(sl_txn *t, int db, const void *key, size_t klen)
+{
+    MDB_val k = mval(key, klen);
+    int rc = mdb_del(t->mdb, t->env->dbi[db], &k, NULL);
+    return rc ? map_err(rc, "deleting") : STREAMLOG_OK;
+}
+
+int sl_cursor_open(const sl_txn *t, int db, sl_cursor **out)
+{
+    int rc = mdb_cursor_open(t->mdb, t->env->dbi[db], out);
+    return rc ? map_err(rc, "opening a cursor") : STREAMLOG_OK;
+}
+
+int sl_cursor_renew(const sl_txn *t, sl_cursor *c)
+{
+    int rc = mdb_cursor_renew(t->mdb, c);
+    return rc ? map_err(rc, "renewing a cursor") : STREAMLOG_OK;
+}
+
+void sl_cursor_close(sl_cursor *c)
+{
+    if (c)
+        mdb_cursor_close(c);
+}
+
+int sl_cursor_get(sl_cursor *c, enum sl_cursor_op op, sl_val *key, sl_val *val)
+{
+    static const MDB_cursor_op ops[] = {
+        [SL_FIRST] = MDB_FIRST, [SL_LAST] = MDB_LAST,        [SL_NEXT] = MDB_NEXT,
+        [SL_PREV] = MDB_PREV,   [SL_SEEK_GE] = MDB_SET_RANGE, [SL_CURRENT] = MDB_GET_CURRENT,
+    };
+    MDB_val k = mval(key->data, key->len), v;
+    int rc = mdb_cursor_get(c, &k, &v, ops[op]);
+    if (rc)
+        return map_err(rc, "reading through a cursor");
+    key->data = k.mv_data;
+    key->len = k.mv_size;
+    if (val) {
+        val->data = v.mv_data;
+        val->len = v.mv_size;
+    }
+    return STREAMLOG_OK;
+}
+
+int sl_cursor_del(sl_cursor *c)
+{
+    int rc = mdb_cursor_del(c, 0);
+    return rc ? map_err(rc, "deleting through a cursor") : STREAMLOG_OK;
+}
+
+int sl_cursor_put_reserve(sl_cursor *c, const void *key, size_t klen, size_t vlen, int append, void **dst)
+{
+    MDB_val k = mval(key, klen), v = mval(NULL, vlen);
+    int rc = mdb_cursor_put(c, &k, &v, MDB_RESERVE | (append ? MDB_APPEND : 0));
+    if (rc)
+        return map_err(rc, "writing a message");
+    *dst = v.mv_data;
+    return STREAMLOG_OK;
+}
+
+int sl_live_bytes(const sl_txn *t, uint64_t *out)
+{
+    MDB_stat st;
+    uint64_t pages = 0;
+    unsigned psize = 0;
+    /* MAIN_DBI (1) holds the named databases' records */
+    int rc = mdb_stat(t->mdb, 1, &st);
+    if (rc)
+        return map_err(rc, "measuring the store");
+    psize = st.ms_psize;
+    pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+    for (int i = 0; i < SL_DB_COUNT; i++) {
+        if ((rc = mdb_stat(t->mdb, t->env->dbi[i], &st)))
+            return map_err(rc, "measuring the store");
+        pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+    }
+    *out = pages * psize;
+    return STREAMLOG_OK;
+}

@@ -1,0 +1,86 @@
+/* Storage: the only module that talks to LMDB. It owns the environment, the
+ * named databases, transactions (with a pool of read transactions, so a read
+ * costs a renew rather than a reader-slot search), cursors, and the mapping
+ * of LMDB's errors onto STREAMLOG_E* codes. */
+#ifndef SL_STORAGE_H
+#define SL_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* LMDB's own types, declared but not defined here, so no other module needs lmdb.h. */
+struct MDB_txn;
+struct MDB_cursor;
+
+typedef struct sl_env sl_env;
+typedef struct MDB_cursor sl_cursor;
+
+/* A transaction: plain caller-owned storage around LMDB's handle. */
+typedef struct sl_txn {
+    struct MDB_txn *mdb;
+    sl_env *env;
+    int write;
+    int nested;   /* a child of another write transaction */
+} sl_txn;
+
+typedef struct sl_val {
+    const void *data;
+    size_t len;
+} sl_val;
+
+/* The databases of a store. */
+enum sl_db {
+    SL_DB_META,       /* store-wide counters and the format version */
+    SL_DB_CHANNELS,   /* channel name -> channel record */
+    SL_DB_MSGS,       /* (channel id, seq) -> message record */
+    SL_DB_TOMBSTONES, /* channel id -> name, while a deleted channel's messages are purged */
+    SL_DB_COUNT
+};
+
+struct sl_env_config {
+    uint64_t map_bytes;    /* LMDB map size */
+    int nosync;            /* commit without fdatasync (SYNC_INTERVAL / SYNC_NONE) */
+    unsigned max_readers;  /* reader table size, fixed by the first opener */
+};
+
+int  sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out);
+void sl_env_close(sl_env *env);
+int  sl_env_sync(sl_env *env);          /* forced sync of all commits */
+
+/* Read transactions come from a pool; end them with sl_read_end(). */
+int  sl_read_begin(sl_env *env, sl_txn *t);
+void sl_read_end(sl_txn *t);
+
+int  sl_write_begin(sl_env *env, sl_txn *t);
+int  sl_child_begin(sl_txn *parent, sl_txn *child);   /* nested write transaction */
+int  sl_commit(sl_txn *t);   /* write or child; the transaction is over either way */
+void sl_abort(sl_txn *t);    /* write or child */
+
+/* Point reads and writes. sl_get returns STREAMLOG_ENOTFOUND for a missing key;
+ * the value stays valid until the transaction ends or writes again. */
+int sl_get(const sl_txn *t, int db, const void *key, size_t klen, sl_val *out);
+int sl_put(sl_txn *t, int db, const void *key, size_t klen, const void *val, size_t vlen);
+int sl_del(sl_txn *t, int db, const void *key, size_t klen);
+
+/* Cursors. For a read transaction a cursor can outlive it and be renewed on
+ * the next one; a write transaction's cursors must be closed before it ends. */
+enum sl_cursor_op { SL_FIRST, SL_LAST, SL_NEXT, SL_PREV, SL_SEEK_GE, SL_CURRENT };
+int  sl_cursor_open(const sl_txn *t, int db, sl_cursor **out);
+int  sl_cursor_renew(const sl_txn *t, sl_cursor *c);
+void sl_cursor_close(sl_cursor *c);
+/* For SL_SEEK_GE, *key holds the key sought on input. ENOTFOUND at the ends. */
+int  sl_cursor_get(sl_cursor *c, enum sl_cursor_op op, sl_val *key, sl_val *val);
+int  sl_cursor_del(sl_cursor *c);
+/* Insert `vlen` bytes at `key` and return where to write them in *dst (valid
+ * until the next write). With `append` the key must sort after every key in
+ * the database: STREAMLOG_EEXIST otherwise, and nothing is changed. */
+int  sl_cursor_put_reserve(sl_cursor *c, const void *key, size_t klen, size_t vlen, int append, void **dst);
+
+/* Bytes of pages holding live data, as seen by this transaction. */
+int sl_live_bytes(const sl_txn *t, uint64_t *out);
+
+/* Test hook: the commit `n` commits from now fails with EIO (n = 0: the next
+ * one), as if fdatasync had failed; n < 0 disables. */
+void sl_storage_fail_commit_after(long n);
+
+#endif

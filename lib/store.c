@@ -1,0 +1,295 @@
+/* Store lifecycle: opening the LMDB environment with the configured policy,
+ * refusing a second open of one directory in this process (LMDB's fcntl locks
+ * would break), and the background thread that syncs (SYNC_INTERVAL) and
+ * reclaims expired messages. */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "channels.h"
+#include "encoding.h"
+#include "errors.h"
+#include "retention.h"
+#include "store.h"
+
+#define DEFAULT_MAX_STORE_BYTES ((uint64_t)1 << 40) /* 1 TiB: address space, not disk */
+#define DEFAULT_MAX_PAYLOAD ((uint64_t)1 << 20)
+#define DEFAULT_SYNC_INTERVAL_MS 100
+#define EXPIRY_PERIOD_MS 1000
+#define MAX_READERS 1022
+
+/* ---- in-process registry of open store directories ---- */
+
+struct open_dir {
+    dev_t dev;
+    ino_t ino;
+    struct open_dir *next;
+};
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct open_dir *registry;
+
+static int registry_add(dev_t dev, ino_t ino)
+{
+    int rc = STREAMLOG_OK;
+    pthread_mutex_lock(&registry_mu);
+    for (struct open_dir *d = registry; d; d = d->next)
+        if (d->dev == dev && d->ino == ino)
+            rc = sl_fail(STREAMLOG_EBUSY, "this store is already open in this process; share that handle");
+    if (!rc) {
+        struct open_dir *d = sl_malloc(sizeof *d);
+        if (!d) {
+            rc = sl_fail(STREAMLOG_ENOMEM, "out of memory opening the store");
+        } else {
+            *d = (struct open_dir){dev, ino, registry};
+            registry = d;
+        }
+    }
+    pthread_mutex_unlock(&registry_mu);
+    return rc;
+}
+
+static void registry_remove(dev_t dev, ino_t ino)
+{
+    pthread_mutex_lock(&registry_mu);
+    for (struct open_dir **p = &registry; *p; p = &(*p)->next) {
+        if ((*p)->dev == dev && (*p)->ino == ino) {
+            struct open_dir *d = *p;
+            *p = d->next;
+            sl_free(d);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_mu);
+}
+
+/* ---- helpers ---- */
+
+int64_t sl_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int sl_store_writable(streamlog_store *st)
+{
+    if (atomic_load_explicit(&st->write_error, memory_order_acquire))
+        return sl_fail(STREAMLOG_EIO, "an earlier write or sync failed; the store refuses writes until reopened");
+    return STREAMLOG_OK;
+}
+
+void sl_store_note_commit(streamlog_store *st, int rc)
+{
+    if (rc == STREAMLOG_EIO)
+        atomic_store_explicit(&st->write_error, STREAMLOG_EIO, memory_order_release);
+}
+
+int sl_store_sync(streamlog_store *st)
+{
+    int rc = sl_env_sync(st->env);
+    sl_store_note_commit(st, rc);
+    return rc;
+}
+
+/* ---- background thread ---- */
+
+static void add_ms(struct timespec *ts, int64_t ms)
+{
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+static int before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static void *maintenance_main(void *arg)
+{
+    streamlog_store *st = arg;
+    struct sl_maintenance *m = &st->maint;
+    struct timespec now, next_sync, next_expiry;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    next_sync = next_expiry = now;
+    add_ms(&next_sync, st->sync_interval_ms);
+    add_ms(&next_expiry, EXPIRY_PERIOD_MS);
+    int periodic_sync = st->sync_policy == STREAMLOG_SYNC_INTERVAL;
+
+    pthread_mutex_lock(&m->mu);
+    while (!m->stop) {
+        struct timespec wake = (periodic_sync && before(&next_sync, &next_expiry)) ? next_sync : next_expiry;
+        pthread_cond_timedwait(&m->cv, &m->mu, &wake);
+        if (m->stop)
+            break;
+        pthread_mutex_unlock(&m->mu);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (periodic_sync && !before(&now, &next_sync)) {
+            if (!atomic_load(&st->write_error))
+                sl_store_sync(st);
+            next_sync = now;
+            add_ms(&next_sync, st->sync_interval_ms);
+        }
+        if (!before(&now, &next_expiry)) {
+            sl_retention_sweep(st);
+            next_expiry = now;
+            add_ms(&next_expiry, EXPIRY_PERIOD_MS);
+        }
+        pthread_mutex_lock(&m->mu);
+    }
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
+}
+
+static int maintenance_start(streamlog_store *st)
+{
+    struct sl_maintenance *m = &st->maint;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&m->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&m->mu, NULL);
+    int err = pthread_create(&m->thread, NULL, maintenance_main, st);
+    if (err) {
+        pthread_cond_destroy(&m->cv);
+        pthread_mutex_destroy(&m->mu);
+        return sl_fail(err == ENOMEM ? STREAMLOG_ENOMEM : STREAMLOG_EIO,
+                       "cannot start the store's background thread: %s", strerror(err));
+    }
+    m->running = 1;
+    return STREAMLOG_OK;
+}
+
+static void maintenance_stop(streamlog_store *st)
+{
+    struct sl_maintenance *m = &st->maint;
+    if (!m->running)
+        return;
+    pthread_mutex_lock(&m->mu);
+    m->stop = 1;
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+    pthread_join(m->thread, NULL);
+    pthread_cond_destroy(&m->cv);
+    pthread_mutex_destroy(&m->mu);
+    m->running = 0;
+}
+
+/* ---- open / close ---- */
+
+/* Check the format of an existing store, or stamp a new one. */
+static int check_format(streamlog_store *st)
+{
+    sl_txn t;
+    uint64_t format = 0;
+    int rc = sl_read_begin(st->env, &t);
+    if (rc)
+        return rc;
+    rc = sl_meta_get(&t, SL_META_FORMAT, &format);
+    sl_read_end(&t);
+    if (rc)
+        return rc;
+    if (format == SL_STORE_FORMAT)
+        return STREAMLOG_OK;
+    if (format != 0)
+        return sl_fail(STREAMLOG_ECORRUPT, "store format %llu is not supported (this library reads format %d)",
+                       (unsigned long long)format, SL_STORE_FORMAT);
+    if ((rc = sl_write_begin(st->env, &t)))
+        return rc;
+    rc = sl_meta_put(&t, SL_META_FORMAT, SL_STORE_FORMAT);
+    if (!rc)
+        rc = sl_meta_put(&t, SL_META_NEXT_CHAN_ID, 1);
+    if (rc) {
+        sl_abort(&t);
+        return rc;
+    }
+    return sl_commit(&t);
+}
+
+int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store **out)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return sl_fail(STREAMLOG_EIO, "cannot create store directory '%s': %s", dir, strerror(errno));
+    struct stat sb;
+    if (stat(dir, &sb) != 0)
+        return sl_fail(STREAMLOG_EIO, "cannot open store directory '%s': %s", dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return sl_fail(STREAMLOG_EIO, "'%s' is not a directory", dir);
+
+    streamlog_store *st = sl_calloc(1, sizeof *st);
+    if (!st)
+        return sl_fail(STREAMLOG_ENOMEM, "out of memory opening the store");
+    st->dev = sb.st_dev;
+    st->ino = sb.st_ino;
+    st->sync_policy = (int)sl_opts_int(opts, STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_ALWAYS);
+    st->sync_interval_ms = sl_opts_int(opts, STREAMLOG_OPT_SYNC_INTERVAL_MS, DEFAULT_SYNC_INTERVAL_MS);
+    st->max_store_bytes = (uint64_t)sl_opts_int(opts, STREAMLOG_OPT_MAX_STORE_BYTES, 0);
+    if (st->max_store_bytes == 0)
+        st->max_store_bytes = DEFAULT_MAX_STORE_BYTES;
+    st->max_channels = (uint64_t)sl_opts_int(opts, STREAMLOG_OPT_MAX_CHANNELS, 0);
+    st->max_payload = (uint64_t)sl_opts_int(opts, STREAMLOG_OPT_MAX_PAYLOAD, (int64_t)DEFAULT_MAX_PAYLOAD);
+    if (st->max_payload == 0)
+        st->max_payload = (uint64_t)STREAMLOG_PAYLOAD_HARD_MAX;
+    sl_opts_apply_limits(opts, &st->defaults);
+
+    int rc = registry_add(st->dev, st->ino);
+    if (rc) {
+        sl_free(st);
+        return rc;
+    }
+    /* Headroom above the limit on live data: copy-on-write needs free pages
+     * even to delete, and pages freed are reused only once readers move on. */
+    uint64_t headroom = st->max_store_bytes / 4;
+    if (headroom < ((uint64_t)8 << 20))
+        headroom = (uint64_t)8 << 20;
+    struct sl_env_config cfg = {
+        .map_bytes = st->max_store_bytes + headroom,
+        .nosync = st->sync_policy != STREAMLOG_SYNC_ALWAYS,
+        .max_readers = MAX_READERS,
+    };
+    rc = sl_env_open(dir, &cfg, &st->env);
+    if (!rc)
+        rc = check_format(st);
+    if (!rc)
+        rc = sl_committer_init(&st->committer);
+    if (!rc) {
+        rc = sl_channels_finish_deletes(st);
+        if (rc)
+            sl_committer_destroy(&st->committer);
+    }
+    if (!rc) {
+        rc = maintenance_start(st);
+        if (rc)
+            sl_committer_destroy(&st->committer);
+    }
+    if (rc) {
+        sl_env_close(st->env);
+        registry_remove(st->dev, st->ino);
+        sl_free(st);
+        return rc;
+    }
+    *out = st;
+    return STREAMLOG_OK;
+}
+
+int sl_store_close(streamlog_store *st)
+{
+    long children = atomic_load(&st->children);
+    if (children > 0)
+        return sl_fail(STREAMLOG_EBUSY, "%ld channel handle(s) or iterator(s) of this store are still open", children);
+    maintenance_stop(st);
+    int rc = atomic_load(&st->write_error)
+                 ? sl_fail(STREAMLOG_EIO, "the store was closed after a failed write or sync")
+                 : sl_store_sync(st);
+    sl_committer_destroy(&st->committer);
+    sl_env_close(st->env);
+    registry_remove(st->dev, st->ino);
+    sl_free(st);
+    return rc;
+}
