@@ -1,30 +1,30 @@
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
 
-static atomic_long fail_countdown = -1; /* < 0: never fail */
-static atomic_int fail_sticky;
+/* Per thread, so that the store's background thread is never the victim of
+ * a test's countdown. */
+static _Thread_local long fail_countdown = -1; /* < 0: never fail */
+static _Thread_local int fail_sticky;
 
 static int should_fail(void)
 {
-    long n = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
-    if (n < 0)
+    if (fail_countdown < 0)
         return 0;
-    if (n == 0) {
-        if (!atomic_load(&fail_sticky))
-            atomic_store(&fail_countdown, -1);
+    if (fail_countdown == 0) {
+        if (!fail_sticky)
+            fail_countdown = -1;
         return 1;
     }
-    atomic_fetch_sub(&fail_countdown, 1);
+    fail_countdown--;
     return 0;
 }
 
 void sl_alloc_fail_after(long n, int sticky)
 {
-    atomic_store(&fail_sticky, sticky);
-    atomic_store(&fail_countdown, n);
+    fail_sticky = sticky;
+    fail_countdown = n;
 }
 
 void *sl_malloc(size_t n)

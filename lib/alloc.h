@@ -10,8 +10,9 @@ void *sl_calloc(size_t count, size_t size);
 void  sl_free(void *p);
 char *sl_strdup(const char *s);
 
-/* Test hook: make the allocation `n` calls from now fail (n = 0: the next
- * one), and every one after it while `sticky`; n < 0 disables failures. */
+/* Test hook, for the calling thread only: make the allocation `n` calls from
+ * now fail (n = 0: the next one), and every one after it when `sticky`;
+ * n < 0 disables failures. LMDB's own allocations are not covered. */
 void sl_alloc_fail_after(long n, int sticky);
 
 #endif

@@ -20,6 +20,11 @@ static const char *const db_names[SL_DB_COUNT] = {"meta", "channels", "msgs", "t
 
 struct sl_env {
     MDB_env *mdb;
+    int nosync;                     /* opened with MDB_NOSYNC */
+    /* Serialises this process's write transactions (LMDB's own lock does so
+     * across processes); held from begin to commit, it also makes the
+     * temporary MDB_NOSYNC of sl_commit_nosync() safe. */
+    pthread_mutex_t write_mu;
     MDB_dbi dbi[SL_DB_COUNT];
     pthread_mutex_t pool_mu;
     MDB_txn *pool[READ_POOL_MAX];   /* reset read transactions ready to renew */
@@ -27,6 +32,12 @@ struct sl_env {
 };
 
 static atomic_long commit_fail_countdown = -1;
+static atomic_int sync_fail;
+
+void sl_storage_fail_sync(int fail)
+{
+    atomic_store(&sync_fail, fail);
+}
 
 void sl_storage_fail_commit_after(long n)
 {
@@ -106,6 +117,8 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out)
         return map_err(rc, "opening the store's databases");
     }
     pthread_mutex_init(&env->pool_mu, NULL);
+    pthread_mutex_init(&env->write_mu, NULL);
+    env->nosync = cfg->nosync;
     *out = env;
     return STREAMLOG_OK;
 }
@@ -117,13 +130,14 @@ void sl_env_close(sl_env *env)
     for (int i = 0; i < env->pool_len; i++)
         mdb_txn_abort(env->pool[i]);
     pthread_mutex_destroy(&env->pool_mu);
+    pthread_mutex_destroy(&env->write_mu);
     mdb_env_close(env->mdb);
     sl_free(env);
 }
 
 int sl_env_sync(sl_env *env)
 {
-    int rc = mdb_env_sync(env->mdb, 1);
+    int rc = atomic_exchange(&sync_fail, 0) ? EIO : mdb_env_sync(env->mdb, 1);
     return rc ? sl_fail(STREAMLOG_EIO, "syncing the store: %s", mdb_strerror(rc)) : STREAMLOG_OK;
 }
 
@@ -171,9 +185,12 @@ void sl_read_end(sl_txn *t)
 
 int sl_write_begin(sl_env *env, sl_txn *t)
 {
+    pthread_mutex_lock(&env->write_mu);
     int rc = mdb_txn_begin(env->mdb, NULL, 0, &t->mdb);
-    if (rc)
+    if (rc) {
+        pthread_mutex_unlock(&env->write_mu);
         return map_err(rc, "beginning a write transaction");
+    }
     t->env = env;
     t->write = 1;
     t->nested = 0;
@@ -191,27 +208,50 @@ int sl_child_begin(sl_txn *parent, sl_txn *child)
     return STREAMLOG_OK;
 }
 
-int sl_commit(sl_txn *t)
+static void write_end(sl_txn *t)
+{
+    t->mdb = NULL;
+    if (!t->nested)
+        pthread_mutex_unlock(&t->env->write_mu);
+}
+
+static int commit(sl_txn *t, int nosync)
 {
     long n = atomic_load(&commit_fail_countdown);
     if (n >= 0 && !t->nested) {
         atomic_store(&commit_fail_countdown, n - 1);
         if (n == 0) {
             mdb_txn_abort(t->mdb);
-            t->mdb = NULL;
+            write_end(t);
             return sl_fail(STREAMLOG_EIO, "committing: injected I/O error");
         }
     }
+    int toggle = nosync && !t->env->nosync && !t->nested;
+    if (toggle)
+        mdb_env_set_flags(t->env->mdb, MDB_NOSYNC, 1);
     int rc = mdb_txn_commit(t->mdb);
-    t->mdb = NULL;
+    if (toggle)
+        mdb_env_set_flags(t->env->mdb, MDB_NOSYNC, 0);
+    write_end(t);
     return rc ? map_err(rc, "committing") : STREAMLOG_OK;
+}
+
+int sl_commit(sl_txn *t)
+{
+    return commit(t, 0);
+}
+
+int sl_commit_nosync(sl_txn *t)
+{
+    return commit(t, 1);
 }
 
 void sl_abort(sl_txn *t)
 {
-    if (t->mdb)
+    if (t->mdb) {
         mdb_txn_abort(t->mdb);
-    t->mdb = NULL;
+        write_end(t);
+    }
 }
 
 static MDB_val mval(const void *p, size_t n)

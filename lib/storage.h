@@ -54,6 +54,10 @@ void sl_read_end(sl_txn *t);
 int  sl_write_begin(sl_env *env, sl_txn *t);
 int  sl_child_begin(sl_txn *parent, sl_txn *child);   /* nested write transaction */
 int  sl_commit(sl_txn *t);   /* write or child; the transaction is over either way */
+/* Commit without fdatasync even under SYNC_ALWAYS: for state whose loss in
+ * an OS crash costs only a redelivery (delivery claims, acks). It survives a
+ * crash of the process like any commit. */
+int  sl_commit_nosync(sl_txn *t);
 void sl_abort(sl_txn *t);    /* write or child */
 
 /* Point reads and writes. sl_get returns STREAMLOG_ENOTFOUND for a missing key;
@@ -82,5 +86,7 @@ int sl_live_bytes(const sl_txn *t, uint64_t *out);
 /* Test hook: the commit `n` commits from now fails with EIO (n = 0: the next
  * one), as if fdatasync had failed; n < 0 disables. */
 void sl_storage_fail_commit_after(long n);
+/* Test hook: the next forced sync fails with EIO when `fail` is set. */
+void sl_storage_fail_sync(int fail);
 
 #endif
