@@ -195,7 +195,8 @@ int  streamlog_opts_set_int(streamlog_opts *opts, int key, int64_t value);
  * Set a string option (the string is copied).
  * @return OK; EINVAL for an unknown key, an integer key, or a NULL value;
  *         ENOMEM. The object is unchanged on failure.
- * @note No string keys are defined by this version; every key is EINVAL.
+ * @note String keys: STREAMLOG_OPT_DURABLE, STREAMLOG_OPT_QUEUE,
+ *       STREAMLOG_OPT_DEAD_LETTER (see Subscriptions).
  */
 int  streamlog_opts_set_str(streamlog_opts *opts, int key, const char *value);
 
@@ -282,7 +283,7 @@ int  streamlog_channel_delete(streamlog_store *st, const char *name);
 
 /** Statistics of one channel. An empty channel has msgs 0 and
  *  first_seq == last_seq + 1. bytes counts payload bytes. subs counts the
- *  channel's subscriptions (0 in this version). */
+ *  channel's active subscriptions in every process sharing the store. */
 typedef struct streamlog_channel_stats {
     uint64_t first_seq, last_seq, msgs, bytes, subs;
 } streamlog_channel_stats;
@@ -437,6 +438,150 @@ int  streamlog_iter_position(streamlog_iter *it, uint64_t *out_seq);
 
 /** Close an iterator, releasing its read snapshot. Accepts NULL. */
 void streamlog_iter_close(streamlog_iter *it);
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup subscriptions Subscriptions
+ *
+ * A subscription delivers a channel's messages in sequence order with
+ * at-least-once semantics: a delivered message stays in flight until it is
+ * acknowledged, and is delivered again (redelivered) when no ack arrives
+ * within the ack wait. Kinds:
+ *   plain        no DURABLE, no QUEUE: state in memory, gone at close.
+ *   durable      DURABLE name: position and in-flight messages are stored in
+ *                the store and resumed by the next subscribe with that name
+ *                (after a close, a crash or a restart). One active
+ *                subscription per (channel, durable name), across processes.
+ *   queue group  QUEUE name: members with the same queue name on a channel
+ *                share one position; each message goes to one member. A
+ *                member that closes, or dies, hands its unacked messages to
+ *                the others. Members may be in different processes sharing
+ *                the store (the group's state is kept in the store).
+ *   durable queue group  QUEUE and DURABLE: the group outlives all its
+ *                members closing, and is removed when its last member
+ *                unsubscribes.
+ *
+ * Subscription keys (streamlog_subscribe):
+ *   STREAMLOG_OPT_START         int, a STREAMLOG_START_* position (default NEW_ONLY);
+ *                               ignored when resuming a durable or joining a group
+ *   STREAMLOG_OPT_START_VALUE   int, as streamlog_iter_open's start_value
+ *   STREAMLOG_OPT_MAX_INFLIGHT  int, 1..1048576 (default 1024): with this many
+ *                               messages in flight, new deliveries pause until
+ *                               acks arrive; redeliveries are not held back
+ *   STREAMLOG_OPT_ACK_WAIT_MS   int, 1..86400000 (default 30000)
+ *   STREAMLOG_OPT_ACK_MODE      int, STREAMLOG_ACK_* (default MANUAL)
+ *   STREAMLOG_OPT_MAX_DELIVER   int, >= 0 (default 0 = no limit): after this many
+ *                               deliveries without an ack, a message is appended
+ *                               to the DEAD_LETTER channel (when set) and counts
+ *                               as acked
+ *   STREAMLOG_OPT_DURABLE       string, a durable name (1..255 bytes, no ':')
+ *   STREAMLOG_OPT_QUEUE         string, a queue group name (1..255 bytes, no ':')
+ *   STREAMLOG_OPT_DEAD_LETTER   string, a channel name; created when missing
+ *
+ * Durability of delivery state: acks and delivery records are committed
+ * without fdatasync and in batches (an ack is written at the latest by the
+ * subscription's next streamlog_sub_next() call, or by close). A lost ack can
+ * only cause a redelivery, never a lost message; a clean close keeps every
+ * ack. After a crash, messages acked in the last moments may be delivered
+ * again.
+ */
+typedef struct streamlog_sub streamlog_sub;
+
+#define STREAMLOG_OPT_START          32
+#define STREAMLOG_OPT_START_VALUE    33
+#define STREAMLOG_OPT_MAX_INFLIGHT   34
+#define STREAMLOG_OPT_ACK_WAIT_MS    35
+#define STREAMLOG_OPT_ACK_MODE       36
+#define STREAMLOG_OPT_MAX_DELIVER    37
+#define STREAMLOG_OPT_DURABLE        38
+#define STREAMLOG_OPT_QUEUE          39
+#define STREAMLOG_OPT_DEAD_LETTER    40
+
+#define STREAMLOG_ACK_MANUAL  0  /**< the application calls streamlog_ack() */
+#define STREAMLOG_ACK_AUTO    1  /**< a message is acked when the next one is requested (or at close) */
+#define STREAMLOG_ACK_NONE    2  /**< nothing is tracked: each message is delivered once */
+
+/**
+ * Subscribe to a channel.
+ * @param opts  subscription keys, or NULL for a plain subscription to new messages.
+ * @return OK; EINVAL (bad key or value, bad dead-letter name, dead letter equal
+ *         to the channel); EEXIST (the durable is already active, here or in
+ *         another process); ELIMIT (the channel's max_subs is reached);
+ *         ECLOSED (channel deleted); EFULL; EIO; ENOMEM.
+ * @note Thread-safe. Close the subscription before its store (it counts as a
+ *       child of the store, like a channel handle).
+ */
+int streamlog_subscribe(streamlog_channel *ch, const streamlog_opts *opts, streamlog_sub **out);
+
+/**
+ * Deliver the next message: a due redelivery first, else the next new message
+ * unless the subscription is stalled (MAX_INFLIGHT in flight).
+ * @param timeout_ms  0: do not wait; > 0: wait up to that long; -1: forever.
+ * @return OK and a view in *out, valid until the next call on this
+ *         subscription or its close; EAGAIN (timeout 0, nothing deliverable);
+ *         ETIMEDOUT; EINVAL; ECLOSED (channel deleted); EIO.
+ * @note In AUTO mode this call first acks the message it returned last time.
+ *       Messages removed by limits or expiry while in flight are skipped.
+ * @note One thread at a time per subscription.
+ */
+int streamlog_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_msg **out);
+
+/**
+ * Acknowledge message @p seq. Idempotent: a sequence that is not in flight on
+ * this subscription (never delivered, already acked, handed to another queue
+ * member) changes nothing and returns OK.
+ * @return OK; EINVAL (NULL sub, seq 0).
+ * @note Callable from any thread, also while another thread waits in
+ *       streamlog_sub_next(), which it wakes when the ack ends a stall.
+ */
+int streamlog_ack(streamlog_sub *sub, uint64_t seq);
+
+/**
+ * A file descriptor that is readable when streamlog_sub_next() may have
+ * something to deliver: a new message (from this or another process), an
+ * ack ending a stall, or a redelivery deadline. Use it with poll/epoll in
+ * your event loop, then call streamlog_sub_next(sub, 0, ...) until EAGAIN.
+ * Do not read from or close it; it lives as long as the subscription.
+ * @return the fd (>= 0), or EINVAL.
+ */
+int streamlog_sub_fd(streamlog_sub *sub);
+
+/**
+ * Close the subscription and free the handle. A durable's position and
+ * unacked messages are kept for its next subscribe; a queue member's unacked
+ * messages go to the other members. Acks are persisted first.
+ * @return OK; EINVAL; EIO (state could not be written; the handle is freed).
+ */
+int streamlog_sub_close(streamlog_sub *sub);
+
+/**
+ * As streamlog_sub_close(), but remove a durable's state; a queue group's
+ * state goes when its last member unsubscribes.
+ * @return as streamlog_sub_close().
+ */
+int streamlog_sub_unsubscribe(streamlog_sub *sub);
+
+/** Times @p m was delivered before this delivery: 0 on first delivery. */
+uint32_t streamlog_msg_redelivery_count(const streamlog_msg *m);
+
+/** A subscription's state, for monitoring. */
+typedef struct streamlog_sub_stats {
+    uint64_t pending;         /**< messages in flight on this subscription */
+    uint64_t last_delivered;  /**< highest sequence delivered, 0 when none */
+    uint64_t next_seq;        /**< next new sequence it will deliver */
+    uint64_t delivered;       /**< deliveries since subscribe, redeliveries included */
+    uint64_t redelivered;     /**< redeliveries since subscribe */
+    uint64_t acked;           /**< acks that ended an in-flight message */
+    uint64_t dead_lettered;   /**< messages that reached MAX_DELIVER */
+    uint32_t stalled;         /**< 1 when pending >= max_inflight */
+    uint32_t max_inflight;
+} streamlog_sub_stats;
+
+/**
+ * Read a subscription's state.
+ * @return OK; EINVAL.
+ * @note Callable from any thread.
+ */
+int streamlog_sub_get_stats(streamlog_sub *sub, streamlog_sub_stats *out);
 
 /* ------------------------------------------------------------------------ */
 /** @defgroup retention Retention and expiry

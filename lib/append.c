@@ -163,10 +163,14 @@ static void commit_batch(streamlog_store *st, struct sl_append_req *batch)
     }
     rc = sl_commit(&t);
     sl_store_note_commit(st, rc);
-    if (rc)
-        for (struct sl_append_req *r = batch; r; r = r->next)
-            if (r->rc == STREAMLOG_OK)
-                set_result(r, rc);
+    for (struct sl_append_req *r = batch; r; r = r->next) {
+        if (r->rc != STREAMLOG_OK)
+            continue;
+        if (rc)
+            set_result(r, rc);
+        else
+            sl_notify_channel(&st->notifier, r->ch->id); /* wake this process's subscribers */
+    }
 }
 
 int sl_append(streamlog_channel *ch, const void *const *data, const size_t *lens, size_t n, int has_expect,

@@ -7,6 +7,7 @@
 #include "alloc.h"
 #include "channels.h"
 #include "errors.h"
+#include "groups.h"
 #include "retention.h"
 
 #define PURGE_STEP 10000 /* deletions per commit when purging a deleted channel */
@@ -216,6 +217,8 @@ int sl_channel_delete(streamlog_store *st, const char *name)
     if (!rc)
         rc = sl_put(&t, SL_DB_TOMBSTONES, tomb_key, sizeof tomb_key, name, nlen);
     if (!rc)
+        rc = sl_subs_purge_channel(&t, rec.id);
+    if (!rc)
         rc = sl_meta_get(&t, SL_META_CHANNELS, &count);
     if (!rc)
         rc = sl_meta_put(&t, SL_META_CHANNELS, count ? count - 1 : 0);
@@ -268,11 +271,14 @@ int sl_channel_stats(streamlog_channel *ch, streamlog_channel_stats *out)
     sl_txn t;
     sl_chan_rec rec;
     sl_limits lim;
+    uint64_t subs = 0;
     for (int attempt = 0;; attempt++) {
         int rc = sl_read_begin(st->env, &t);
         if (rc)
             return rc;
         rc = sl_chan_load_handle(&t, ch, &rec);
+        if (!rc)
+            rc = sl_members_count(&t, rec.id, 0, &subs);
         int stale = 0;
         if (!rc && attempt == 0) {
             sl_chan_limits(st, &rec, &lim);
@@ -291,6 +297,6 @@ int sl_channel_stats(streamlog_channel *ch, streamlog_channel_stats *out)
     out->last_seq = rec.last_seq;
     out->msgs = rec.msgs;
     out->bytes = rec.bytes;
-    out->subs = 0;
+    out->subs = subs;
     return STREAMLOG_OK;
 }

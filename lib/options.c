@@ -19,6 +19,8 @@ struct key_info {
 
 static struct key_info key_info(int key)
 {
+    if (key < 0 || key >= SL_OPT_KEY_LIMIT)
+        return (struct key_info){NULL, KEY_NONE, 0, 0, 0};
     switch (key) {
     case STREAMLOG_OPT_SYNC:
         return (struct key_info){"STREAMLOG_OPT_SYNC", KEY_INT, STREAMLOG_SYNC_ALWAYS, STREAMLOG_SYNC_NONE, 1};
@@ -39,6 +41,24 @@ static struct key_info key_info(int key)
         return (struct key_info){"STREAMLOG_OPT_MAX_AGE_MS", KEY_INT, 0, INT64_MAX / 1000000, 1};
     case STREAMLOG_OPT_MAX_SUBS:
         return (struct key_info){"STREAMLOG_OPT_MAX_SUBS", KEY_INT, 0, INT64_MAX, 1};
+    case STREAMLOG_OPT_START:
+        return (struct key_info){"STREAMLOG_OPT_START", KEY_INT, STREAMLOG_START_NEW_ONLY, STREAMLOG_START_TIME, 1};
+    case STREAMLOG_OPT_START_VALUE:
+        return (struct key_info){"STREAMLOG_OPT_START_VALUE", KEY_INT, 0, INT64_MAX, 1};
+    case STREAMLOG_OPT_MAX_INFLIGHT:
+        return (struct key_info){"STREAMLOG_OPT_MAX_INFLIGHT", KEY_INT, 1, 1 << 20, 0};
+    case STREAMLOG_OPT_ACK_WAIT_MS:
+        return (struct key_info){"STREAMLOG_OPT_ACK_WAIT_MS", KEY_INT, 1, 86400000, 0};
+    case STREAMLOG_OPT_ACK_MODE:
+        return (struct key_info){"STREAMLOG_OPT_ACK_MODE", KEY_INT, STREAMLOG_ACK_MANUAL, STREAMLOG_ACK_NONE, 1};
+    case STREAMLOG_OPT_MAX_DELIVER:
+        return (struct key_info){"STREAMLOG_OPT_MAX_DELIVER", KEY_INT, 0, INT32_MAX, 1};
+    case STREAMLOG_OPT_DURABLE:
+        return (struct key_info){"STREAMLOG_OPT_DURABLE", KEY_STR, 0, 0, 0};
+    case STREAMLOG_OPT_QUEUE:
+        return (struct key_info){"STREAMLOG_OPT_QUEUE", KEY_STR, 0, 0, 0};
+    case STREAMLOG_OPT_DEAD_LETTER:
+        return (struct key_info){"STREAMLOG_OPT_DEAD_LETTER", KEY_STR, 0, 0, 0};
     default:
         return (struct key_info){NULL, KEY_NONE, 0, 0, 0};
     }
@@ -127,4 +147,9 @@ uint64_t sl_opts_apply_limits(const streamlog_opts *opts, sl_limits *limits)
     if (sl_opts_has(opts, STREAMLOG_OPT_MAX_SUBS))
         limits->max_subs = opts->ival[STREAMLOG_OPT_MAX_SUBS];
     return opts->set & SL_KEYS_LIMITS;
+}
+
+const char *sl_opts_str(const streamlog_opts *opts, int key)
+{
+    return sl_opts_has(opts, key) ? opts->sval[key] : NULL;
 }

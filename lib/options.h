@@ -16,6 +16,12 @@
 #define SL_KEYS_LIMITS (SL_KEYBIT(STREAMLOG_OPT_MAX_MSGS) | SL_KEYBIT(STREAMLOG_OPT_MAX_BYTES) | \
                         SL_KEYBIT(STREAMLOG_OPT_MAX_AGE_MS) | SL_KEYBIT(STREAMLOG_OPT_MAX_SUBS))
 
+#define SL_KEYS_SUB (SL_KEYBIT(STREAMLOG_OPT_START) | SL_KEYBIT(STREAMLOG_OPT_START_VALUE) | \
+                     SL_KEYBIT(STREAMLOG_OPT_MAX_INFLIGHT) | SL_KEYBIT(STREAMLOG_OPT_ACK_WAIT_MS) | \
+                     SL_KEYBIT(STREAMLOG_OPT_ACK_MODE) | SL_KEYBIT(STREAMLOG_OPT_MAX_DELIVER) | \
+                     SL_KEYBIT(STREAMLOG_OPT_DURABLE) | SL_KEYBIT(STREAMLOG_OPT_QUEUE) | \
+                     SL_KEYBIT(STREAMLOG_OPT_DEAD_LETTER))
+
 struct streamlog_opts {
     uint64_t set;                        /* SL_KEYBIT(key) for each key set */
     int64_t ival[SL_OPT_KEY_LIMIT];
@@ -33,6 +39,7 @@ int sl_opts_check_keys(const streamlog_opts *opts, uint64_t allowed, const char 
 
 int sl_opts_has(const streamlog_opts *opts, int key);
 int64_t sl_opts_int(const streamlog_opts *opts, int key, int64_t dflt);
+const char *sl_opts_str(const streamlog_opts *opts, int key); /* NULL when not set */
 
 /* Copy the limit keys present in opts over *limits; returns the set of limit
  * keys present (SL_KEYBIT form). */

@@ -9,6 +9,7 @@
 #include "options.h"
 #include "reader.h"
 #include "store.h"
+#include "subs.h"
 
 #define SL_PUBLIC __attribute__((visibility("default")))
 
@@ -251,4 +252,66 @@ SL_PUBLIC void streamlog_iter_close(streamlog_iter *it)
 {
     if (it)
         sl_iter_close(it);
+}
+
+/* ---- subscriptions ---- */
+
+SL_PUBLIC int streamlog_subscribe(streamlog_channel *ch, const streamlog_opts *opts, streamlog_sub **out)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_subscribe: channel is NULL");
+    REQUIRE(out, "streamlog_subscribe: out is NULL");
+    int rc = sl_opts_check_keys(opts, SL_KEYS_SUB, "streamlog_subscribe");
+    return rc ? rc : sl_subscribe(ch, opts, out);
+}
+
+SL_PUBLIC int streamlog_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_msg **out)
+{
+    sl_clear_error();
+    REQUIRE(sub, "streamlog_sub_next: subscription is NULL");
+    REQUIRE(out, "streamlog_sub_next: out is NULL");
+    REQUIRE(timeout_ms >= -1, "streamlog_sub_next: timeout %lld is below -1", (long long)timeout_ms);
+    return sl_sub_next(sub, timeout_ms, out);
+}
+
+SL_PUBLIC int streamlog_ack(streamlog_sub *sub, uint64_t seq)
+{
+    sl_clear_error();
+    REQUIRE(sub, "streamlog_ack: subscription is NULL");
+    REQUIRE(seq > 0, "streamlog_ack: sequence 0 is never a message");
+    return sl_sub_ack(sub, seq);
+}
+
+SL_PUBLIC int streamlog_sub_fd(streamlog_sub *sub)
+{
+    sl_clear_error();
+    REQUIRE(sub, "streamlog_sub_fd: subscription is NULL");
+    return sl_sub_fd(sub);
+}
+
+SL_PUBLIC int streamlog_sub_close(streamlog_sub *sub)
+{
+    sl_clear_error();
+    REQUIRE(sub, "streamlog_sub_close: subscription is NULL");
+    return sl_sub_close(sub, 0);
+}
+
+SL_PUBLIC int streamlog_sub_unsubscribe(streamlog_sub *sub)
+{
+    sl_clear_error();
+    REQUIRE(sub, "streamlog_sub_unsubscribe: subscription is NULL");
+    return sl_sub_close(sub, 1);
+}
+
+SL_PUBLIC uint32_t streamlog_msg_redelivery_count(const streamlog_msg *m)
+{
+    return m ? m->redeliveries : 0;
+}
+
+SL_PUBLIC int streamlog_sub_get_stats(streamlog_sub *sub, streamlog_sub_stats *out)
+{
+    sl_clear_error();
+    REQUIRE(sub, "streamlog_sub_get_stats: subscription is NULL");
+    REQUIRE(out, "streamlog_sub_get_stats: out is NULL");
+    return sl_sub_stats(sub, out);
 }

@@ -261,6 +261,34 @@ int sl_iter_next(streamlog_iter *it, const streamlog_msg **out)
     }
 }
 
+void sl_iter_seek(streamlog_iter *it, uint64_t seq)
+{
+    it->next_seq = seq;
+    it->positioned = 0;
+}
+
+int sl_read_view(streamlog_channel *ch, uint64_t seq, sl_txn *txn, streamlog_msg *view)
+{
+    streamlog_store *st = ch->st;
+    sl_chan_rec rec;
+    sl_limits lim;
+    sl_msg_rec m;
+    int rc = sl_read_begin(st->env, txn);
+    if (rc)
+        return rc;
+    rc = sl_chan_load_handle(txn, ch, &rec);
+    if (!rc) {
+        sl_chan_limits(st, &rec, &lim);
+        rc = read_msg(txn, &rec, sl_expiry_cutoff(&lim, sl_now_ns()), seq, &m);
+    }
+    if (rc) {
+        sl_read_end(txn);
+        return rc;
+    }
+    *view = (streamlog_msg){.seq = m.seq, .time = m.time, .data = m.data, .len = m.len};
+    return STREAMLOG_OK;
+}
+
 uint64_t sl_iter_position(const streamlog_iter *it)
 {
     return it->next_seq;

@@ -22,6 +22,14 @@ int  sl_iter_next(streamlog_iter *it, const streamlog_msg **out);
 uint64_t sl_iter_position(const streamlog_iter *it);
 void sl_iter_close(streamlog_iter *it);
 
+/* Move an iterator: its next call looks for `seq` first. */
+void sl_iter_seek(streamlog_iter *it, uint64_t seq);
+
+/* Read message seq into *view under a read transaction left open in *txn
+ * (end it with sl_read_end once the view is no longer needed).
+ * STREAMLOG_ENOTFOUND when the message was removed or has expired. */
+int sl_read_view(streamlog_channel *ch, uint64_t seq, sl_txn *txn, streamlog_msg *view);
+
 /* The sequence at which reading from a start position begins (last_seq + 1
  * for new messages only), resolved under transaction t. */
 int sl_resolve_start(const sl_txn *t, streamlog_channel *ch, int start, int64_t start_value, uint64_t *out_seq);

@@ -16,7 +16,8 @@
 
 #define READ_POOL_MAX 32
 
-static const char *const db_names[SL_DB_COUNT] = {"meta", "channels", "msgs", "tombstones"};
+static const char *const db_names[SL_DB_COUNT] = {"meta",   "channels", "msgs",   "tombstones",
+                                                  "groups", "members",  "pending"};
 
 struct sl_env {
     MDB_env *mdb;

@@ -34,6 +34,9 @@ enum sl_db {
     SL_DB_CHANNELS,   /* channel name -> channel record */
     SL_DB_MSGS,       /* (channel id, seq) -> message record */
     SL_DB_TOMBSTONES, /* channel id -> name, while a deleted channel's messages are purged */
+    SL_DB_GROUPS,     /* (channel id, kind, name) -> durable / queue group record */
+    SL_DB_MEMBERS,    /* (channel id, member id) -> an active subscription and its process */
+    SL_DB_PENDING,    /* (group id, seq) -> an in-flight message of a group */
     SL_DB_COUNT
 };
 

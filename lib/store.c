@@ -257,16 +257,17 @@ int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store *
     if (!rc)
         rc = check_format(st);
     if (!rc)
-        rc = sl_committer_init(&st->committer);
+        rc = sl_notifier_init(&st->notifier, dir);
+    if (!rc && (rc = sl_committer_init(&st->committer)))
+        sl_notifier_destroy(&st->notifier);
     if (!rc) {
         rc = sl_channels_finish_deletes(st);
-        if (rc)
+        if (!rc)
+            rc = maintenance_start(st);
+        if (rc) {
             sl_committer_destroy(&st->committer);
-    }
-    if (!rc) {
-        rc = maintenance_start(st);
-        if (rc)
-            sl_committer_destroy(&st->committer);
+            sl_notifier_destroy(&st->notifier);
+        }
     }
     if (rc) {
         sl_env_close(st->env);
@@ -288,6 +289,7 @@ int sl_store_close(streamlog_store *st)
                  ? sl_fail(STREAMLOG_EIO, "the store was closed after a failed write or sync")
                  : sl_store_sync(st);
     sl_committer_destroy(&st->committer);
+    sl_notifier_destroy(&st->notifier);
     sl_env_close(st->env);
     registry_remove(st->dev, st->ino);
     sl_free(st);

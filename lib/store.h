@@ -8,6 +8,7 @@
 
 #include "append.h"
 #include "names.h"
+#include "notify.h"
 #include "options.h"
 #include "storage.h"
 
@@ -30,9 +31,10 @@ struct streamlog_store {
     uint64_t max_payload;
     sl_limits defaults;         /* for channels without limits of their own */
     atomic_int write_error;     /* 0, or STREAMLOG_EIO once a commit or sync failed */
-    atomic_long children;       /* open channel handles and iterators */
+    atomic_long children;       /* open channel handles, iterators and subscriptions */
     struct sl_committer committer;
     struct sl_maintenance maint;
+    struct sl_notifier notifier;
 };
 
 struct streamlog_channel {

@@ -1,0 +1,419 @@
+/* Persisted subscription state (see groups.h). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "encoding.h"
+#include "errors.h"
+#include "groups.h"
+
+#define GROUP_REC_LEN (4 + 8 * 2)
+#define PENDING_REC_LEN (4 + 8 + 4 + 8)
+#define MEMBER_REC_LEN (4 + 8 + 4 + 8)
+#define REC_FORMAT 1
+
+static void be32_put(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static uint32_t be32_get(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static void hdr_put(uint8_t *p)
+{
+    p[0] = REC_FORMAT;
+    p[1] = p[2] = p[3] = 0;
+}
+
+static int hdr_ok(const sl_val *v, size_t len)
+{
+    const uint8_t *p = v->data;
+    return v->len == len && p[0] == REC_FORMAT && !p[1] && !p[2] && !p[3];
+}
+
+/* ---- groups ---- */
+
+size_t sl_group_key(uint8_t *buf, uint64_t chan_id, char kind, const char *name, const char *durable)
+{
+    size_t n = strlen(name);
+    sl_be64_put(buf, chan_id);
+    buf[8] = (uint8_t)kind;
+    memcpy(buf + 9, name, n);
+    size_t len = 9 + n;
+    if (durable) {
+        size_t d = strlen(durable);
+        buf[len++] = ':';
+        memcpy(buf + len, durable, d);
+        len += d;
+    }
+    return len;
+}
+
+int sl_group_load(const sl_txn *t, const uint8_t *key, size_t klen, sl_group_rec *out)
+{
+    sl_val v;
+    int rc = sl_get(t, SL_DB_GROUPS, key, klen, &v);
+    if (rc)
+        return rc;
+    if (!hdr_ok(&v, GROUP_REC_LEN))
+        return sl_fail(STREAMLOG_ECORRUPT, "malformed subscription group record");
+    const uint8_t *p = v.data;
+    out->id = sl_be64_get(p + 4);
+    out->next_seq = sl_be64_get(p + 12);
+    return STREAMLOG_OK;
+}
+
+int sl_group_save(sl_txn *t, const uint8_t *key, size_t klen, const sl_group_rec *rec)
+{
+    uint8_t b[GROUP_REC_LEN];
+    hdr_put(b);
+    sl_be64_put(b + 4, rec->id);
+    sl_be64_put(b + 12, rec->next_seq);
+    return sl_put(t, SL_DB_GROUPS, key, klen, b, sizeof b);
+}
+
+/* Delete keys starting with an 8-byte big-endian prefix. */
+static int delete_prefixed(sl_txn *t, int db, uint64_t prefix)
+{
+    sl_cursor *c;
+    int rc = sl_cursor_open(t, db, &c);
+    if (rc)
+        return rc;
+    uint8_t kbuf[8];
+    for (;;) {
+        sl_be64_put(kbuf, prefix);
+        sl_val k = {kbuf, sizeof kbuf};
+        rc = sl_cursor_get(c, SL_SEEK_GE, &k, NULL);
+        if (rc == STREAMLOG_ENOTFOUND || (!rc && (k.len < 8 || sl_be64_get(k.data) != prefix))) {
+            rc = STREAMLOG_OK;
+            break;
+        }
+        if (rc || (rc = sl_cursor_del(c)))
+            break;
+    }
+    sl_cursor_close(c);
+    return rc;
+}
+
+int sl_group_remove(sl_txn *t, const uint8_t *key, size_t klen, uint64_t group_id)
+{
+    int rc = sl_del(t, SL_DB_GROUPS, key, klen);
+    if (rc && rc != STREAMLOG_ENOTFOUND)
+        return rc;
+    return delete_prefixed(t, SL_DB_PENDING, group_id);
+}
+
+/* ---- pending ---- */
+
+static void pending_key(uint8_t k[16], uint64_t group_id, uint64_t seq)
+{
+    sl_be64_put(k, group_id);
+    sl_be64_put(k + 8, seq);
+}
+
+static int pending_decode(const sl_val *v, sl_pending_rec *out)
+{
+    if (!hdr_ok(v, PENDING_REC_LEN))
+        return sl_fail(STREAMLOG_ECORRUPT, "malformed pending-message record");
+    const uint8_t *p = v->data;
+    out->owner = sl_be64_get(p + 4);
+    out->deliveries = be32_get(p + 12);
+    out->deadline = (int64_t)sl_be64_get(p + 16);
+    return STREAMLOG_OK;
+}
+
+int sl_pending_load(const sl_txn *t, uint64_t group_id, uint64_t seq, sl_pending_rec *out)
+{
+    uint8_t k[16];
+    sl_val v;
+    pending_key(k, group_id, seq);
+    int rc = sl_get(t, SL_DB_PENDING, k, sizeof k, &v);
+    return rc ? rc : pending_decode(&v, out);
+}
+
+int sl_pending_save(sl_txn *t, uint64_t group_id, uint64_t seq, const sl_pending_rec *rec)
+{
+    uint8_t k[16], b[PENDING_REC_LEN];
+    pending_key(k, group_id, seq);
+    hdr_put(b);
+    sl_be64_put(b + 4, rec->owner);
+    be32_put(b + 12, rec->deliveries);
+    sl_be64_put(b + 16, (uint64_t)rec->deadline);
+    return sl_put(t, SL_DB_PENDING, k, sizeof k, b, sizeof b);
+}
+
+int sl_pending_del(sl_txn *t, uint64_t group_id, uint64_t seq)
+{
+    uint8_t k[16];
+    pending_key(k, group_id, seq);
+    return sl_del(t, SL_DB_PENDING, k, sizeof k);
+}
+
+static int pending_at(int rc, const sl_val *k, const sl_val *v, uint64_t group_id, uint64_t *seq,
+                      sl_pending_rec *out)
+{
+    if (rc)
+        return rc;
+    if (k->len != 16 || sl_be64_get(k->data) != group_id)
+        return STREAMLOG_ENOTFOUND;
+    *seq = sl_be64_get((const uint8_t *)k->data + 8);
+    return pending_decode(v, out);
+}
+
+int sl_pending_seek(sl_cursor *c, uint64_t group_id, uint64_t from, uint64_t *seq, sl_pending_rec *out)
+{
+    uint8_t kb[16];
+    pending_key(kb, group_id, from);
+    sl_val k = {kb, sizeof kb}, v;
+    int rc = sl_cursor_get(c, SL_SEEK_GE, &k, &v);
+    return pending_at(rc, &k, &v, group_id, seq, out);
+}
+
+int sl_pending_next(sl_cursor *c, uint64_t group_id, uint64_t *seq, sl_pending_rec *out)
+{
+    sl_val k = {NULL, 0}, v;
+    int rc = sl_cursor_get(c, SL_NEXT, &k, &v);
+    return pending_at(rc, &k, &v, group_id, seq, out);
+}
+
+/* ---- members ---- */
+
+static void member_key(uint8_t k[16], uint64_t chan_id, uint64_t member_id)
+{
+    sl_be64_put(k, chan_id);
+    sl_be64_put(k + 8, member_id);
+}
+
+static int member_decode(const sl_val *v, sl_member_rec *out)
+{
+    if (!hdr_ok(v, MEMBER_REC_LEN))
+        return sl_fail(STREAMLOG_ECORRUPT, "malformed subscription member record");
+    const uint8_t *p = v->data;
+    out->group_id = sl_be64_get(p + 4);
+    out->pid = be32_get(p + 12);
+    out->start_ticks = sl_be64_get(p + 16);
+    return STREAMLOG_OK;
+}
+
+int sl_member_load(const sl_txn *t, uint64_t chan_id, uint64_t member_id, sl_member_rec *out)
+{
+    uint8_t k[16];
+    sl_val v;
+    member_key(k, chan_id, member_id);
+    int rc = sl_get(t, SL_DB_MEMBERS, k, sizeof k, &v);
+    return rc ? rc : member_decode(&v, out);
+}
+
+int sl_member_save(sl_txn *t, uint64_t chan_id, uint64_t member_id, const sl_member_rec *rec)
+{
+    uint8_t k[16], b[MEMBER_REC_LEN];
+    member_key(k, chan_id, member_id);
+    hdr_put(b);
+    sl_be64_put(b + 4, rec->group_id);
+    be32_put(b + 12, rec->pid);
+    sl_be64_put(b + 16, rec->start_ticks);
+    return sl_put(t, SL_DB_MEMBERS, k, sizeof k, b, sizeof b);
+}
+
+int sl_member_del(sl_txn *t, uint64_t chan_id, uint64_t member_id)
+{
+    uint8_t k[16];
+    member_key(k, chan_id, member_id);
+    int rc = sl_del(t, SL_DB_MEMBERS, k, sizeof k);
+    return rc == STREAMLOG_ENOTFOUND ? STREAMLOG_OK : rc;
+}
+
+/* Walk a channel's members; fn returns non-zero to stop with that code. */
+typedef int (*member_fn)(void *ctx, uint64_t member_id, const sl_member_rec *m);
+
+static int members_walk(const sl_txn *t, uint64_t chan_id, member_fn fn, void *ctx)
+{
+    sl_cursor *c;
+    int rc = sl_cursor_open(t, SL_DB_MEMBERS, &c);
+    if (rc)
+        return rc;
+    uint8_t kb[16];
+    member_key(kb, chan_id, 0);
+    sl_val k = {kb, sizeof kb}, v;
+    for (rc = sl_cursor_get(c, SL_SEEK_GE, &k, &v); rc == STREAMLOG_OK; rc = sl_cursor_get(c, SL_NEXT, &k, &v)) {
+        if (k.len != 16 || sl_be64_get(k.data) != chan_id)
+            break;
+        sl_member_rec m;
+        if ((rc = member_decode(&v, &m)) || (rc = fn(ctx, sl_be64_get((const uint8_t *)k.data + 8), &m)))
+            break;
+    }
+    sl_cursor_close(c);
+    return rc == STREAMLOG_ENOTFOUND ? STREAMLOG_OK : rc;
+}
+
+struct count_ctx {
+    uint64_t group_id, n;
+};
+
+static int count_one(void *ctx, uint64_t member_id, const sl_member_rec *m)
+{
+    struct count_ctx *cc = ctx;
+    (void)member_id;
+    if ((!cc->group_id || m->group_id == cc->group_id) && sl_member_alive(m))
+        cc->n++;
+    return 0;
+}
+
+int sl_members_count(const sl_txn *t, uint64_t chan_id, uint64_t group_id, uint64_t *out)
+{
+    struct count_ctx cc = {group_id, 0};
+    int rc = members_walk(t, chan_id, count_one, &cc);
+    if (!rc)
+        *out = cc.n;
+    return rc;
+}
+
+#define REAP_MAX 64
+struct reap_ctx {
+    uint64_t ids[REAP_MAX];
+    uint64_t groups[REAP_MAX];
+    int n;
+};
+
+static int find_dead(void *ctx, uint64_t member_id, const sl_member_rec *m)
+{
+    struct reap_ctx *rc = ctx;
+    if (!sl_member_alive(m) && rc->n < REAP_MAX) {
+        rc->ids[rc->n] = member_id;
+        rc->groups[rc->n++] = m->group_id;
+    }
+    return 0;
+}
+
+int sl_pending_orphan(sl_txn *t, uint64_t group_id, uint64_t member_id)
+{
+    sl_cursor *c;
+    int rc = sl_cursor_open(t, SL_DB_PENDING, &c);
+    if (rc)
+        return rc;
+    uint64_t seq;
+    sl_pending_rec p;
+    /* collect first: writing while walking would move the cursor */
+    uint64_t found[256];
+    int n;
+    uint64_t from = 0;
+    do {
+        n = 0;
+        for (rc = sl_pending_seek(c, group_id, from, &seq, &p); rc == STREAMLOG_OK && n < 256;
+             rc = sl_pending_next(c, group_id, &seq, &p)) {
+            if (p.owner == member_id)
+                found[n++] = seq;
+            from = seq + 1;
+        }
+        if (rc && rc != STREAMLOG_ENOTFOUND)
+            break;
+        int more = rc == STREAMLOG_OK;
+        rc = STREAMLOG_OK;
+        for (int i = 0; i < n && !rc; i++) {
+            if (!(rc = sl_pending_load(t, group_id, found[i], &p))) {
+                p.owner = 0;
+                p.deadline = 0;
+                rc = sl_pending_save(t, group_id, found[i], &p);
+            }
+        }
+        if (!more)
+            break;
+    } while (!rc);
+    sl_cursor_close(c);
+    return rc;
+}
+
+int sl_members_reap(sl_txn *t, uint64_t chan_id, int *changed)
+{
+    struct reap_ctx ctx = {.n = 0};
+    int rc = members_walk(t, chan_id, find_dead, &ctx);
+    for (int i = 0; i < ctx.n && !rc; i++) {
+        if (ctx.groups[i])
+            rc = sl_pending_orphan(t, ctx.groups[i], ctx.ids[i]);
+        if (!rc)
+            rc = sl_member_del(t, chan_id, ctx.ids[i]);
+    }
+    if (!rc && changed)
+        *changed = ctx.n > 0;
+    return rc;
+}
+
+int sl_subs_purge_channel(sl_txn *t, uint64_t chan_id)
+{
+    /* groups of the channel: remove each with its pending records */
+    sl_cursor *c;
+    int rc = sl_cursor_open(t, SL_DB_GROUPS, &c);
+    if (rc)
+        return rc;
+    for (;;) {
+        uint8_t kb[8];
+        sl_be64_put(kb, chan_id);
+        sl_val k = {kb, sizeof kb}, v;
+        rc = sl_cursor_get(c, SL_SEEK_GE, &k, &v);
+        if (rc == STREAMLOG_ENOTFOUND || (!rc && (k.len < 9 || sl_be64_get(k.data) != chan_id))) {
+            rc = STREAMLOG_OK;
+            break;
+        }
+        if (rc)
+            break;
+        sl_group_rec g;
+        uint8_t key[SL_GROUP_KEY_MAX];
+        size_t klen = k.len <= sizeof key ? k.len : sizeof key;
+        memcpy(key, k.data, klen);
+        if ((rc = sl_group_load(t, key, klen, &g)) || (rc = sl_group_remove(t, key, klen, g.id)))
+            break;
+    }
+    sl_cursor_close(c);
+    return rc ? rc : delete_prefixed(t, SL_DB_MEMBERS, chan_id);
+}
+
+/* ---- processes ---- */
+
+/* Start time of a process (field 22 of /proc/PID/stat), 0 when unknown. */
+static uint64_t proc_start_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    if (!p)
+        return 0;
+    unsigned long long start = 0;
+    /* after ") ": state(3) ... starttime is the 20th field from state */
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+               &start) != 1)
+        return 0;
+    return start;
+}
+
+void sl_process_identity(uint32_t *pid, uint64_t *start_ticks)
+{
+    pid_t me = getpid();
+    *pid = (uint32_t)me;
+    *start_ticks = proc_start_ticks(me);
+}
+
+int sl_member_alive(const sl_member_rec *m)
+{
+    pid_t pid = (pid_t)m->pid;
+    if (pid <= 0)
+        return 0;
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return 0;
+    uint64_t start = proc_start_ticks(pid);
+    /* without /proc we can only trust kill(); with it, a reused pid shows a different start */
+    return start == 0 || m->start_ticks == 0 || start == m->start_ticks;
+}

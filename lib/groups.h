@@ -1,0 +1,76 @@
+/* Persisted subscription state: durable and queue groups, their in-flight
+ * (pending) messages, and the members (active subscriptions) of every process.
+ *
+ * A group record holds the shared position (next sequence to hand out). A
+ * pending record is one in-flight message: its owner (a member id, 0 when
+ * orphaned), delivery count and redelivery deadline (Unix ns). A member
+ * record names the process (pid and start time) so other processes can tell
+ * a dead member from a live one. */
+#ifndef SL_GROUPS_H
+#define SL_GROUPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage.h"
+
+#define SL_GROUP_NAME_MAX 200
+#define SL_GROUP_KEY_MAX (9 + 2 * SL_GROUP_NAME_MAX + 1)
+
+/* Group kinds, the byte after the channel id in a group key. */
+#define SL_GROUP_DURABLE 'D'        /* durable name */
+#define SL_GROUP_QUEUE 'Q'          /* queue name */
+#define SL_GROUP_DURABLE_QUEUE 'B'  /* queue name ':' durable name */
+
+typedef struct sl_group_rec {
+    uint64_t id;
+    uint64_t next_seq;     /* the next new message to hand out */
+} sl_group_rec;
+
+typedef struct sl_pending_rec {
+    uint64_t owner;        /* member id; 0: orphaned, for any member to take */
+    uint32_t deliveries;
+    int64_t deadline;      /* Unix ns after which another member may take it */
+} sl_pending_rec;
+
+typedef struct sl_member_rec {
+    uint64_t group_id;     /* 0 for a plain subscription */
+    uint32_t pid;
+    uint64_t start_ticks;  /* the process's start time, so a reused pid is not taken for it */
+} sl_member_rec;
+
+size_t sl_group_key(uint8_t *buf, uint64_t chan_id, char kind, const char *name, const char *durable);
+
+int sl_group_load(const sl_txn *t, const uint8_t *key, size_t klen, sl_group_rec *out);
+int sl_group_save(sl_txn *t, const uint8_t *key, size_t klen, const sl_group_rec *rec);
+/* Remove a group record and all its pending records. */
+int sl_group_remove(sl_txn *t, const uint8_t *key, size_t klen, uint64_t group_id);
+
+int sl_pending_load(const sl_txn *t, uint64_t group_id, uint64_t seq, sl_pending_rec *out);
+int sl_pending_save(sl_txn *t, uint64_t group_id, uint64_t seq, const sl_pending_rec *rec);
+int sl_pending_del(sl_txn *t, uint64_t group_id, uint64_t seq);
+/* Cursor walk over one group's pending records from seq `from`:
+ * STREAMLOG_ENOTFOUND past the last one. */
+int sl_pending_seek(sl_cursor *c, uint64_t group_id, uint64_t from, uint64_t *seq, sl_pending_rec *out);
+int sl_pending_next(sl_cursor *c, uint64_t group_id, uint64_t *seq, sl_pending_rec *out);
+
+/* Hand a member's pending messages back to its group: owner 0, due now. */
+int sl_pending_orphan(sl_txn *t, uint64_t group_id, uint64_t member_id);
+
+int sl_member_load(const sl_txn *t, uint64_t chan_id, uint64_t member_id, sl_member_rec *out);
+int sl_member_save(sl_txn *t, uint64_t chan_id, uint64_t member_id, const sl_member_rec *rec);
+int sl_member_del(sl_txn *t, uint64_t chan_id, uint64_t member_id);
+/* Live members of a channel (all, or of one group when group_id != 0). */
+int sl_members_count(const sl_txn *t, uint64_t chan_id, uint64_t group_id, uint64_t *out);
+/* In a write transaction: delete the members of dead processes on a channel,
+ * orphaning their pending messages; *changed tells whether any was found. */
+int sl_members_reap(sl_txn *t, uint64_t chan_id, int *changed);
+
+/* Remove every group, pending and member record of a channel. */
+int sl_subs_purge_channel(sl_txn *t, uint64_t chan_id);
+
+/* This process, and whether a member's process is alive. */
+void sl_process_identity(uint32_t *pid, uint64_t *start_ticks);
+int  sl_member_alive(const sl_member_rec *m);
+
+#endif

@@ -1,0 +1,914 @@
+/* Subscriptions.
+ *
+ * Every subscription keeps its in-flight messages in memory (inflight.h) and
+ * reads new messages through an internal iterator. A plain subscription
+ * needs nothing more: its state dies with it. A durable or queue group
+ * ("grouped") subscription also keeps its state in the store (groups.h):
+ * new messages are claimed in batches by advancing the group's shared
+ * position and recording each claimed message as pending under this member,
+ * in one write transaction committed without fdatasync; acks are buffered and
+ * written with the next claim, before the subscription sleeps, or at close.
+ * The claim transaction is what makes queue members in different processes
+ * see each message exactly once; losing a claim or an ack in a crash can
+ * only cause a redelivery.
+ *
+ * Waiting: the fd given to callers is an epoll set of an eventfd (woken by
+ * appends in this process, by the store's inotify watcher for other
+ * processes, and by acks that end a stall) and a timerfd armed for the next
+ * redelivery deadline. */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "channels.h"
+#include "errors.h"
+#include "groups.h"
+#include "inflight.h"
+#include "notify.h"
+#include "reader.h"
+#include "retention.h"
+#include "store.h"
+#include "subs.h"
+
+#define DEFAULT_MAX_INFLIGHT 1024
+#define DEFAULT_ACK_WAIT_MS 30000
+#define CLAIM_BATCH_DURABLE 256   /* a lone durable claims generously */
+#define CLAIM_BATCH_QUEUE 16      /* queue members claim little, so work spreads */
+#define SHARED_SCAN_MIN_NS (20 * 1000000LL) /* rescan a group's messages at most this often when woken */
+#define SHARED_SCAN_TAKE 64       /* others' messages taken per scan */
+#define ACK_FLUSH_AT 1024         /* buffered acks that make a waiting subscription write them */
+
+/* try_deliver's internal "look again" */
+#define RETRY 1
+
+struct streamlog_sub {
+    streamlog_channel ch;        /* copy of the channel handle it was opened on */
+    pthread_mutex_t mu;          /* inflight, acks and counters: acks come from any thread */
+    uint32_t max_inflight;
+    int64_t ack_wait_ns;
+    int ack_mode;
+    uint32_t max_deliver;
+    streamlog_channel *dead_letter;
+
+    int grouped, durable, queue;
+    uint64_t group_id, member_id;
+    uint8_t group_key[SL_GROUP_KEY_MAX];
+    size_t group_klen;
+
+    streamlog_iter *it;          /* reads new messages in order */
+    uint64_t next_seq;           /* next new message; grouped: next of the claimed range */
+    uint64_t claim_end;          /* grouped: [next_seq, claim_end) claimed, not yet delivered */
+    sl_inflight_set inflight;
+    uint64_t *acks;              /* grouped: acked, not yet written */
+    size_t nacks, acks_cap;
+    uint64_t auto_ack;           /* AUTO: the message to ack at the next call */
+
+    int scan_wanted;             /* queue: woken, others' messages may be waiting */
+    int64_t last_scan;           /* queue: monotonic ns of the last scan */
+    int64_t shared_deadline;     /* queue: monotonic ns when another member's message comes due */
+
+    sl_txn view_txn;             /* holds a redelivered message's view */
+    int view_txn_active;
+    streamlog_msg view;
+
+    int epfd, evfd, tfd;
+    struct sl_waiter waiter;
+    int listening;               /* waiter registered with the store's notifier */
+
+    uint64_t last_delivered, delivered, redelivered, acked, dead_lettered;
+};
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int group_name_check(const char *name, const char *what)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > SL_GROUP_NAME_MAX)
+        return sl_fail(STREAMLOG_EINVAL, "%s must be 1 to %d bytes", what, SL_GROUP_NAME_MAX);
+    if (strchr(name, ':'))
+        return sl_fail(STREAMLOG_EINVAL, "%s '%s' contains ':'", what, name);
+    return STREAMLOG_OK;
+}
+
+/* ---- acks ---- */
+
+/* Under sub->mu. */
+static int push_ack(streamlog_sub *sub, uint64_t seq)
+{
+    if (sub->nacks == sub->acks_cap) {
+        size_t cap = sub->acks_cap ? sub->acks_cap * 2 : 256;
+        uint64_t *a = sl_malloc(cap * sizeof *a);
+        if (!a)
+            return sl_fail(STREAMLOG_ENOMEM, "out of memory buffering acks");
+        if (sub->nacks)
+            memcpy(a, sub->acks, sub->nacks * sizeof *a);
+        sl_free(sub->acks);
+        sub->acks = a;
+        sub->acks_cap = cap;
+    }
+    sub->acks[sub->nacks++] = seq;
+    return STREAMLOG_OK;
+}
+
+/* Grouped: a message this member will not deliver (removed, expired): its
+ * pending record goes with the acks. */
+static void forget_range(streamlog_sub *sub, uint64_t from, uint64_t to)
+{
+    pthread_mutex_lock(&sub->mu);
+    for (uint64_t s = from; s < to; s++)
+        if (push_ack(sub, s))
+            break; /* the record stays: it will be found and dropped later */
+    pthread_mutex_unlock(&sub->mu);
+}
+
+/* Write the buffered acks in transaction t (their pending records go). */
+static int write_acks(streamlog_sub *sub, sl_txn *t)
+{
+    pthread_mutex_lock(&sub->mu);
+    uint64_t *acks = sub->acks;
+    size_t n = sub->nacks;
+    sub->acks = NULL;
+    sub->nacks = sub->acks_cap = 0;
+    pthread_mutex_unlock(&sub->mu);
+    int rc = STREAMLOG_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = sl_pending_del(t, sub->group_id, acks[i]);
+        if (rc == STREAMLOG_ENOTFOUND)
+            rc = STREAMLOG_OK;
+    }
+    sl_free(acks);
+    return rc;
+}
+
+static int flush_acks(streamlog_sub *sub)
+{
+    if (!sub->grouped)
+        return STREAMLOG_OK;
+    pthread_mutex_lock(&sub->mu);
+    size_t n = sub->nacks;
+    pthread_mutex_unlock(&sub->mu);
+    if (!n)
+        return STREAMLOG_OK;
+    sl_txn t;
+    int rc = sl_store_writable(sub->ch.st);
+    if (rc || (rc = sl_write_begin(sub->ch.st->env, &t)))
+        return rc;
+    if ((rc = write_acks(sub, &t))) {
+        sl_abort(&t);
+        return rc;
+    }
+    rc = sl_commit_nosync(&t);
+    sl_store_note_commit(sub->ch.st, rc);
+    return rc;
+}
+
+int sl_sub_ack(streamlog_sub *sub, uint64_t seq)
+{
+    pthread_mutex_lock(&sub->mu);
+    size_t before = sub->inflight.len;
+    if (sl_inflight_del(&sub->inflight, seq)) {
+        sub->acked++;
+        int wake = before >= sub->max_inflight; /* this ack ends a stall */
+        if (sub->grouped) {
+            push_ack(sub, seq); /* on failure the pending record stays: a redelivery, never a loss */
+            wake |= sub->nacks >= ACK_FLUSH_AT;
+        }
+        if (wake)
+            sl_wake_fd(sub->evfd);
+    }
+    pthread_mutex_unlock(&sub->mu);
+    return STREAMLOG_OK;
+}
+
+/* ---- subscribe ---- */
+
+static uint64_t effective_capacity(streamlog_sub *sub, size_t inflight_len)
+{
+    if (sub->ack_mode == STREAMLOG_ACK_NONE)
+        return UINT64_MAX;
+    return inflight_len >= sub->max_inflight ? 0 : sub->max_inflight - inflight_len;
+}
+
+/* A resumed durable takes over its group's pending messages, due at once. */
+static int take_over_pending(streamlog_sub *sub, sl_txn *t)
+{
+    sl_cursor *c;
+    int rc = sl_cursor_open(t, SL_DB_PENDING, &c);
+    if (rc)
+        return rc;
+    uint64_t seq;
+    sl_pending_rec p;
+    int64_t now = mono_ns();
+    for (rc = sl_pending_seek(c, sub->group_id, 0, &seq, &p); rc == STREAMLOG_OK;
+         rc = sl_pending_next(c, sub->group_id, &seq, &p)) {
+        if ((rc = sl_inflight_put(&sub->inflight, seq, p.deliveries, now)))
+            break;
+    }
+    sl_cursor_close(c);
+    if (rc != STREAMLOG_ENOTFOUND)
+        return rc;
+    rc = STREAMLOG_OK;
+    for (size_t i = 0; i < sub->inflight.cap && !rc; i++) {
+        const sl_inflight *e = &sub->inflight.slots[i];
+        if (e->seq)
+            rc = sl_pending_save(t, sub->group_id, e->seq,
+                                 &(sl_pending_rec){.owner = sub->member_id, .deliveries = e->deliveries, .deadline = 0});
+    }
+    return rc;
+}
+
+static int next_counter(sl_txn *t, const char *key, uint64_t *out)
+{
+    uint64_t v;
+    int rc = sl_meta_get(t, key, &v);
+    if (rc)
+        return rc;
+    if (v == 0)
+        v = 1;
+    *out = v;
+    return sl_meta_put(t, key, v + 1);
+}
+
+/* Register this subscription in the store, in one write transaction. */
+static int register_member(streamlog_sub *sub, int start, int64_t start_value, const char *durable,
+                           const char *queue)
+{
+    streamlog_store *st = sub->ch.st;
+    sl_txn t;
+    sl_chan_rec rec;
+    sl_limits lim;
+    uint64_t live;
+    int rc = sl_store_writable(st);
+    if (rc || (rc = sl_write_begin(st->env, &t)))
+        return rc;
+    if ((rc = sl_chan_load_handle(&t, &sub->ch, &rec)) || (rc = sl_members_reap(&t, rec.id, NULL)) ||
+        (rc = sl_members_count(&t, rec.id, 0, &live)))
+        goto out;
+    sl_chan_limits(st, &rec, &lim);
+    if (lim.max_subs > 0 && live >= (uint64_t)lim.max_subs) {
+        rc = sl_fail(STREAMLOG_ELIMIT, "channel '%s' already has %llu subscription(s) (max_subs)", sub->ch.name,
+                     (unsigned long long)live);
+        goto out;
+    }
+    if ((rc = next_counter(&t, "next_member_id", &sub->member_id)))
+        goto out;
+    if (sub->grouped) {
+        char kind = queue ? (durable ? SL_GROUP_DURABLE_QUEUE : SL_GROUP_QUEUE) : SL_GROUP_DURABLE;
+        sub->group_klen = sl_group_key(sub->group_key, rec.id, kind, queue ? queue : durable, queue ? durable : NULL);
+        sl_group_rec g;
+        rc = sl_group_load(&t, sub->group_key, sub->group_klen, &g);
+        if (rc == STREAMLOG_ENOTFOUND) {
+            /* a new group starts where its first member asks */
+            if ((rc = next_counter(&t, "next_group_id", &g.id)) ||
+                (rc = sl_resolve_start(&t, &sub->ch, start, start_value, &g.next_seq)) ||
+                (rc = sl_group_save(&t, sub->group_key, sub->group_klen, &g)))
+                goto out;
+        } else if (rc) {
+            goto out;
+        } else if (!queue) {
+            /* resuming a durable: one active subscription at a time */
+            uint64_t active;
+            if ((rc = sl_members_count(&t, rec.id, g.id, &active)))
+                goto out;
+            if (active) {
+                rc = sl_fail(STREAMLOG_EEXIST, "durable '%s' on channel '%s' is already active", durable,
+                             sub->ch.name);
+                goto out;
+            }
+            sub->group_id = g.id;
+            if ((rc = take_over_pending(sub, &t)))
+                goto out;
+        }
+        sub->group_id = g.id;
+        sub->next_seq = sub->claim_end = g.next_seq;
+    } else if ((rc = sl_resolve_start(&t, &sub->ch, start, start_value, &sub->next_seq))) {
+        goto out;
+    }
+    sl_member_rec m = {.group_id = sub->group_id};
+    sl_process_identity(&m.pid, &m.start_ticks);
+    if ((rc = sl_member_save(&t, rec.id, sub->member_id, &m)))
+        goto out;
+    rc = sl_commit(&t);
+    sl_store_note_commit(st, rc);
+    return rc;
+out:
+    sl_abort(&t);
+    return rc;
+}
+
+static int make_fds(streamlog_sub *sub)
+{
+    sub->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    sub->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    sub->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (sub->evfd < 0 || sub->tfd < 0 || sub->epfd < 0)
+        return sl_fail(errno == ENOMEM ? STREAMLOG_ENOMEM : STREAMLOG_EIO, "cannot create the subscription's fds: %s",
+                       strerror(errno));
+    struct epoll_event ev = {.events = EPOLLIN};
+    ev.data.fd = sub->evfd;
+    if (epoll_ctl(sub->epfd, EPOLL_CTL_ADD, sub->evfd, &ev))
+        return sl_fail(STREAMLOG_EIO, "epoll_ctl: %s", strerror(errno));
+    ev.data.fd = sub->tfd;
+    if (epoll_ctl(sub->epfd, EPOLL_CTL_ADD, sub->tfd, &ev))
+        return sl_fail(STREAMLOG_EIO, "epoll_ctl: %s", strerror(errno));
+    return STREAMLOG_OK;
+}
+
+static void free_sub(streamlog_sub *sub)
+{
+    if (sub->view_txn_active)
+        sl_read_end(&sub->view_txn);
+    if (sub->it)
+        sl_iter_close(sub->it);
+    if (sub->dead_letter)
+        sl_channel_close(sub->dead_letter);
+    if (sub->epfd >= 0)
+        close(sub->epfd);
+    if (sub->evfd >= 0)
+        close(sub->evfd);
+    if (sub->tfd >= 0)
+        close(sub->tfd);
+    sl_inflight_free(&sub->inflight);
+    sl_free(sub->acks);
+    pthread_mutex_destroy(&sub->mu);
+    sl_free(sub);
+}
+
+static int unregister_member(streamlog_sub *sub, int unsubscribe);
+
+int sl_subscribe(streamlog_channel *ch, const streamlog_opts *opts, streamlog_sub **out)
+{
+    streamlog_store *st = ch->st;
+    int start = (int)sl_opts_int(opts, STREAMLOG_OPT_START, STREAMLOG_START_NEW_ONLY);
+    int64_t start_value = sl_opts_int(opts, STREAMLOG_OPT_START_VALUE, 0);
+    const char *durable = sl_opts_str(opts, STREAMLOG_OPT_DURABLE);
+    const char *queue = sl_opts_str(opts, STREAMLOG_OPT_QUEUE);
+    const char *dead_letter = sl_opts_str(opts, STREAMLOG_OPT_DEAD_LETTER);
+    int rc;
+    if ((durable && (rc = group_name_check(durable, "durable name"))) ||
+        (queue && (rc = group_name_check(queue, "queue name"))))
+        return rc;
+    if (dead_letter) {
+        if ((rc = sl_channel_name_check(dead_letter)))
+            return rc;
+        if (strcmp(dead_letter, ch->name) == 0)
+            return sl_fail(STREAMLOG_EINVAL, "the dead-letter channel cannot be the channel itself");
+    }
+
+    streamlog_sub *sub = sl_calloc(1, sizeof *sub);
+    if (!sub)
+        return sl_fail(STREAMLOG_ENOMEM, "out of memory subscribing");
+    sub->ch = *ch;
+    pthread_mutex_init(&sub->mu, NULL);
+    sl_inflight_init(&sub->inflight);
+    sub->epfd = sub->evfd = sub->tfd = -1;
+    sub->max_inflight = (uint32_t)sl_opts_int(opts, STREAMLOG_OPT_MAX_INFLIGHT, DEFAULT_MAX_INFLIGHT);
+    sub->ack_wait_ns = sl_opts_int(opts, STREAMLOG_OPT_ACK_WAIT_MS, DEFAULT_ACK_WAIT_MS) * 1000000;
+    sub->ack_mode = (int)sl_opts_int(opts, STREAMLOG_OPT_ACK_MODE, STREAMLOG_ACK_MANUAL);
+    sub->max_deliver = (uint32_t)sl_opts_int(opts, STREAMLOG_OPT_MAX_DELIVER, 0);
+    sub->grouped = durable || queue;
+    sub->durable = durable != NULL;
+    sub->queue = queue != NULL;
+    sub->shared_deadline = INT64_MAX;
+    sub->scan_wanted = 1;
+
+    if ((rc = make_fds(sub)))
+        goto fail;
+    if (dead_letter && (rc = sl_channel_open(st, dead_letter, STREAMLOG_CREATE, NULL, &sub->dead_letter)))
+        goto fail;
+    if ((rc = register_member(sub, start, start_value, durable, queue)))
+        goto fail;
+    sub->waiter.chan_id = ch->id;
+    sub->waiter.eventfd = sub->evfd;
+    if ((rc = sl_iter_open(ch, STREAMLOG_START_FIRST, 0, &sub->it)) ||
+        (rc = sl_notify_add(&st->notifier, &sub->waiter))) {
+        unregister_member(sub, 0);
+        goto fail;
+    }
+    sub->listening = 1;
+    sl_iter_seek(sub->it, sub->next_seq);
+    atomic_fetch_add(&st->children, 1);
+    *out = sub;
+    return STREAMLOG_OK;
+fail:
+    free_sub(sub);
+    return rc;
+}
+
+/* ---- delivery ---- */
+
+static void release_view(streamlog_sub *sub)
+{
+    if (sub->view_txn_active) {
+        sl_read_end(&sub->view_txn);
+        sub->view_txn_active = 0;
+    }
+}
+
+/* Grouped: confirm in the store that we still own seq and count a delivery. */
+static int claim_own(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int *owned)
+{
+    streamlog_store *st = sub->ch.st;
+    sl_txn t;
+    sl_pending_rec p;
+    int rc = sl_store_writable(st);
+    if (rc || (rc = sl_write_begin(st->env, &t)))
+        return rc;
+    rc = write_acks(sub, &t);
+    if (!rc)
+        rc = sl_pending_load(&t, sub->group_id, seq, &p);
+    *owned = rc == STREAMLOG_OK && p.owner == sub->member_id;
+    if (rc == STREAMLOG_ENOTFOUND)
+        rc = STREAMLOG_OK;
+    if (!rc && *owned) {
+        p.deliveries = deliveries + 1;
+        p.deadline = sl_now_ns() + sub->ack_wait_ns;
+        rc = sl_pending_save(&t, sub->group_id, seq, &p);
+    }
+    if (rc) {
+        sl_abort(&t);
+        return rc;
+    }
+    rc = sl_commit_nosync(&t);
+    sl_store_note_commit(st, rc);
+    return rc;
+}
+
+/* A message that reached MAX_DELIVER: to the dead-letter channel, then acked. */
+static int dead_letter(streamlog_sub *sub, uint64_t seq)
+{
+    sl_txn t;
+    streamlog_msg m;
+    int rc = sl_read_view(&sub->ch, seq, &t, &m);
+    if (rc && rc != STREAMLOG_ENOTFOUND)
+        return rc;
+    if (!rc) {
+        if (sub->dead_letter) {
+            const void *data = m.data;
+            size_t len = m.len;
+            rc = sl_append(sub->dead_letter, &data, &len, 1, 0, 0, NULL);
+        }
+        sl_read_end(&t);
+        if (rc)
+            return rc; /* still in flight: tried again on the next call */
+    }
+    pthread_mutex_lock(&sub->mu);
+    if (sl_inflight_del(&sub->inflight, seq) && sub->grouped)
+        push_ack(sub, seq);
+    sub->dead_lettered += rc == STREAMLOG_OK;
+    pthread_mutex_unlock(&sub->mu);
+    return STREAMLOG_OK;
+}
+
+static int redeliver(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, const streamlog_msg **out)
+{
+    int rc;
+    if (sub->max_deliver && deliveries >= sub->max_deliver)
+        return (rc = dead_letter(sub, seq)) ? rc : RETRY;
+    if (sub->grouped) {
+        int owned;
+        if ((rc = claim_own(sub, seq, deliveries, &owned)))
+            return rc;
+        if (!owned) { /* another member took it: not ours to deliver or ack */
+            pthread_mutex_lock(&sub->mu);
+            sl_inflight_del(&sub->inflight, seq);
+            pthread_mutex_unlock(&sub->mu);
+            return RETRY;
+        }
+    }
+    rc = sl_read_view(&sub->ch, seq, &sub->view_txn, &sub->view);
+    if (rc == STREAMLOG_ENOTFOUND) { /* removed by limits or expired while in flight */
+        pthread_mutex_lock(&sub->mu);
+        if (sl_inflight_del(&sub->inflight, seq) && sub->grouped)
+            push_ack(sub, seq);
+        pthread_mutex_unlock(&sub->mu);
+        return RETRY;
+    }
+    if (rc)
+        return rc;
+    sub->view_txn_active = 1;
+    pthread_mutex_lock(&sub->mu);
+    /* an ack from another thread may have ended it meanwhile */
+    int still = sl_inflight_find(&sub->inflight, seq) != NULL;
+    if (still)
+        rc = sl_inflight_put(&sub->inflight, seq, deliveries + 1, mono_ns() + sub->ack_wait_ns);
+    if (still && !rc) {
+        sub->delivered++;
+        sub->redelivered++;
+    }
+    pthread_mutex_unlock(&sub->mu);
+    if (!still || rc) {
+        release_view(sub);
+        return rc ? rc : RETRY;
+    }
+    sub->view.redeliveries = deliveries;
+    *out = &sub->view;
+    return STREAMLOG_OK;
+}
+
+/* Queue groups: take messages of other members that are orphaned, whose
+ * member died, or whose ack wait ran out. Returns how many were taken. */
+static int claim_shared(streamlog_sub *sub)
+{
+    streamlog_store *st = sub->ch.st;
+    int64_t now = mono_ns(), real = sl_now_ns();
+    uint64_t take[SHARED_SCAN_TAKE];
+    int ntake = 0;
+    int64_t next_due = INT64_MAX; /* real ns */
+    struct { uint64_t id; int alive; } owners[16];
+    int nowners = 0;
+
+    sl_txn t;
+    sl_cursor *c;
+    int rc = sl_read_begin(st->env, &t);
+    if (rc)
+        return rc;
+    if ((rc = sl_cursor_open(&t, SL_DB_PENDING, &c))) {
+        sl_read_end(&t);
+        return rc;
+    }
+    uint64_t seq;
+    sl_pending_rec p;
+    for (rc = sl_pending_seek(c, sub->group_id, 0, &seq, &p); rc == STREAMLOG_OK && ntake < SHARED_SCAN_TAKE;
+         rc = sl_pending_next(c, sub->group_id, &seq, &p)) {
+        if (p.owner == sub->member_id)
+            continue;
+        int claimable = p.owner == 0 || p.deadline <= real;
+        if (!claimable) {
+            int alive = -1;
+            for (int i = 0; i < nowners; i++)
+                if (owners[i].id == p.owner)
+                    alive = owners[i].alive;
+            if (alive < 0) {
+                sl_member_rec m;
+                int mrc = sl_member_load(&t, sub->ch.id, p.owner, &m);
+                alive = mrc == STREAMLOG_OK ? sl_member_alive(&m) : mrc == STREAMLOG_ENOTFOUND ? 0 : 1;
+                if (nowners < 16)
+                    owners[nowners].id = p.owner, owners[nowners++].alive = alive;
+            }
+            claimable = !alive;
+        }
+        if (claimable)
+            take[ntake++] = seq;
+        else if (p.deadline < next_due)
+            next_due = p.deadline;
+    }
+    sl_cursor_close(c);
+    sl_read_end(&t);
+    if (rc != STREAMLOG_OK && rc != STREAMLOG_ENOTFOUND)
+        return rc;
+
+    sub->scan_wanted = ntake == SHARED_SCAN_TAKE; /* more may wait */
+    sub->last_scan = now;
+    sub->shared_deadline = next_due == INT64_MAX ? INT64_MAX : now + (next_due - real);
+    if (!ntake)
+        return 0;
+
+    /* claim them, checking again under the write lock */
+    if ((rc = sl_store_writable(st)) || (rc = sl_write_begin(st->env, &t)))
+        return rc;
+    int taken = 0;
+    rc = write_acks(sub, &t);
+    for (int i = 0; i < ntake && !rc; i++) {
+        rc = sl_pending_load(&t, sub->group_id, take[i], &p);
+        if (rc == STREAMLOG_ENOTFOUND) {
+            rc = STREAMLOG_OK;
+            continue;
+        }
+        if (rc)
+            break;
+        int claimable = p.owner == 0 || p.deadline <= real;
+        if (!claimable) {
+            sl_member_rec m;
+            int mrc = sl_member_load(&t, sub->ch.id, p.owner, &m);
+            claimable = mrc == STREAMLOG_ENOTFOUND || (mrc == STREAMLOG_OK && !sl_member_alive(&m));
+        }
+        if (!claimable || p.owner == sub->member_id)
+            continue;
+        p.owner = sub->member_id;
+        p.deadline = real + sub->ack_wait_ns;
+        if ((rc = sl_pending_save(&t, sub->group_id, take[i], &p)))
+            break;
+        pthread_mutex_lock(&sub->mu);
+        rc = sl_inflight_put(&sub->inflight, take[i], p.deliveries, now); /* due at once */
+        pthread_mutex_unlock(&sub->mu);
+        taken++;
+    }
+    if (rc) {
+        sl_abort(&t);
+        return rc;
+    }
+    rc = sl_commit_nosync(&t);
+    sl_store_note_commit(st, rc);
+    return rc ? rc : taken;
+}
+
+/* Grouped: claim the next new messages for this member. EAGAIN when none. */
+static int claim_new(streamlog_sub *sub, uint64_t capacity)
+{
+    streamlog_store *st = sub->ch.st;
+    sl_txn t;
+    sl_chan_rec rec;
+    sl_group_rec g;
+    int rc = sl_store_writable(st);
+    if (rc || (rc = sl_write_begin(st->env, &t)))
+        return rc;
+    if ((rc = write_acks(sub, &t)) || (rc = sl_chan_load_handle(&t, &sub->ch, &rec)))
+        goto fail;
+    rc = sl_group_load(&t, sub->group_key, sub->group_klen, &g);
+    if (rc == STREAMLOG_ENOTFOUND)
+        rc = sl_fail(STREAMLOG_ECLOSED, "the subscription's group state is gone");
+    if (rc)
+        goto fail;
+    uint64_t from = g.next_seq > rec.first_seq ? g.next_seq : rec.first_seq;
+    uint64_t k = 0;
+    if (from <= rec.last_seq) {
+        k = rec.last_seq - from + 1;
+        uint64_t batch = sub->queue ? CLAIM_BATCH_QUEUE : CLAIM_BATCH_DURABLE;
+        if (k > batch)
+            k = batch;
+        if (k > capacity)
+            k = capacity;
+    }
+    if (k) {
+        sl_pending_rec p = {.owner = sub->member_id, .deliveries = 1, .deadline = sl_now_ns() + sub->ack_wait_ns};
+        for (uint64_t s = from; s < from + k && !rc && sub->ack_mode != STREAMLOG_ACK_NONE; s++)
+            rc = sl_pending_save(&t, sub->group_id, s, &p);
+        g.next_seq = from + k;
+        if (rc || (rc = sl_group_save(&t, sub->group_key, sub->group_klen, &g)))
+            goto fail;
+    }
+    rc = sl_commit_nosync(&t);
+    sl_store_note_commit(st, rc);
+    if (rc)
+        return rc;
+    if (!k)
+        return STREAMLOG_EAGAIN;
+    sub->next_seq = from;
+    sub->claim_end = from + k;
+    return STREAMLOG_OK;
+fail:
+    sl_abort(&t);
+    return rc;
+}
+
+static int deliver_new(streamlog_sub *sub, const streamlog_msg **out)
+{
+    pthread_mutex_lock(&sub->mu);
+    uint64_t capacity = effective_capacity(sub, sub->inflight.len);
+    pthread_mutex_unlock(&sub->mu);
+    int rc;
+    if (sub->grouped && sub->next_seq >= sub->claim_end) {
+        if (!capacity)
+            return STREAMLOG_EAGAIN; /* stalled */
+        if ((rc = claim_new(sub, capacity)))
+            return rc;
+    } else if (!capacity) {
+        return STREAMLOG_EAGAIN; /* stalled */
+    }
+    if (sl_iter_position(sub->it) != sub->next_seq)
+        sl_iter_seek(sub->it, sub->next_seq);
+    const streamlog_msg *m;
+    rc = sl_iter_next(sub->it, &m);
+    if (rc == STREAMLOG_EAGAIN && sub->grouped) {
+        /* what we claimed is gone (limits, expiry): drop the claims */
+        forget_range(sub, sub->next_seq, sub->claim_end);
+        sub->next_seq = sub->claim_end;
+        return RETRY;
+    }
+    if (rc)
+        return rc;
+    uint64_t seq = m->seq;
+    if (sub->grouped) {
+        uint64_t skipped_to = seq < sub->claim_end ? seq : sub->claim_end;
+        forget_range(sub, sub->next_seq, skipped_to);
+        if (seq >= sub->claim_end) { /* read past our claims: not ours */
+            sub->next_seq = sub->claim_end;
+            sl_iter_seek(sub->it, sub->claim_end);
+            return RETRY;
+        }
+    }
+    sub->next_seq = seq + 1;
+    pthread_mutex_lock(&sub->mu);
+    if (sub->ack_mode != STREAMLOG_ACK_NONE)
+        rc = sl_inflight_put(&sub->inflight, seq, 1, mono_ns() + sub->ack_wait_ns);
+    if (!rc) {
+        sub->delivered++;
+        sub->last_delivered = seq;
+    }
+    pthread_mutex_unlock(&sub->mu);
+    if (rc)
+        return rc;
+    sub->view = *m;
+    sub->view.redeliveries = 0;
+    *out = &sub->view;
+    return STREAMLOG_OK;
+}
+
+static int try_deliver(streamlog_sub *sub, const streamlog_msg **out)
+{
+    for (;;) {
+        int rc;
+        int64_t now = mono_ns();
+        uint64_t due = 0;
+        uint32_t deliveries = 0;
+        if (sub->ack_mode != STREAMLOG_ACK_NONE) {
+            pthread_mutex_lock(&sub->mu);
+            due = sl_inflight_due(&sub->inflight, now);
+            if (due)
+                deliveries = sl_inflight_find(&sub->inflight, due)->deliveries;
+            pthread_mutex_unlock(&sub->mu);
+        }
+        if (due) {
+            rc = redeliver(sub, due, deliveries, out);
+            if (rc == RETRY)
+                continue;
+            return rc;
+        }
+        if (sub->queue && sub->ack_mode != STREAMLOG_ACK_NONE &&
+            ((sub->scan_wanted && now - sub->last_scan >= SHARED_SCAN_MIN_NS) || now >= sub->shared_deadline)) {
+            rc = claim_shared(sub);
+            if (rc < 0)
+                return rc;
+            if (rc > 0)
+                continue;
+        }
+        rc = deliver_new(sub, out);
+        if (rc == RETRY)
+            continue;
+        return rc;
+    }
+}
+
+static void drain_fds(streamlog_sub *sub)
+{
+    uint64_t v;
+    if (read(sub->evfd, &v, sizeof v) > 0)
+        sub->scan_wanted = 1;
+    while (read(sub->tfd, &v, sizeof v) > 0)
+        ;
+}
+
+/* Arm the timer for the earliest moment something may come due. */
+static void arm_timer(streamlog_sub *sub)
+{
+    pthread_mutex_lock(&sub->mu);
+    int64_t at = sub->inflight.len ? sub->inflight.min_deadline : INT64_MAX;
+    pthread_mutex_unlock(&sub->mu);
+    if (sub->queue) {
+        if (sub->shared_deadline < at)
+            at = sub->shared_deadline;
+        if (sub->scan_wanted && sub->last_scan + SHARED_SCAN_MIN_NS < at)
+            at = sub->last_scan + SHARED_SCAN_MIN_NS;
+    }
+    struct itimerspec its = {0};
+    if (at != INT64_MAX) {
+        if (at <= 0)
+            at = 1;
+        its.it_value.tv_sec = at / 1000000000;
+        its.it_value.tv_nsec = at % 1000000000;
+    }
+    timerfd_settime(sub->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+int sl_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_msg **out)
+{
+    release_view(sub);
+    if (sub->auto_ack) {
+        sl_sub_ack(sub, sub->auto_ack);
+        sub->auto_ack = 0;
+    }
+    int64_t until = timeout_ms > 0 ? mono_ns() + timeout_ms * 1000000 : 0;
+    for (;;) {
+        drain_fds(sub);
+        int rc = try_deliver(sub, out);
+        if (rc == STREAMLOG_OK) {
+            if (sub->ack_mode == STREAMLOG_ACK_AUTO)
+                sub->auto_ack = (*out)->seq;
+            return rc;
+        }
+        if (rc != STREAMLOG_EAGAIN)
+            return rc;
+        /* nothing to deliver: write buffered acks before sleeping */
+        if ((rc = flush_acks(sub)))
+            return rc;
+        if (timeout_ms == 0)
+            return STREAMLOG_EAGAIN;
+        int wait_ms = -1;
+        if (timeout_ms > 0) {
+            int64_t left = until - mono_ns();
+            if (left <= 0)
+                return sl_fail(STREAMLOG_ETIMEDOUT, "no message within %lld ms", (long long)timeout_ms);
+            wait_ms = (int)((left + 999999) / 1000000);
+        }
+        arm_timer(sub);
+        struct pollfd pfd = {.fd = sub->epfd, .events = POLLIN};
+        if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
+            return sl_fail(STREAMLOG_EIO, "poll: %s", strerror(errno));
+    }
+}
+
+int sl_sub_fd(const streamlog_sub *sub)
+{
+    return sub->epfd;
+}
+
+/* ---- close ---- */
+
+/* Grouped: give back what this member claimed but never delivered. */
+static int return_undelivered(streamlog_sub *sub, sl_txn *t)
+{
+    if (sub->next_seq >= sub->claim_end)
+        return STREAMLOG_OK;
+    sl_group_rec g;
+    int rc = sl_group_load(t, sub->group_key, sub->group_klen, &g);
+    if (rc)
+        return rc == STREAMLOG_ENOTFOUND ? STREAMLOG_OK : rc;
+    int rewind = g.next_seq == sub->claim_end; /* nobody claimed after us */
+    for (uint64_t s = sub->next_seq; s < sub->claim_end && !rc; s++) {
+        if (rewind) {
+            rc = sl_pending_del(t, sub->group_id, s);
+            if (rc == STREAMLOG_ENOTFOUND)
+                rc = STREAMLOG_OK;
+        } else if (sub->ack_mode != STREAMLOG_ACK_NONE) {
+            rc = sl_pending_save(t, sub->group_id, s, &(sl_pending_rec){.owner = 0, .deliveries = 0, .deadline = 0});
+        }
+    }
+    if (!rc && rewind) {
+        g.next_seq = sub->next_seq;
+        rc = sl_group_save(t, sub->group_key, sub->group_klen, &g);
+    }
+    return rc;
+}
+
+static int unregister_member(streamlog_sub *sub, int unsubscribe)
+{
+    streamlog_store *st = sub->ch.st;
+    sl_txn t;
+    int rc = sl_store_writable(st);
+    if (rc || (rc = sl_write_begin(st->env, &t)))
+        return rc;
+    rc = sl_member_del(&t, sub->ch.id, sub->member_id);
+    if (!rc && sub->grouped) {
+        uint64_t live = 0;
+        if (!(rc = write_acks(sub, &t)) && !(rc = return_undelivered(sub, &t)) && sub->queue)
+            rc = sl_pending_orphan(&t, sub->group_id, sub->member_id);
+        if (!rc && sub->queue)
+            rc = sl_members_count(&t, sub->ch.id, sub->group_id, &live);
+        int remove = sub->queue ? live == 0 && (unsubscribe || !sub->durable) : unsubscribe;
+        if (!rc && remove)
+            rc = sl_group_remove(&t, sub->group_key, sub->group_klen, sub->group_id);
+    }
+    if (rc) {
+        sl_abort(&t);
+        return rc;
+    }
+    rc = sl_commit(&t); /* synced under the store's policy: a clean close keeps every ack */
+    sl_store_note_commit(st, rc);
+    return rc;
+}
+
+int sl_sub_close(streamlog_sub *sub, int unsubscribe)
+{
+    streamlog_store *st = sub->ch.st;
+    release_view(sub);
+    if (sub->auto_ack)
+        sl_sub_ack(sub, sub->auto_ack);
+    sl_notify_remove(&st->notifier, &sub->waiter);
+    int rc = unregister_member(sub, unsubscribe);
+    if (rc == STREAMLOG_ECLOSED)
+        rc = STREAMLOG_OK; /* the channel and its state are gone already */
+    sl_notify_channel(&st->notifier, sub->ch.id); /* other members may take over */
+    atomic_fetch_sub(&st->children, 1);
+    free_sub(sub);
+    return rc;
+}
+
+int sl_sub_stats(streamlog_sub *sub, streamlog_sub_stats *out)
+{
+    pthread_mutex_lock(&sub->mu);
+    *out = (streamlog_sub_stats){
+        .pending = sub->inflight.len,
+        .last_delivered = sub->last_delivered,
+        .next_seq = sub->next_seq,
+        .delivered = sub->delivered,
+        .redelivered = sub->redelivered,
+        .acked = sub->acked,
+        .dead_lettered = sub->dead_lettered,
+        .stalled = sub->ack_mode != STREAMLOG_ACK_NONE && sub->inflight.len >= sub->max_inflight,
+        .max_inflight = sub->max_inflight,
+    };
+    pthread_mutex_unlock(&sub->mu);
+    return STREAMLOG_OK;
+}
