@@ -663,11 +663,8 @@ fail:
     return rc;
 }
 
-static int deliver_new(streamlog_sub *sub, const streamlog_msg **out)
+static int deliver_new(streamlog_sub *sub, uint64_t capacity, int64_t now, const streamlog_msg **out)
 {
-    pthread_mutex_lock(&sub->mu);
-    uint64_t capacity = effective_capacity(sub, sub->inflight.len);
-    pthread_mutex_unlock(&sub->mu);
     int rc;
     if (sub->grouped && sub->next_seq >= sub->claim_end) {
         if (!capacity)
@@ -702,7 +699,7 @@ static int deliver_new(streamlog_sub *sub, const streamlog_msg **out)
     sub->next_seq = seq + 1;
     pthread_mutex_lock(&sub->mu);
     if (sub->ack_mode != STREAMLOG_ACK_NONE)
-        rc = sl_inflight_put(&sub->inflight, seq, 1, mono_ns() + sub->ack_wait_ns);
+        rc = sl_inflight_put(&sub->inflight, seq, 1, now + sub->ack_wait_ns);
     if (!rc) {
         sub->delivered++;
         sub->last_delivered = seq;
@@ -721,15 +718,16 @@ static int try_deliver(streamlog_sub *sub, const streamlog_msg **out)
     for (;;) {
         int rc;
         int64_t now = mono_ns();
-        uint64_t due = 0;
+        uint64_t due = 0, capacity;
         uint32_t deliveries = 0;
+        pthread_mutex_lock(&sub->mu);
         if (sub->ack_mode != STREAMLOG_ACK_NONE) {
-            pthread_mutex_lock(&sub->mu);
             due = sl_inflight_due(&sub->inflight, now);
             if (due)
                 deliveries = sl_inflight_find(&sub->inflight, due)->deliveries;
-            pthread_mutex_unlock(&sub->mu);
         }
+        capacity = effective_capacity(sub, sub->inflight.len);
+        pthread_mutex_unlock(&sub->mu);
         if (due) {
             rc = redeliver(sub, due, deliveries, out);
             if (rc == RETRY)
@@ -744,7 +742,7 @@ static int try_deliver(streamlog_sub *sub, const streamlog_msg **out)
             if (rc > 0)
                 continue;
         }
-        rc = deliver_new(sub, out);
+        rc = deliver_new(sub, capacity, now, out);
         if (rc == RETRY)
             continue;
         return rc;
@@ -790,8 +788,8 @@ int sl_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_msg **ou
         sub->auto_ack = 0;
     }
     int64_t until = timeout_ms > 0 ? mono_ns() + timeout_ms * 1000000 : 0;
+    int drained = 0;
     for (;;) {
-        drain_fds(sub);
         int rc = try_deliver(sub, out);
         if (rc == STREAMLOG_OK) {
             if (sub->ack_mode == STREAMLOG_ACK_AUTO)
@@ -800,8 +798,16 @@ int sl_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_msg **ou
         }
         if (rc != STREAMLOG_EAGAIN)
             return rc;
-        /* nothing to deliver: write buffered acks before sleeping */
-        if ((rc = flush_acks(sub)))
+        /* Nothing now. Consume the wake-ups and look once more before
+         * sleeping (or reporting EAGAIN), so none that arrived meanwhile is
+         * lost; the fast path above never touches the fds. */
+        if (!drained) {
+            drain_fds(sub);
+            drained = 1;
+            continue;
+        }
+        drained = 0;
+        if ((rc = flush_acks(sub))) /* write buffered acks before sleeping */
             return rc;
         if (timeout_ms == 0)
             return STREAMLOG_EAGAIN;
