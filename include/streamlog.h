@@ -123,8 +123,12 @@ typedef struct streamlog_msg     streamlog_msg;
  *   STREAMLOG_OPT_SYNC              int, a STREAMLOG_SYNC_* policy (default ALWAYS)
  *   STREAMLOG_OPT_SYNC_INTERVAL_MS  int, 1..3600000, period of SYNC_INTERVAL (default 100)
  *   STREAMLOG_OPT_MAX_STORE_BYTES   int, 0 or >= 1 MiB: live data the store may hold
- *                                   (default 0 = 1 TiB). Appends that would exceed it
+ *                                   (default 0 = 1 TiB, or less when the process's
+ *                                   address space cannot map that much, e.g. under
+ *                                   `ulimit -v` or valgrind: then the largest that
+ *                                   fits, down to 1 GiB). Appends that would exceed it
  *                                   fail with EFULL; reads and deletions keep working.
+ *                                   The store file grows only as data is written.
  *   STREAMLOG_OPT_MAX_CHANNELS      int, >= 0, channels the store may hold (default 0)
  *   STREAMLOG_OPT_MAX_PAYLOAD       int, >= 0, largest payload in bytes
  *                                   (default 1 MiB; 0 = up to STREAMLOG_PAYLOAD_HARD_MAX)

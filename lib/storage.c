@@ -78,25 +78,34 @@ static int map_err(int rc, const char *what)
     }
 }
 
-int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out)
+int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, uint64_t *map_bytes_out)
 {
     sl_env *env = sl_calloc(1, sizeof *env);
     if (!env)
         return sl_fail(STREAMLOG_ENOMEM, "out of memory opening the store");
-    int rc = mdb_env_create(&env->mdb);
-    if (rc) {
-        sl_free(env);
-        return map_err(rc, "creating the LMDB environment");
-    }
     unsigned flags = MDB_NOTLS | (cfg->nosync ? MDB_NOSYNC : 0);
-    if ((rc = mdb_env_set_maxdbs(env->mdb, SL_DB_COUNT + 4)) ||
-        (rc = mdb_env_set_mapsize(env->mdb, cfg->map_bytes)) ||
-        (rc = mdb_env_set_maxreaders(env->mdb, cfg->max_readers)) ||
-        (rc = mdb_env_open(env->mdb, dir, flags, 0644))) {
-        mdb_env_close(env->mdb);
-        sl_free(env);
-        return map_err(rc, "opening the store");
+    uint64_t map = cfg->map_bytes;
+    int rc;
+    for (;;) {
+        if ((rc = mdb_env_create(&env->mdb))) {
+            sl_free(env);
+            return map_err(rc, "creating the LMDB environment");
+        }
+        if ((rc = mdb_env_set_maxdbs(env->mdb, SL_DB_COUNT + 4)) || (rc = mdb_env_set_mapsize(env->mdb, map)) ||
+            (rc = mdb_env_set_maxreaders(env->mdb, cfg->max_readers)) ||
+            (rc = mdb_env_open(env->mdb, dir, flags, 0644))) {
+            mdb_env_close(env->mdb);
+            /* the address space may be limited: try a smaller map */
+            if ((rc == EINVAL || rc == ENOMEM) && map / 2 >= cfg->min_map_bytes && cfg->min_map_bytes) {
+                map /= 2;
+                continue;
+            }
+            sl_free(env);
+            return map_err(rc, "opening the store");
+        }
+        break;
     }
+    *map_bytes_out = map;
     int dead = 0;
     mdb_reader_check(env->mdb, &dead); /* clear slots left by crashed processes */
 

@@ -42,11 +42,14 @@ enum sl_db {
 
 struct sl_env_config {
     uint64_t map_bytes;    /* LMDB map size */
+    uint64_t min_map_bytes;/* when smaller than map_bytes: halve the map down to this if the
+                              address space will not hold it (ulimit -v, valgrind) */
     int nosync;            /* commit without fdatasync (SYNC_INTERVAL / SYNC_NONE) */
     unsigned max_readers;  /* reader table size, fixed by the first opener */
 };
 
-int  sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out);
+/* Opens the environment; *map_bytes_out receives the map size used. */
+int  sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, uint64_t *map_bytes_out);
 void sl_env_close(sl_env *env);
 int  sl_env_sync(sl_env *env);          /* forced sync of all commits */
 

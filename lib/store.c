@@ -15,6 +15,7 @@
 #include "store.h"
 
 #define DEFAULT_MAX_STORE_BYTES ((uint64_t)1 << 40) /* 1 TiB: address space, not disk */
+#define MIN_DEFAULT_STORE_BYTES ((uint64_t)1 << 30) /* the default shrinks to this at most */
 #define DEFAULT_MAX_PAYLOAD ((uint64_t)1 << 20)
 #define DEFAULT_SYNC_INTERVAL_MS 100
 #define EXPIRY_PERIOD_MS 1000
@@ -183,6 +184,14 @@ static void maintenance_stop(streamlog_store *st)
 
 /* ---- open / close ---- */
 
+/* Headroom of the map above the limit on live data: copy-on-write needs free
+ * pages even to delete, and freed pages are reused only once readers move on. */
+static uint64_t map_headroom(uint64_t max_store_bytes)
+{
+    uint64_t headroom = max_store_bytes / 4;
+    return headroom < ((uint64_t)8 << 20) ? (uint64_t)8 << 20 : headroom;
+}
+
 /* Check the format of an existing store, or stamp a new one. */
 static int check_format(streamlog_store *st)
 {
@@ -243,17 +252,17 @@ int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store *
         sl_free(st);
         return rc;
     }
-    /* Headroom above the limit on live data: copy-on-write needs free pages
-     * even to delete, and pages freed are reused only once readers move on. */
-    uint64_t headroom = st->max_store_bytes / 4;
-    if (headroom < ((uint64_t)8 << 20))
-        headroom = (uint64_t)8 << 20;
+    int default_size = !sl_opts_int(opts, STREAMLOG_OPT_MAX_STORE_BYTES, 0);
     struct sl_env_config cfg = {
-        .map_bytes = st->max_store_bytes + headroom,
+        .map_bytes = st->max_store_bytes + map_headroom(st->max_store_bytes),
+        .min_map_bytes = default_size ? MIN_DEFAULT_STORE_BYTES : 0,
         .nosync = st->sync_policy != STREAMLOG_SYNC_ALWAYS,
         .max_readers = MAX_READERS,
     };
-    rc = sl_env_open(dir, &cfg, &st->env);
+    uint64_t map_bytes;
+    rc = sl_env_open(dir, &cfg, &st->env, &map_bytes);
+    if (!rc && map_bytes != cfg.map_bytes) /* the default did not fit the address space */
+        st->max_store_bytes = map_bytes - map_bytes / 5;
     if (!rc)
         rc = check_format(st);
     if (!rc)
