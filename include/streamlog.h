@@ -122,7 +122,7 @@ typedef struct streamlog_msg     streamlog_msg;
  * Store keys (streamlog_open):
  *   STREAMLOG_OPT_SYNC              int, a STREAMLOG_SYNC_* policy (default ALWAYS)
  *   STREAMLOG_OPT_SYNC_INTERVAL_MS  int, 1..3600000, period of SYNC_INTERVAL (default 100)
- *   STREAMLOG_OPT_MAX_STORE_BYTES   int, 0 or >= 1 MiB: live data the store may hold
+ *   STREAMLOG_OPT_MAX_STORE_BYTES   int, 0 or 1 MiB..2^62: live data the store may hold
  *                                   (default 0 = 1 TiB, or less when the process's
  *                                   address space cannot map that much, e.g. under
  *                                   `ulimit -v` or valgrind: then the largest that

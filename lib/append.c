@@ -16,7 +16,8 @@
 #include "retention.h"
 #include "store.h"
 
-#define APPEND_EXPIRY_STEP 1000 /* expired messages removed per append, at most */
+#define APPEND_COUNT_STEP 100000 /* messages removed for max_msgs/max_bytes per append, at most */
+#define APPEND_EXPIRY_STEP 1000  /* expired messages removed per append, at most */
 
 struct sl_append_req {
     streamlog_channel *ch;
@@ -100,9 +101,10 @@ static int apply_request(sl_txn *t, struct sl_append_req *r, int64_t now)
     sl_limits lim;
     size_t deleted;
     sl_chan_limits(st, &rec, &lim);
-    /* Count limits are met in full here (the excess is at most this request);
-     * expiry is bounded per append and finished by the background sweep. */
-    if ((rc = sl_retention_apply(t, &rec, &lim, now, r->n + APPEND_EXPIRY_STEP, &deleted)))
+    /* Count limits are met here (the excess is normally this request alone;
+     * a bigger one, left by lowered limits, goes in bounded steps that the
+     * background sweep finishes); expiry is bounded per append too. */
+    if ((rc = sl_retention_apply(t, &rec, &lim, now, APPEND_COUNT_STEP, APPEND_EXPIRY_STEP, &deleted)))
         return rc;
     uint64_t live;
     if ((rc = sl_live_bytes(t, &live)))

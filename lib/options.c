@@ -27,7 +27,7 @@ static struct key_info key_info(int key)
     case STREAMLOG_OPT_SYNC_INTERVAL_MS:
         return (struct key_info){"STREAMLOG_OPT_SYNC_INTERVAL_MS", KEY_INT, 1, 3600000, 0};
     case STREAMLOG_OPT_MAX_STORE_BYTES:
-        return (struct key_info){"STREAMLOG_OPT_MAX_STORE_BYTES", KEY_INT, MiB, INT64_MAX / 2, 1};
+        return (struct key_info){"STREAMLOG_OPT_MAX_STORE_BYTES", KEY_INT, MiB, (int64_t)1 << 62, 1};
     case STREAMLOG_OPT_MAX_CHANNELS:
         return (struct key_info){"STREAMLOG_OPT_MAX_CHANNELS", KEY_INT, 0, INT64_MAX, 1};
     case STREAMLOG_OPT_MAX_PAYLOAD:
@@ -37,8 +37,7 @@ static struct key_info key_info(int key)
     case STREAMLOG_OPT_MAX_BYTES:
         return (struct key_info){"STREAMLOG_OPT_MAX_BYTES", KEY_INT, 0, INT64_MAX, 1};
     case STREAMLOG_OPT_MAX_AGE_MS:
-        /* bounded so that age in nanoseconds fits an int64 */
-        return (struct key_info){"STREAMLOG_OPT_MAX_AGE_MS", KEY_INT, 0, INT64_MAX / 1000000, 1};
+        return (struct key_info){"STREAMLOG_OPT_MAX_AGE_MS", KEY_INT, 0, INT64_MAX, 1};
     case STREAMLOG_OPT_MAX_SUBS:
         return (struct key_info){"STREAMLOG_OPT_MAX_SUBS", KEY_INT, 0, INT64_MAX, 1};
     case STREAMLOG_OPT_START:

@@ -20,7 +20,7 @@ struct streamlog_iter {
     unsigned since_renew;
     sl_cursor *cursor;
     uint64_t next_seq;
-    int64_t cutoff;            /* messages older than this have expired */
+    sl_limits limits;          /* the channel's limits when the snapshot was taken */
     streamlog_msg view;
 };
 
@@ -199,7 +199,6 @@ static int renew_snapshot(streamlog_iter *it)
     if (rc)
         return rc;
     sl_chan_rec rec;
-    sl_limits lim;
     rc = sl_chan_load_handle(&it->txn, &it->ch, &rec);
     if (!rc)
         rc = sl_cursor_renew(&it->txn, it->cursor);
@@ -207,8 +206,7 @@ static int renew_snapshot(streamlog_iter *it)
         sl_read_end(&it->txn);
         return rc;
     }
-    sl_chan_limits(st, &rec, &lim);
-    it->cutoff = sl_expiry_cutoff(&lim, sl_now_ns());
+    sl_chan_limits(st, &rec, &it->limits);
     if (it->next_seq < rec.first_seq)
         it->next_seq = rec.first_seq;
     it->active = 1;
@@ -220,7 +218,9 @@ static int renew_snapshot(streamlog_iter *it)
 int sl_iter_next(streamlog_iter *it, const streamlog_msg **out)
 {
     int fresh = 0; /* whether this call took a fresh snapshot */
-    if (it->active && it->since_renew >= RENEW_EVERY)
+    /* Keep the snapshot only while nothing was committed since (deletions,
+     * pruning and new limits must be seen) and for a bounded run of messages. */
+    if (it->active && (it->since_renew >= RENEW_EVERY || !sl_read_is_latest(&it->txn)))
         release_snapshot(it);
     for (;;) {
         int rc;
@@ -252,7 +252,7 @@ int sl_iter_next(streamlog_iter *it, const streamlog_msg **out)
             return rc;
         it->positioned = 1;
         it->next_seq = m.seq + 1;
-        if (m.time < it->cutoff)
+        if (it->limits.max_age_ms > 0 && m.time < sl_expiry_cutoff(&it->limits, sl_now_ns()))
             continue; /* expired, not yet reclaimed */
         it->since_renew++;
         it->view = (streamlog_msg){.seq = m.seq, .time = m.time, .data = m.data, .len = m.len};

@@ -13,6 +13,8 @@ int64_t sl_expiry_cutoff(const sl_limits *lim, int64_t now)
 {
     if (lim->max_age_ms <= 0)
         return INT64_MIN;
+    if (lim->max_age_ms > INT64_MAX / 1000000) /* older than anything a clock can show */
+        return INT64_MIN + 1;
     return now - lim->max_age_ms * 1000000;
 }
 
@@ -39,9 +41,10 @@ static int first_msg(sl_cursor *c, const sl_chan_rec *rec, sl_msg_rec *out)
     return sl_msg_decode(&k, &v, out);
 }
 
-int sl_retention_apply(sl_txn *t, sl_chan_rec *rec, const sl_limits *lim, int64_t now, size_t max_deletes,
-                       size_t *deleted)
+int sl_retention_apply(sl_txn *t, sl_chan_rec *rec, const sl_limits *lim, int64_t now, size_t max_count,
+                       size_t max_expired, size_t *deleted)
 {
+    size_t by_count_n = 0, expired_n = 0;
     int64_t cutoff = sl_expiry_cutoff(lim, now);
     *deleted = 0;
     if (!over_count(rec, lim) && cutoff == INT64_MIN)
@@ -50,15 +53,19 @@ int sl_retention_apply(sl_txn *t, sl_chan_rec *rec, const sl_limits *lim, int64_
     int rc = sl_cursor_open(t, SL_DB_MSGS, &c);
     if (rc)
         return rc;
-    while (*deleted < max_deletes && rec->msgs > 0) {
-        int by_count = over_count(rec, lim);
-        if (!by_count && cutoff == INT64_MIN)
+    while (rec->msgs > 0) {
+        int by_count = over_count(rec, lim) && by_count_n < max_count;
+        if (!by_count && (cutoff == INT64_MIN || expired_n >= max_expired))
             break;
         sl_msg_rec m;
         if ((rc = first_msg(c, rec, &m)))
             break;
         if (!by_count && m.time >= cutoff)
             break;
+        if (by_count)
+            by_count_n++;
+        else
+            expired_n++;
         if ((rc = sl_cursor_del(c)))
             break;
         rec->msgs--;
@@ -68,6 +75,13 @@ int sl_retention_apply(sl_txn *t, sl_chan_rec *rec, const sl_limits *lim, int64_
     }
     sl_cursor_close(c);
     return rc;
+}
+
+/* More to do after a bounded step? Count limits are known from the record;
+ * for age, one more step finds out cheaply. */
+static int more_to_do(const sl_chan_rec *rec, const sl_limits *lim)
+{
+    return over_count(rec, lim) || (lim->max_age_ms > 0 && rec->msgs > 0);
 }
 
 int sl_retention_expired(const sl_txn *t, const sl_chan_rec *rec, const sl_limits *lim, int64_t now)
@@ -99,7 +113,7 @@ int sl_retention_run(streamlog_store *st, const streamlog_channel *ch)
         rc = sl_chan_load_handle(&t, ch, &rec);
         if (!rc) {
             sl_chan_limits(st, &rec, &lim);
-            rc = sl_retention_apply(&t, &rec, &lim, sl_now_ns(), RETENTION_STEP, &deleted);
+            rc = sl_retention_apply(&t, &rec, &lim, sl_now_ns(), RETENTION_STEP, RETENTION_STEP, &deleted);
         }
         if (!rc && deleted)
             rc = sl_chan_save(&t, ch->name, ch->name_len, &rec);
@@ -109,7 +123,7 @@ int sl_retention_run(streamlog_store *st, const streamlog_channel *ch)
         }
         rc = sl_commit(&t);
         sl_store_note_commit(st, rc);
-        if (rc || deleted < RETENTION_STEP)
+        if (rc || !more_to_do(&rec, &lim))
             return rc;
     }
 }
@@ -162,7 +176,7 @@ void sl_retention_sweep(streamlog_store *st)
             if (sl_chan_rec_decode(&v, &rec))
                 continue;
             sl_chan_limits(st, &rec, &lim);
-            if (lim.max_age_ms > 0 && sl_retention_expired(&t, &rec, &lim, now))
+            if (sl_retention_expired(&t, &rec, &lim, now))
                 pending_add(&todo, &k, rec.id, st);
         }
         sl_cursor_close(c);

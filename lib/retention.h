@@ -14,9 +14,10 @@ int64_t sl_expiry_cutoff(const sl_limits *lim, int64_t now);
 
 /* In a write transaction: remove from the front of the channel what its
  * limits no longer allow (the newest message survives max_msgs/max_bytes),
- * at most `max_deletes` messages; updates *rec (the caller saves it). */
-int sl_retention_apply(sl_txn *t, sl_chan_rec *rec, const sl_limits *lim, int64_t now, size_t max_deletes,
-                       size_t *deleted);
+ * at most `max_count` messages for max_msgs/max_bytes and `max_expired` for
+ * max_age; updates *rec (the caller saves it). */
+int sl_retention_apply(sl_txn *t, sl_chan_rec *rec, const sl_limits *lim, int64_t now, size_t max_count,
+                       size_t max_expired, size_t *deleted);
 
 /* Whether the channel holds anything its limits no longer allow. */
 int sl_retention_expired(const sl_txn *t, const sl_chan_rec *rec, const sl_limits *lim, int64_t now);

@@ -115,6 +115,28 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
         sl_free(env);
         return map_err(rc, "opening the store's databases");
     }
+    /* An environment whose main database holds anything but our databases
+     * belongs to someone else: refuse it rather than write into it. */
+    MDB_dbi main_dbi;
+    MDB_cursor *mc;
+    if (!(rc = mdb_dbi_open(txn, NULL, 0, &main_dbi)) && !(rc = mdb_cursor_open(txn, main_dbi, &mc))) {
+        MDB_val k, v;
+        int crc;
+        for (crc = mdb_cursor_get(mc, &k, &v, MDB_FIRST); crc == 0; crc = mdb_cursor_get(mc, &k, &v, MDB_NEXT)) {
+            int ours = 0;
+            for (int i = 0; i < SL_DB_COUNT; i++)
+                ours |= k.mv_size == strlen(db_names[i]) && memcmp(k.mv_data, db_names[i], k.mv_size) == 0;
+            if (!ours)
+                break;
+        }
+        mdb_cursor_close(mc);
+        if (crc == 0) {
+            mdb_txn_abort(txn);
+            mdb_env_close(env->mdb);
+            sl_free(env);
+            return sl_fail(STREAMLOG_ECORRUPT, "'%s' holds an LMDB environment that is not a libstreamlog store", dir);
+        }
+    }
     for (int i = 0; i < SL_DB_COUNT && !rc; i++)
         rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &env->dbi[i]);
     if (!rc)
@@ -345,6 +367,14 @@ int sl_cursor_put_reserve(sl_cursor *c, const void *key, size_t klen, size_t vle
         return map_err(rc, "writing a message");
     *dst = v.mv_data;
     return STREAMLOG_OK;
+}
+
+int sl_read_is_latest(const sl_txn *t)
+{
+    MDB_envinfo info;
+    if (mdb_env_info(t->env->mdb, &info))
+        return 0;
+    return (size_t)mdb_txn_id(t->mdb) == info.me_last_txnid;
 }
 
 int sl_live_bytes(const sl_txn *t, uint64_t *out)

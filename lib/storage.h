@@ -86,6 +86,9 @@ int  sl_cursor_del(sl_cursor *c);
  * the database: STREAMLOG_EEXIST otherwise, and nothing is changed. */
 int  sl_cursor_put_reserve(sl_cursor *c, const void *key, size_t klen, size_t vlen, int append, void **dst);
 
+/* Whether a read transaction still sees the newest commit (of any process). */
+int sl_read_is_latest(const sl_txn *t);
+
 /* Bytes of pages holding live data, as seen by this transaction. */
 int sl_live_bytes(const sl_txn *t, uint64_t *out);
 

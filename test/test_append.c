@@ -1,0 +1,421 @@
+/*
+ * test_append.c - append, append_expect and append_batch: good and bad
+ * input, sequence numbering, payload limits, all-or-none batches, and
+ * commit timestamps.
+ */
+#define _GNU_SOURCE
+#include "test_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static streamlog_store *st;
+static streamlog_channel *ch;
+
+static void open_default(void)
+{
+    st = tu_open(NULL);
+    ch = tu_chan(st, "c", NULL);
+}
+
+static void close_all(void)
+{
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+
+static void expect_unchanged(uint64_t msgs, uint64_t last, uint64_t bytes)
+{
+    streamlog_channel_stats s = tu_stats(ch);
+    ck_assert_uint_eq(s.msgs, msgs);
+    ck_assert_uint_eq(s.last_seq, last);
+    ck_assert_uint_eq(s.bytes, bytes);
+}
+
+START_TEST(sequences_start_at_one_and_are_contiguous)
+{
+    open_default();
+    unsigned char buf[300];
+    for (uint64_t i = 1; i <= 200; i++) {
+        size_t len = (size_t)(i * 37 % 300);
+        tu_fill(buf, len, 7, i);
+        uint64_t seq = 0;
+        TU_OK(streamlog_append(ch, buf, len, &seq));
+        ck_assert_uint_eq(seq, i);
+    }
+    for (uint64_t i = 1; i <= 200; i++) {
+        size_t len = (size_t)(i * 37 % 300);
+        tu_fill(buf, len, 7, i);
+        tu_expect_msg(ch, i, buf, len);
+    }
+    streamlog_channel_stats s = tu_stats(ch);
+    ck_assert_uint_eq(s.first_seq, 1);
+    ck_assert_uint_eq(s.last_seq, 200);
+    ck_assert_uint_eq(s.msgs, 200);
+    /* out_seq may be NULL. */
+    TU_OK(streamlog_append(ch, "x", 1, NULL));
+    ck_assert_uint_eq(tu_stats(ch).last_seq, 201);
+    tu_expect_msg(ch, 201, "x", 1);
+    close_all();
+}
+END_TEST
+
+START_TEST(any_bytes_round_trip)
+{
+    open_default();
+    unsigned char all[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (unsigned char)i;
+    uint64_t s1 = tu_append(ch, all, sizeof all);
+    uint64_t s2 = tu_append(ch, "\0\0\0", 3);
+    tu_expect_msg(ch, s1, all, sizeof all);
+    tu_expect_msg(ch, s2, "\0\0\0", 3);
+    ck_assert_uint_eq(tu_stats(ch).bytes, 259);
+    close_all();
+}
+END_TEST
+
+START_TEST(zero_length_payloads)
+{
+    open_default();
+    ck_assert_uint_eq(tu_append(ch, NULL, 0), 1);
+    ck_assert_uint_eq(tu_append(ch, "ignored", 0), 2);
+    uint64_t seq = 0;
+    TU_OK(streamlog_append_expect(ch, NULL, 0, 2, &seq));
+    ck_assert_uint_eq(seq, 3);
+    const void *d[2] = { NULL, "x" };
+    size_t l[2] = { 0, 0 };
+    TU_OK(streamlog_append_batch(ch, d, l, 2, &seq));
+    ck_assert_uint_eq(seq, 4);
+    streamlog_channel_stats s = tu_stats(ch);
+    ck_assert_uint_eq(s.msgs, 5);
+    ck_assert_uint_eq(s.bytes, 0);
+    for (uint64_t i = 1; i <= 5; i++) {
+        streamlog_msg *m = NULL;
+        TU_OK(streamlog_get(ch, i, &m));
+        size_t len = 99;
+        (void)streamlog_msg_data(m, &len);
+        ck_assert_uint_eq(len, 0);
+        ck_assert_uint_eq(streamlog_msg_seq(m), i);
+        streamlog_msg_free(m);
+    }
+    close_all();
+}
+END_TEST
+
+START_TEST(append_bad_input)
+{
+    open_default();
+    tu_append_str(ch, "a");
+    uint64_t seq = 4242;
+    TU_RC(streamlog_append(ch, NULL, 1, &seq), STREAMLOG_EINVAL);
+    TU_RC(streamlog_append(ch, NULL, 100, &seq), STREAMLOG_EINVAL);
+    TU_RC(streamlog_append(NULL, "x", 1, &seq), STREAMLOG_EINVAL);
+    TU_RC(streamlog_append_expect(ch, NULL, 1, 1, &seq), STREAMLOG_EINVAL);
+    TU_RC(streamlog_append_expect(NULL, "x", 1, 1, &seq), STREAMLOG_EINVAL);
+    ck_assert_uint_eq(seq, 4242);
+    expect_unchanged(1, 1, 1);
+    ck_assert_uint_eq(tu_append_str(ch, "b"), 2);
+    close_all();
+}
+END_TEST
+
+START_TEST(batch_bad_input)
+{
+    open_default();
+    tu_append_str(ch, "a");
+    const void *d[3] = { "x", "yy", "zzz" };
+    size_t l[3] = { 1, 2, 3 };
+    uint64_t seq = 4242;
+    TU_RC(streamlog_append_batch(ch, d, l, 0, &seq), STREAMLOG_EINVAL);
+    TU_RC(streamlog_append_batch(ch, NULL, l, 3, &seq), STREAMLOG_EINVAL);
+    TU_RC(streamlog_append_batch(ch, d, NULL, 3, &seq), STREAMLOG_EINVAL);
+    TU_RC(streamlog_append_batch(NULL, d, l, 3, &seq), STREAMLOG_EINVAL);
+    /* An entry NULL with a length > 0: the whole batch is refused. */
+    const void *dn[3] = { "x", NULL, "zzz" };
+    TU_RC(streamlog_append_batch(ch, dn, l, 3, &seq), STREAMLOG_EINVAL);
+    ck_assert_uint_eq(seq, 4242);
+    expect_unchanged(1, 1, 1);
+    /* Sequences were not consumed by the failures. */
+    TU_OK(streamlog_append_batch(ch, d, l, 3, &seq));
+    ck_assert_uint_eq(seq, 2);
+    tu_expect_msg(ch, 2, "x", 1);
+    tu_expect_msg(ch, 3, "yy", 2);
+    tu_expect_msg(ch, 4, "zzz", 3);
+    expect_unchanged(4, 4, 7);
+    close_all();
+}
+END_TEST
+
+START_TEST(batch_contiguous)
+{
+    open_default();
+    enum { N = 5000 };
+    static unsigned char bufs[N][40];
+    const void *d[N];
+    size_t l[N];
+    for (int i = 0; i < N; i++) {
+        l[i] = (size_t)(i % 41);
+        tu_fill(bufs[i], l[i], 3, (uint64_t)i);
+        d[i] = bufs[i];
+    }
+    tu_append_str(ch, "first");
+    uint64_t seq = 0;
+    TU_OK(streamlog_append_batch(ch, d, l, N, &seq));
+    ck_assert_uint_eq(seq, 2);
+    TU_OK(streamlog_append_batch(ch, d, l, 1, NULL)); /* out_first_seq NULL */
+    streamlog_channel_stats s = tu_stats(ch);
+    ck_assert_uint_eq(s.msgs, N + 2);
+    ck_assert_uint_eq(s.last_seq, N + 2);
+    for (int i = 0; i < N; i++)
+        tu_expect_msg(ch, (uint64_t)i + 2, bufs[i], l[i]);
+    tu_expect_msg(ch, N + 2, bufs[0], l[0]);
+    ck_assert_uint_eq(tu_append_str(ch, "after"), N + 3);
+    close_all();
+}
+END_TEST
+
+START_TEST(max_payload_limit)
+{
+    st = tu_open1(STREAMLOG_OPT_MAX_PAYLOAD, 100);
+    ch = tu_chan(st, "c", NULL);
+    unsigned char buf[200];
+    memset(buf, 'p', sizeof buf);
+    ck_assert_uint_eq(tu_append(ch, buf, 100), 1);
+    uint64_t seq = 4242;
+    TU_RC(streamlog_append(ch, buf, 101, &seq), STREAMLOG_ELIMIT);
+    TU_RC(streamlog_append_expect(ch, buf, 101, 1, &seq), STREAMLOG_ELIMIT);
+    ck_assert_uint_eq(seq, 4242);
+    expect_unchanged(1, 1, 100);
+    ck_assert_uint_eq(tu_append(ch, buf, 5), 2);
+    close_all();
+}
+END_TEST
+
+START_TEST(default_max_payload_is_1mib)
+{
+    open_default();
+    size_t mib = (size_t)1 << 20;
+    unsigned char *buf = malloc(mib + 1);
+    ck_assert_ptr_nonnull(buf);
+    tu_fill(buf, mib + 1, 9, 9);
+    uint64_t seq = 0;
+    TU_OK(streamlog_append(ch, buf, mib, &seq));
+    ck_assert_uint_eq(seq, 1);
+    TU_RC(streamlog_append(ch, buf, mib + 1, &seq), STREAMLOG_ELIMIT);
+    expect_unchanged(1, 1, mib);
+    tu_expect_msg(ch, 1, buf, mib);
+    free(buf);
+    close_all();
+}
+END_TEST
+
+START_TEST(unlimited_payload_up_to_hard_max)
+{
+    st = tu_open1(STREAMLOG_OPT_MAX_PAYLOAD, 0);
+    ch = tu_chan(st, "c", NULL);
+    size_t big = (size_t)3 << 20;
+    unsigned char *buf = malloc(big);
+    ck_assert_ptr_nonnull(buf);
+    tu_fill(buf, big, 1, 2);
+    ck_assert_uint_eq(tu_append(ch, buf, big), 1);
+    tu_expect_msg(ch, 1, buf, big);
+    free(buf);
+
+    /* Beyond the hard maximum: refused before the bytes are read. The
+     * region is reserved, not committed, so this costs no memory. */
+    size_t over = (size_t)STREAMLOG_PAYLOAD_HARD_MAX + 1;
+    void *region = mmap(NULL, over, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                        -1, 0);
+    ck_assert_ptr_ne(region, MAP_FAILED);
+    uint64_t seq = 4242;
+    TU_RC(streamlog_append(ch, region, over, &seq), STREAMLOG_ELIMIT);
+    const void *d[1] = { region };
+    size_t l[1] = { over };
+    TU_RC(streamlog_append_batch(ch, d, l, 1, &seq), STREAMLOG_ELIMIT);
+    ck_assert_uint_eq(seq, 4242);
+    munmap(region, over);
+    expect_unchanged(1, 1, big);
+    close_all();
+}
+END_TEST
+
+START_TEST(huge_lengths_rejected)
+{
+    open_default();
+    unsigned char small[8] = { 0 };
+    uint64_t seq = 4242;
+    /* Lengths that would overflow any size arithmetic. */
+    TU_RC(streamlog_append(ch, small, SIZE_MAX, &seq), STREAMLOG_ELIMIT);
+    TU_RC(streamlog_append(ch, small, SIZE_MAX / 2 + 1, &seq), STREAMLOG_ELIMIT);
+    const void *d[2] = { small, small };
+    size_t l[2] = { SIZE_MAX / 2 + 2, SIZE_MAX / 2 + 2 };
+    TU_RC(streamlog_append_batch(ch, d, l, 2, &seq), STREAMLOG_ELIMIT);
+    ck_assert_uint_eq(seq, 4242);
+    expect_unchanged(0, 0, 0);
+    close_all();
+}
+END_TEST
+
+START_TEST(batch_with_one_oversize_stores_nothing)
+{
+    st = tu_open1(STREAMLOG_OPT_MAX_PAYLOAD, 50);
+    ch = tu_chan(st, "c", NULL);
+    tu_append_str(ch, "before");
+    static unsigned char big[51];
+    const void *d[4] = { "a", "b", big, "d" };
+    size_t l[4] = { 1, 1, sizeof big, 1 };
+    uint64_t seq = 4242;
+    TU_RC(streamlog_append_batch(ch, d, l, 4, &seq), STREAMLOG_ELIMIT);
+    ck_assert_uint_eq(seq, 4242);
+    expect_unchanged(1, 1, 6);
+    streamlog_msg *m = NULL;
+    TU_RC(streamlog_get(ch, 2, &m), STREAMLOG_ENOTFOUND);
+    /* Oversize last entry too. */
+    const void *d2[3] = { "a", "b", big };
+    size_t l2[3] = { 1, 1, sizeof big };
+    TU_RC(streamlog_append_batch(ch, d2, l2, 3, &seq), STREAMLOG_ELIMIT);
+    expect_unchanged(1, 1, 6);
+    ck_assert_uint_eq(tu_append_str(ch, "after"), 2);
+    close_all();
+}
+END_TEST
+
+START_TEST(expect_semantics)
+{
+    open_default();
+    uint64_t seq = 4242;
+    /* Fresh channel: only 0 matches. */
+    TU_RC(streamlog_append_expect(ch, "x", 1, 1, &seq), STREAMLOG_ECONFLICT);
+    TU_RC(streamlog_append_expect(ch, "x", 1, UINT64_MAX, &seq), STREAMLOG_ECONFLICT);
+    ck_assert_uint_eq(seq, 4242);
+    expect_unchanged(0, 0, 0);
+    TU_OK(streamlog_append_expect(ch, "a", 1, 0, &seq));
+    ck_assert_uint_eq(seq, 1);
+    TU_RC(streamlog_append_expect(ch, "x", 1, 0, &seq), STREAMLOG_ECONFLICT);
+    tu_append_str(ch, "b");
+    tu_append_str(ch, "c");
+    seq = 4242;
+    TU_RC(streamlog_append_expect(ch, "x", 1, 2, &seq), STREAMLOG_ECONFLICT);
+    TU_RC(streamlog_append_expect(ch, "x", 1, 4, &seq), STREAMLOG_ECONFLICT);
+    TU_RC(streamlog_append_expect(ch, "x", 1, 0, &seq), STREAMLOG_ECONFLICT);
+    ck_assert_uint_eq(seq, 4242);
+    expect_unchanged(3, 3, 3);
+    TU_OK(streamlog_append_expect(ch, "d", 1, 3, &seq));
+    ck_assert_uint_eq(seq, 4);
+    TU_OK(streamlog_append_expect(ch, "e", 1, 4, NULL));
+    tu_expect_msg(ch, 5, "e", 1);
+    expect_unchanged(5, 5, 5);
+    close_all();
+}
+END_TEST
+
+START_TEST(expect_after_pruning)
+{
+    /* The last sequence counts even when retention removed messages. */
+    st = tu_open(NULL);
+    ch = tu_chan1(st, "c", STREAMLOG_OPT_MAX_MSGS, 1);
+    for (int i = 0; i < 5; i++)
+        tu_append_str(ch, "m");
+    uint64_t seq = 0;
+    TU_RC(streamlog_append_expect(ch, "x", 1, 0, &seq), STREAMLOG_ECONFLICT);
+    TU_RC(streamlog_append_expect(ch, "x", 1, 1, &seq), STREAMLOG_ECONFLICT);
+    TU_OK(streamlog_append_expect(ch, "x", 1, 5, &seq));
+    ck_assert_uint_eq(seq, 6);
+    close_all();
+}
+END_TEST
+
+START_TEST(timestamps)
+{
+    open_default();
+    int64_t prev = 0;
+    for (int i = 0; i < 100; i++) {
+        int64_t before = tu_now_ns();
+        uint64_t seq;
+        if (i % 10 == 9) {
+            const void *d[5] = { "a", "b", "c", "d", "e" };
+            size_t l[5] = { 1, 1, 1, 1, 1 };
+            TU_OK(streamlog_append_batch(ch, d, l, 5, &seq));
+        } else {
+            TU_OK(streamlog_append(ch, "t", 1, &seq));
+        }
+        int64_t after = tu_now_ns();
+        uint64_t last = tu_stats(ch).last_seq;
+        for (uint64_t s = seq; s <= last; s++) {
+            streamlog_msg *m = NULL;
+            TU_OK(streamlog_get(ch, s, &m));
+            int64_t t = streamlog_msg_time(m);
+            streamlog_msg_free(m);
+            ck_assert_msg(t >= before && t <= after,
+                          "seq %llu: time %lld not within the call [%lld, %lld]",
+                          (unsigned long long)s, (long long)t, (long long)before,
+                          (long long)after);
+            ck_assert_msg(t >= prev, "seq %llu: time %lld < previous %lld",
+                          (unsigned long long)s, (long long)t, (long long)prev);
+            prev = t;
+        }
+    }
+    close_all();
+}
+END_TEST
+
+START_TEST(timestamps_survive_reopen)
+{
+    open_default();
+    tu_append_str(ch, "a");
+    streamlog_msg *m = NULL;
+    TU_OK(streamlog_get(ch, 1, &m));
+    int64_t t1 = streamlog_msg_time(m);
+    streamlog_msg_free(m);
+    close_all();
+    st = tu_open(NULL);
+    ch = tu_chan(st, "c", NULL);
+    TU_OK(streamlog_get(ch, 1, &m));
+    ck_assert_int_eq(streamlog_msg_time(m), t1);
+    streamlog_msg_free(m);
+    tu_append_str(ch, "b");
+    TU_OK(streamlog_get(ch, 2, &m));
+    ck_assert_int_ge(streamlog_msg_time(m), t1);
+    streamlog_msg_free(m);
+    close_all();
+}
+END_TEST
+
+static Suite *append_suite(void)
+{
+    Suite *s = suite_create("append");
+    TCase *tc = tu_tcase("append", 0);
+    tcase_add_test(tc, sequences_start_at_one_and_are_contiguous);
+    tcase_add_test(tc, any_bytes_round_trip);
+    tcase_add_test(tc, zero_length_payloads);
+    tcase_add_test(tc, append_bad_input);
+    tcase_add_test(tc, timestamps);
+    tcase_add_test(tc, timestamps_survive_reopen);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("limits", 0);
+    tcase_add_test(tc, max_payload_limit);
+    tcase_add_test(tc, default_max_payload_is_1mib);
+    tcase_add_test(tc, unlimited_payload_up_to_hard_max);
+    tcase_add_test(tc, huge_lengths_rejected);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("batch", 0);
+    tcase_add_test(tc, batch_bad_input);
+    tcase_add_test(tc, batch_contiguous);
+    tcase_add_test(tc, batch_with_one_oversize_stores_nothing);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("expect", 0);
+    tcase_add_test(tc, expect_semantics);
+    tcase_add_test(tc, expect_after_pruning);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run(append_suite());
+}

@@ -1,0 +1,532 @@
+/*
+ * test_store.c - opening and closing stores: directory creation, argument
+ * checks, the one-open-per-process rule, EBUSY while children are open,
+ * persistence across reopen, and foreign or damaged directories.
+ */
+#define _GNU_SOURCE
+#include "test_util.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+START_TEST(open_creates_directory)
+{
+    umask(022);
+    struct stat sb;
+    ck_assert_int_ne(stat(tu_store, &sb), 0);
+    streamlog_store *st = tu_open(NULL);
+    ck_assert_int_eq(stat(tu_store, &sb), 0);
+    ck_assert_msg(S_ISDIR(sb.st_mode), "store path is not a directory");
+    ck_assert_msg((sb.st_mode & 0777) == 0755, "directory mode %o, expected 755",
+                  (unsigned)(sb.st_mode & 0777));
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
+START_TEST(open_existing_empty_directory)
+{
+    /* tu_dir exists and is empty. */
+    streamlog_store *st = NULL;
+    TU_OK(streamlog_open(tu_dir, NULL, &st));
+    ck_assert_ptr_nonnull(st);
+    streamlog_channel *ch = tu_chan(st, "c", NULL);
+    ck_assert_uint_eq(tu_append_str(ch, "x"), 1);
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
+START_TEST(open_bad_args)
+{
+    streamlog_store *st = (streamlog_store *)&st; /* sentinel */
+    TU_RC(streamlog_open(NULL, NULL, &st), STREAMLOG_EINVAL);
+    ck_assert_ptr_eq(st, (streamlog_store *)&st);
+    TU_RC(streamlog_open(tu_store, NULL, NULL), STREAMLOG_EINVAL);
+    /* Nothing must have been left open by the failure with NULL out: */
+    st = NULL;
+    TU_OK(streamlog_open(tu_store, NULL, &st));
+    TU_OK(streamlog_close(st));
+    /* "" is no directory name. */
+    st = (streamlog_store *)&st;
+    TU_RC2(streamlog_open("", NULL, &st), STREAMLOG_EINVAL, STREAMLOG_EIO);
+    ck_assert_ptr_eq(st, (streamlog_store *)&st);
+}
+END_TEST
+
+START_TEST(open_path_is_a_file)
+{
+    char path[4400];
+    snprintf(path, sizeof path, "%s/file", tu_dir);
+    tu_write_file(path, "hello\n", 6);
+    streamlog_store *st = (streamlog_store *)&st;
+    TU_RC(streamlog_open(path, NULL, &st), STREAMLOG_EIO);
+    ck_assert_ptr_eq(st, (streamlog_store *)&st);
+    /* The file is untouched. */
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_size, 6);
+}
+END_TEST
+
+START_TEST(open_uncreatable_directory)
+{
+    streamlog_store *st = (streamlog_store *)&st;
+    /* Nobody (not even root) can create a directory inside /proc. */
+    TU_RC(streamlog_open("/proc/streamlog-test-no-such-dir", NULL, &st), STREAMLOG_EIO);
+    ck_assert_ptr_eq(st, (streamlog_store *)&st);
+}
+END_TEST
+
+START_TEST(second_open_is_ebusy)
+{
+    streamlog_store *st = tu_open(NULL);
+    streamlog_channel *ch = tu_chan(st, "c", NULL);
+    tu_append_str(ch, "one");
+
+    streamlog_store *st2 = (streamlog_store *)&st2;
+    TU_RC(streamlog_open(tu_store, NULL, &st2), STREAMLOG_EBUSY);
+    ck_assert_ptr_eq(st2, (streamlog_store *)&st2);
+
+    /* Other spellings of the same directory. */
+    char path[4400];
+    snprintf(path, sizeof path, "%s/", tu_store);
+    TU_RC(streamlog_open(path, NULL, &st2), STREAMLOG_EBUSY);
+    snprintf(path, sizeof path, "%s/../store", tu_store);
+    TU_RC(streamlog_open(path, NULL, &st2), STREAMLOG_EBUSY);
+    snprintf(path, sizeof path, "%s/link", tu_dir);
+    ck_assert_int_eq(symlink(tu_store, path), 0);
+    TU_RC(streamlog_open(path, NULL, &st2), STREAMLOG_EBUSY);
+    ck_assert_int_eq(chdir(tu_dir), 0);
+    TU_RC(streamlog_open("store", NULL, &st2), STREAMLOG_EBUSY);
+
+    /* The first handle is unharmed. */
+    ck_assert_uint_eq(tu_append_str(ch, "two"), 2);
+    tu_expect_msg(ch, 1, "one", 3);
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+
+    /* Once closed, the store opens again. */
+    st = NULL;
+    TU_OK(streamlog_open(path, NULL, &st));
+    ch = NULL;
+    TU_OK(streamlog_channel_open(st, "c", 0, NULL, &ch));
+    tu_expect_msg(ch, 2, "two", 3);
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
+START_TEST(two_stores_at_once)
+{
+    char p1[4200], p2[4200];
+    snprintf(p1, sizeof p1, "%s/s1", tu_dir);
+    snprintf(p2, sizeof p2, "%s/s2", tu_dir);
+    streamlog_store *a = NULL, *b = NULL;
+    TU_OK(streamlog_open(p1, NULL, &a));
+    TU_OK(streamlog_open(p2, NULL, &b));
+    streamlog_channel *ca = tu_chan(a, "c", NULL);
+    streamlog_channel *cb = tu_chan(b, "c", NULL);
+    ck_assert_uint_eq(tu_append_str(ca, "a1"), 1);
+    ck_assert_uint_eq(tu_append_str(ca, "a2"), 2);
+    ck_assert_uint_eq(tu_append_str(cb, "b1"), 1);
+    ck_assert_uint_eq(tu_stats(ca).msgs, 2);
+    ck_assert_uint_eq(tu_stats(cb).msgs, 1);
+    tu_expect_msg(cb, 1, "b1", 2);
+    streamlog_channel_close(ca);
+    TU_OK(streamlog_close(a));
+    /* b still works after a is closed. */
+    ck_assert_uint_eq(tu_append_str(cb, "b2"), 2);
+    streamlog_channel_close(cb);
+    TU_OK(streamlog_close(b));
+}
+END_TEST
+
+START_TEST(close_busy_with_channel)
+{
+    streamlog_store *st = tu_open(NULL);
+    streamlog_channel *ch = tu_chan(st, "c", NULL);
+    tu_append_str(ch, "a");
+    TU_RC(streamlog_close(st), STREAMLOG_EBUSY);
+    /* Everything still works. */
+    ck_assert_uint_eq(tu_append_str(ch, "b"), 2);
+    tu_expect_msg(ch, 1, "a", 1);
+    streamlog_channel *ch2 = tu_chan(st, "d", NULL);
+    tu_append_str(ch2, "x");
+    TU_RC(streamlog_close(st), STREAMLOG_EBUSY);
+    streamlog_channel_close(ch);
+    TU_RC(streamlog_close(st), STREAMLOG_EBUSY);
+    streamlog_channel_close(ch2);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
+START_TEST(close_busy_with_iterator)
+{
+    streamlog_store *st = tu_open(NULL);
+    streamlog_channel *ch = tu_chan(st, "c", NULL);
+    tu_append_str(ch, "a");
+    tu_append_str(ch, "b");
+    streamlog_iter *it = NULL;
+    TU_OK(streamlog_iter_open(ch, STREAMLOG_START_FIRST, 0, &it));
+    streamlog_channel_close(ch); /* the iterator keeps working */
+    TU_RC(streamlog_close(st), STREAMLOG_EBUSY);
+    const streamlog_msg *m = NULL;
+    TU_OK(streamlog_iter_next(it, &m));
+    ck_assert_uint_eq(streamlog_msg_seq(m), 1);
+    TU_RC(streamlog_close(st), STREAMLOG_EBUSY);
+    TU_OK(streamlog_iter_next(it, &m));
+    ck_assert_uint_eq(streamlog_msg_seq(m), 2);
+    size_t len = 0;
+    const void *d = streamlog_msg_data(m, &len);
+    ck_assert_uint_eq(len, 1);
+    ck_assert_int_eq(memcmp(d, "b", 1), 0);
+    TU_RC(streamlog_iter_next(it, &m), STREAMLOG_EAGAIN);
+    streamlog_iter_close(it);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
+START_TEST(close_null)
+{
+    TU_RC(streamlog_close(NULL), STREAMLOG_EINVAL);
+    TU_RC(streamlog_sync(NULL), STREAMLOG_EINVAL);
+}
+END_TEST
+
+START_TEST(sync_works)
+{
+    streamlog_store *st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
+    streamlog_channel *ch = tu_chan(st, "c", NULL);
+    tu_append_str(ch, "x");
+    TU_OK(streamlog_sync(st));
+    ck_assert_uint_eq(tu_append_str(ch, "y"), 2);
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
+START_TEST(reopen_persistence)
+{
+    unsigned char buf[5000];
+    streamlog_store *st = tu_open(NULL);
+    streamlog_channel *a = tu_chan(st, "orders", NULL);
+    streamlog_channel *b = tu_chan(st, "orders.eu", NULL);
+    for (uint64_t i = 1; i <= 50; i++) {
+        size_t len = (size_t)(i * 97 % 5000);
+        tu_fill(buf, len, 1, i);
+        ck_assert_uint_eq(tu_append(a, buf, len), i);
+        if (i % 5 == 0) {
+            tu_fill(buf, 10, 2, i);
+            tu_append(b, buf, 10);
+        }
+    }
+    streamlog_channel_stats sa = tu_stats(a), sb = tu_stats(b);
+    streamlog_channel_close(a);
+    streamlog_channel_close(b);
+    TU_OK(streamlog_close(st));
+
+    for (int round = 0; round < 2; round++) {
+        st = tu_open(NULL);
+        a = b = NULL;
+        TU_OK(streamlog_channel_open(st, "orders", 0, NULL, &a));
+        TU_OK(streamlog_channel_open(st, "orders.eu", 0, NULL, &b));
+        streamlog_channel_stats ra = tu_stats(a), rb = tu_stats(b);
+        ck_assert_uint_eq(ra.first_seq, 1);
+        ck_assert_uint_eq(ra.last_seq, sa.last_seq);
+        ck_assert_uint_eq(ra.msgs, sa.msgs);
+        ck_assert_uint_eq(ra.bytes, sa.bytes);
+        ck_assert_uint_eq(rb.msgs, 10);
+        ck_assert_uint_eq(rb.bytes, sb.bytes);
+        for (uint64_t i = 1; i <= 50; i++) {
+            size_t len = (size_t)(i * 97 % 5000);
+            tu_fill(buf, len, 1, i);
+            tu_expect_msg(a, i, buf, len);
+        }
+        for (uint64_t i = 1; i <= 10; i++) {
+            tu_fill(buf, 10, 2, i * 5);
+            tu_expect_msg(b, i, buf, 10);
+        }
+        /* Numbering continues. */
+        uint64_t next = 51 + (uint64_t)round;
+        ck_assert_uint_eq(tu_append_str(a, "more"), next);
+        sa = tu_stats(a);
+        ck_assert_uint_eq(sa.last_seq, next);
+        streamlog_channel_close(a);
+        streamlog_channel_close(b);
+        TU_OK(streamlog_close(st));
+        /* Keep the expectation for message 51 (round 0) in the loop above. */
+        if (round == 0) {
+            /* message 51 is "more", not a tu_fill payload: check it here */
+            st = tu_open(NULL);
+            a = NULL;
+            TU_OK(streamlog_channel_open(st, "orders", 0, NULL, &a));
+            tu_expect_msg(a, 51, "more", 4);
+            streamlog_channel_close(a);
+            TU_OK(streamlog_close(st));
+        }
+    }
+}
+END_TEST
+
+START_TEST(reopen_keeps_channel_limits)
+{
+    streamlog_store *st = tu_open(NULL);
+    streamlog_channel *ch = tu_chan1(st, "c", STREAMLOG_OPT_MAX_MSGS, 3);
+    tu_append_str(ch, "a");
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+
+    st = tu_open(NULL);
+    ch = NULL;
+    TU_OK(streamlog_channel_open(st, "c", 0, NULL, &ch));
+    for (int i = 0; i < 6; i++)
+        tu_append_str(ch, "b");
+    streamlog_channel_stats s = tu_stats(ch);
+    ck_assert_uint_eq(s.msgs, 3);
+    ck_assert_uint_eq(s.first_seq, 5);
+    ck_assert_uint_eq(s.last_seq, 7);
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
+/* Closing must release everything: threads, descriptors. */
+START_TEST(open_close_releases_resources)
+{
+    /* Warm up once (lazy one-time initialisation is fine). */
+    streamlog_store *st = tu_open(NULL);
+    streamlog_channel *ch = tu_chan(st, "c", NULL);
+    tu_append_str(ch, "x");
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+
+    int fds = tu_count_fds();
+    int threads = tu_count_threads();
+    for (int i = 0; i < 20; i++) {
+        st = tu_open(NULL);
+        ch = tu_chan(st, "c", NULL);
+        streamlog_iter *it = NULL;
+        TU_OK(streamlog_iter_open(ch, STREAMLOG_START_FIRST, 0, &it));
+        const streamlog_msg *m;
+        TU_OK(streamlog_iter_next(it, &m));
+        tu_append_str(ch, "y");
+        streamlog_iter_close(it);
+        streamlog_channel_close(ch);
+        TU_OK(streamlog_close(st));
+    }
+    ck_assert_int_eq(tu_count_fds(), fds);
+    /* The background thread may take a moment to be reaped by the kernel. */
+    for (int i = 0; i < 100 && tu_count_threads() != threads; i++)
+        tu_sleep_ms(10);
+    ck_assert_int_eq(tu_count_threads(), threads);
+}
+END_TEST
+
+START_TEST(garbage_data_file)
+{
+    ck_assert_int_eq(mkdir(tu_store, 0755), 0);
+    char path[4400];
+    snprintf(path, sizeof path, "%s/data.mdb", tu_store);
+    static unsigned char junk[65536];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (unsigned char)(i * 131 + 7);
+    tu_write_file(path, junk, sizeof junk);
+    streamlog_store *st = (streamlog_store *)&st;
+    TU_RC(streamlog_open(tu_store, NULL, &st), STREAMLOG_ECORRUPT);
+    ck_assert_ptr_eq(st, (streamlog_store *)&st);
+    /* It is refused again the same way (nothing half-open left behind). */
+    TU_RC(streamlog_open(tu_store, NULL, &st), STREAMLOG_ECORRUPT);
+    /* The user's file is not overwritten. */
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_size, (off_t)sizeof junk);
+    /* Once the garbage is gone, the directory becomes a store. */
+    ck_assert_int_eq(unlink(path), 0);
+    snprintf(path, sizeof path, "%s/lock.mdb", tu_store);
+    unlink(path);
+    st = NULL;
+    TU_OK(streamlog_open(tu_store, NULL, &st));
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
+START_TEST(text_data_file)
+{
+    ck_assert_int_eq(mkdir(tu_store, 0755), 0);
+    char path[4400];
+    snprintf(path, sizeof path, "%s/data.mdb", tu_store);
+    const char *text = "this is not an LMDB file, just a user's notes\n";
+    tu_write_file(path, text, strlen(text));
+    streamlog_store *st = (streamlog_store *)&st;
+    TU_RC(streamlog_open(tu_store, NULL, &st), STREAMLOG_ECORRUPT);
+    ck_assert_ptr_eq(st, (streamlog_store *)&st);
+}
+END_TEST
+
+/* A valid LMDB environment written by someone else is not a libstreamlog
+ * store: refuse it rather than write into it. */
+START_TEST(foreign_lmdb_environment)
+{
+    ck_assert_int_eq(mkdir(tu_store, 0755), 0);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_set_maxdbs(env, 4), 0);
+    ck_assert_int_eq(mdb_env_open(env, tu_store, 0, 0644), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+    MDB_val k = { 5, "hello" }, v = { 5, "world" };
+    ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "accounts", MDB_CREATE, &dbi), 0);
+    MDB_val k2 = { 3, "bob" }, v2 = { 3, "100" };
+    ck_assert_int_eq(mdb_put(txn, dbi, &k2, &v2, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    streamlog_store *st = (streamlog_store *)&st;
+    TU_RC(streamlog_open(tu_store, NULL, &st), STREAMLOG_ECORRUPT);
+    ck_assert_ptr_eq(st, (streamlog_store *)&st);
+
+    /* The foreign data is untouched. */
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_set_maxdbs(env, 4), 0);
+    ck_assert_int_eq(mdb_env_open(env, tu_store, MDB_RDONLY, 0644), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "accounts", 0, &dbi), 0);
+    MDB_val got;
+    ck_assert_int_eq(mdb_get(txn, dbi, &k2, &got), 0);
+    ck_assert_int_eq(got.mv_size, 3);
+    ck_assert_int_eq(memcmp(got.mv_data, "100", 3), 0);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+}
+END_TEST
+
+/* Damaged records are reported as ECORRUPT, never crashed on. This test
+ * knows the on-disk layout (named databases "msgs" and "channels", message
+ * keys of channel id and sequence in order) and damages records with raw
+ * LMDB while the store is closed. */
+START_TEST(damaged_records_are_ecorrupt)
+{
+    streamlog_store *st = tu_open(NULL);
+    streamlog_channel *ch = tu_chan(st, "c", NULL);
+    for (int i = 0; i < 5; i++)
+        tu_append_str(ch, "intact payload");
+    streamlog_channel *bad = tu_chan(st, "bad", NULL);
+    tu_append_str(bad, "x");
+    streamlog_channel_close(ch);
+    streamlog_channel_close(bad);
+    TU_OK(streamlog_close(st));
+
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi msgs, chans;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_set_maxdbs(env, 16), 0);
+    ck_assert_int_eq(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
+    ck_assert_int_eq(mdb_env_open(env, tu_store, 0, 0644), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "msgs", 0, &msgs), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "channels", 0, &chans), 0);
+    /* Messages 2 and 3 of "c" (the first channel's keys sort first; a key
+     * is the big-endian channel id then the big-endian sequence). */
+    MDB_cursor *cur;
+    ck_assert_int_eq(mdb_cursor_open(txn, msgs, &cur), 0);
+    MDB_val k, v;
+    ck_assert_int_eq(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+    ck_assert_int_eq(k.mv_size, 16);
+    unsigned char key2[16], key3[16];
+    memcpy(key2, k.mv_data, 16);
+    ck_assert_int_eq(key2[15], 1);
+    mdb_cursor_close(cur);
+    memcpy(key3, key2, 16);
+    key2[15] = 2;
+    key3[15] = 3;
+    MDB_val k2 = { 16, key2 }, k3 = { 16, key3 };
+    ck_assert_int_eq(mdb_get(txn, msgs, &k2, &v), 0);
+    ck_assert_int_eq(mdb_get(txn, msgs, &k3, &v), 0);
+    MDB_val shortv = { 3, "abc" };
+    ck_assert_int_eq(mdb_put(txn, msgs, &k2, &shortv, 0), 0);
+    unsigned char junk[40];
+    memset(junk, 0xee, sizeof junk);
+    MDB_val junkv = { sizeof junk, junk };
+    ck_assert_int_eq(mdb_put(txn, msgs, &k3, &junkv, 0), 0);
+    /* The channel record of "bad". */
+    MDB_val name = { 3, "bad" };
+    MDB_val garbage = { 5, "\x01\x02\x03\x04\x05" };
+    ck_assert_int_eq(mdb_put(txn, chans, &name, &garbage, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    st = tu_open(NULL);
+    ch = NULL;
+    TU_OK(streamlog_channel_open(st, "c", 0, NULL, &ch));
+    tu_expect_msg(ch, 1, "intact payload", 14);
+    streamlog_msg *m = (streamlog_msg *)&m;
+    TU_RC(streamlog_get(ch, 2, &m), STREAMLOG_ECORRUPT);
+    TU_RC(streamlog_get(ch, 3, &m), STREAMLOG_ECORRUPT);
+    ck_assert_ptr_eq(m, (streamlog_msg *)&m);
+    tu_expect_msg(ch, 4, "intact payload", 14);
+    streamlog_iter *it = NULL;
+    TU_OK(streamlog_iter_open(ch, STREAMLOG_START_FIRST, 0, &it));
+    const streamlog_msg *view;
+    TU_OK(streamlog_iter_next(it, &view));
+    ck_assert_uint_eq(streamlog_msg_seq(view), 1);
+    TU_RC(streamlog_iter_next(it, &view), STREAMLOG_ECORRUPT);
+    streamlog_iter_close(it);
+    /* Seeking by time reads records too. */
+    it = NULL;
+    int rc = streamlog_iter_open(ch, STREAMLOG_START_TIME, 1, &it);
+    ck_assert_msg(rc == STREAMLOG_OK || rc == STREAMLOG_ECORRUPT, "TIME seek: %s", tu_name(rc));
+    streamlog_iter_close(it);
+    streamlog_channel *b = (streamlog_channel *)&b;
+    TU_RC(streamlog_channel_open(st, "bad", 0, NULL, &b), STREAMLOG_ECORRUPT);
+    ck_assert_ptr_eq(b, (streamlog_channel *)&b);
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc = tu_tcase("open", 0);
+    tcase_add_test(tc, open_creates_directory);
+    tcase_add_test(tc, open_existing_empty_directory);
+    tcase_add_test(tc, open_bad_args);
+    tcase_add_test(tc, open_path_is_a_file);
+    tcase_add_test(tc, open_uncreatable_directory);
+    tcase_add_test(tc, second_open_is_ebusy);
+    tcase_add_test(tc, two_stores_at_once);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("close", 0);
+    tcase_add_test(tc, close_busy_with_channel);
+    tcase_add_test(tc, close_busy_with_iterator);
+    tcase_add_test(tc, close_null);
+    tcase_add_test(tc, sync_works);
+    tcase_add_test(tc, open_close_releases_resources);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("persistence", 0);
+    tcase_add_test(tc, reopen_persistence);
+    tcase_add_test(tc, reopen_keeps_channel_limits);
+    suite_add_tcase(s, tc);
+
+    tc = tu_tcase("foreign", 0);
+    tcase_add_test(tc, garbage_data_file);
+    tcase_add_test(tc, text_data_file);
+    tcase_add_test(tc, foreign_lmdb_environment);
+    tcase_add_test(tc, damaged_records_are_ecorrupt);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run(store_suite());
+}
