@@ -285,6 +285,17 @@ void streamlog_channel_close(streamlog_channel *ch);
  */
 int  streamlog_channel_delete(streamlog_store *st, const char *name);
 
+/**
+ * List channels: write into @p buf the name of the first channel whose name
+ * sorts (bytewise) after @p after, or the first channel when @p after is
+ * NULL or "". Call again with the name received to walk all channels.
+ * @param cap  size of buf; at least 256 (a name and its NUL).
+ * @return OK; ENOTFOUND when no channel follows; EINVAL (NULL st or buf,
+ *         cap < 256); EIO.
+ * @note Thread-safe. Channels created or deleted meanwhile may or may not be seen.
+ */
+int  streamlog_channel_list_next(streamlog_store *st, const char *after, char *buf, size_t cap);
+
 /** Statistics of one channel. An empty channel has msgs 0 and
  *  first_seq == last_seq + 1. bytes counts payload bytes. subs counts the
  *  channel's active subscriptions in every process sharing the store. */

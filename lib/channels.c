@@ -300,3 +300,35 @@ int sl_channel_stats(streamlog_channel *ch, streamlog_channel_stats *out)
     out->subs = subs;
     return STREAMLOG_OK;
 }
+
+int sl_channel_list_next(streamlog_store *st, const char *after, char *buf, size_t cap)
+{
+    sl_txn t;
+    sl_cursor *c;
+    int rc = sl_read_begin(st->env, &t);
+    if (rc)
+        return rc;
+    if ((rc = sl_cursor_open(&t, SL_DB_CHANNELS, &c))) {
+        sl_read_end(&t);
+        return rc;
+    }
+    size_t alen = after ? strlen(after) : 0;
+    sl_val k = {after, alen}, v;
+    rc = sl_cursor_get(c, alen ? SL_SEEK_GE : SL_FIRST, &k, &v);
+    /* skip `after` itself */
+    if (!rc && alen && k.len == alen && memcmp(k.data, after, alen) == 0)
+        rc = sl_cursor_get(c, SL_NEXT, &k, &v);
+    if (!rc) {
+        if (k.len >= cap) {
+            rc = sl_fail(STREAMLOG_ECORRUPT, "channel name of %zu bytes in the store", k.len);
+        } else {
+            memcpy(buf, k.data, k.len);
+            buf[k.len] = '\0';
+        }
+    } else if (rc == STREAMLOG_ENOTFOUND) {
+        rc = sl_fail(STREAMLOG_ENOTFOUND, "no channel after '%s'", after ? after : "");
+    }
+    sl_cursor_close(c);
+    sl_read_end(&t);
+    return rc;
+}

@@ -20,6 +20,8 @@ void sl_channel_close(streamlog_channel *ch);
 int sl_channel_delete(streamlog_store *st, const char *name);
 int sl_channel_stats(streamlog_channel *ch, streamlog_channel_stats *out);
 
+int sl_channel_list_next(streamlog_store *st, const char *after, char *buf, size_t cap);
+
 /* Finish purging channels whose deletion was interrupted (called at open). */
 int sl_channels_finish_deletes(streamlog_store *st);
 

@@ -118,6 +118,15 @@ SL_PUBLIC int streamlog_channel_delete(streamlog_store *st, const char *name)
     return rc ? rc : sl_channel_delete(st, name);
 }
 
+SL_PUBLIC int streamlog_channel_list_next(streamlog_store *st, const char *after, char *buf, size_t cap)
+{
+    sl_clear_error();
+    REQUIRE(st, "streamlog_channel_list_next: store is NULL");
+    REQUIRE(buf, "streamlog_channel_list_next: buf is NULL");
+    REQUIRE(cap >= SL_NAME_MAX + 1, "streamlog_channel_list_next: cap %zu is below %d", cap, SL_NAME_MAX + 1);
+    return sl_channel_list_next(st, after, buf, cap);
+}
+
 SL_PUBLIC int streamlog_channel_get_stats(streamlog_channel *ch, streamlog_channel_stats *out)
 {
     sl_clear_error();

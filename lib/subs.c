@@ -398,6 +398,7 @@ int sl_subscribe(streamlog_channel *ch, const streamlog_opts *opts, streamlog_su
     }
     sub->listening = 1;
     sl_iter_seek(sub->it, sub->next_seq);
+    sl_wake_fd(sub->evfd); /* the fd starts readable: stored messages may be deliverable already */
     atomic_fetch_add(&st->children, 1);
     *out = sub;
     return STREAMLOG_OK;
@@ -809,6 +810,7 @@ int sl_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_msg **ou
         drained = 0;
         if ((rc = flush_acks(sub))) /* write buffered acks before sleeping */
             return rc;
+        arm_timer(sub); /* also for callers who poll streamlog_sub_fd() themselves */
         if (timeout_ms == 0)
             return STREAMLOG_EAGAIN;
         int wait_ms = -1;
@@ -818,7 +820,6 @@ int sl_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_msg **ou
                 return sl_fail(STREAMLOG_ETIMEDOUT, "no message within %lld ms", (long long)timeout_ms);
             wait_ms = (int)((left + 999999) / 1000000);
         }
-        arm_timer(sub);
         struct pollfd pfd = {.fd = sub->epfd, .events = POLLIN};
         if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
             return sl_fail(STREAMLOG_EIO, "poll: %s", strerror(errno));

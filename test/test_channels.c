@@ -588,6 +588,39 @@ START_TEST(channel_close_null)
 }
 END_TEST
 
+START_TEST(list_channels_in_name_order)
+{
+    streamlog_store *st = tu_open(NULL);
+    char buf[256];
+    TU_RC(streamlog_channel_list_next(st, NULL, buf, sizeof buf), STREAMLOG_ENOTFOUND);
+    const char *names[] = {"b.two", "a.one", "c", "b"};
+    for (int i = 0; i < 4; i++)
+        streamlog_channel_close(tu_chan(st, names[i], NULL));
+    const char *expect[] = {"a.one", "b", "b.two", "c"};
+    const char *after = NULL;
+    char prev[256];
+    for (int i = 0; i < 4; i++) {
+        TU_OK(streamlog_channel_list_next(st, after, buf, sizeof buf));
+        ck_assert_str_eq(buf, expect[i]);
+        strcpy(prev, buf);
+        after = prev;
+    }
+    TU_RC(streamlog_channel_list_next(st, after, buf, sizeof buf), STREAMLOG_ENOTFOUND);
+    /* a name that is not a channel still positions the walk */
+    TU_OK(streamlog_channel_list_next(st, "b.", buf, sizeof buf));
+    ck_assert_str_eq(buf, "b.two");
+    /* deleted channels are not listed */
+    TU_OK(streamlog_channel_delete(st, "b"));
+    TU_OK(streamlog_channel_list_next(st, "a.one", buf, sizeof buf));
+    ck_assert_str_eq(buf, "b.two");
+    /* bad input */
+    TU_RC(streamlog_channel_list_next(NULL, NULL, buf, sizeof buf), STREAMLOG_EINVAL);
+    TU_RC(streamlog_channel_list_next(st, NULL, NULL, sizeof buf), STREAMLOG_EINVAL);
+    TU_RC(streamlog_channel_list_next(st, NULL, buf, 255), STREAMLOG_EINVAL);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
 static Suite *channels_suite(void)
 {
     Suite *s = suite_create("channels");
@@ -618,6 +651,7 @@ static Suite *channels_suite(void)
     tc = tu_tcase("stats", 0);
     tcase_add_test(tc, stats_empty_and_after_appends);
     tcase_add_test(tc, limits_updated_on_existing_channel);
+    tcase_add_test(tc, list_channels_in_name_order);
     suite_add_tcase(s, tc);
     return s;
 }
