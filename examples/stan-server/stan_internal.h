@@ -1,0 +1,77 @@
+/* stan_internal.h - the streaming server's state, shared by stan_server.c (protocol) and
+ * stan_monitor.c (HTTP monitoring JSON). Not a public interface. */
+#ifndef STAN_INTERNAL_H
+#define STAN_INTERNAL_H
+
+#include "stan_append.h"
+#include "stan_map.h"
+#include "stan_server.h"
+
+#include <streamlog.h>
+
+typedef struct stan_client stan_client;
+typedef struct stan_channel stan_channel;
+
+typedef struct stan_sub {
+    stan_server *srv;
+    stan_client *client;
+    stan_channel *chan;
+    char *inbox, *ack_inbox, *durable, *queue;
+    int max_inflight, ack_wait_s;
+    streamlog_sub *sl;
+    stan_bus_sub *ack_sub;
+    uv_poll_t poll;
+    int in_drain, doomed, doomed_unsub;
+    struct stan_sub *next_in_client, *next_in_chan;
+} stan_sub;
+
+struct stan_client {
+    stan_server *srv;
+    char *id, *hb_inbox;
+    uint8_t *conn_id;
+    size_t conn_id_len;
+    int hb_fails;
+    uint64_t hb_req;       /* pending heartbeat request id, 0 when none */
+    stan_sub *subs;
+    stan_client *next, *prev;   /* registration order, for monitoring */
+};
+
+struct stan_channel {
+    char *name;
+    streamlog_channel *ch;
+    stan_appq q;
+    stan_sub *subs;
+    stan_channel *next;   /* creation order */
+};
+
+struct stan_server {
+    uv_loop_t *loop;
+    stan_bus *bus;
+    stan_config cfg;
+    char *cluster_id, *dir;
+    int temp_dir;
+    char server_id[32];
+    streamlog_store *store;
+    stan_appender *app;
+    stan_map clients;        /* clientID -> stan_client */
+    stan_map conn_ids;       /* connID bytes -> stan_client */
+    stan_map channels;       /* name -> stan_channel */
+    stan_map pending_ids;    /* clientID -> 1 while a duplicate check runs */
+    stan_client *clients_head, *clients_tail;
+    stan_channel *chan_head, *chan_tail;
+    size_t nsubs;
+    stan_bus_sub *sub_discover, *sub_pings, *sub_pub, *sub_sub, *sub_unsub, *sub_subclose, *sub_close;
+    char pub_prefix[300], sub_subj[300], unsub_subj[300], subclose_subj[300], close_subj[300],
+        discover_subj[300], pings_subj[300];
+    uv_timer_t hb_timer;
+    uv_timer_t sweep_timer;
+    int timers_closed;   /* see on_sweep() in stan_server.c */
+    int64_t start_time_ns;
+    uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
+    uint8_t *pack_buf;
+    size_t pack_cap;
+};
+
+int64_t stan_now_ns(void);
+
+#endif

@@ -1,0 +1,972 @@
+/* stan_server.c - the NATS Streaming protocol, translated to libstreamlog (see stan_server.h). */
+#include "stan_internal.h"
+#include "stan.pb-c.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Error strings clients and their users match on (nats-streaming-server's). */
+#define ERR_INVALID_SUBJECT "stan: invalid subject"
+#define ERR_INVALID_START "stan: invalid start position"
+#define ERR_INVALID_SUB "stan: invalid subscription"
+#define ERR_INVALID_CLIENT "stan: clientID already registered"
+#define ERR_MISSING_CLIENT "stan: clientID missing"
+#define ERR_INVALID_CLIENT_ID "stan: invalid clientID: only alphanumeric and `-` or `_` characters allowed"
+#define ERR_INVALID_ACK_WAIT "stan: invalid ack wait time, should be >= 1s"
+#define ERR_INVALID_MAX_INFLIGHT "stan: invalid MaxInflight, should be >= 1"
+#define ERR_INVALID_CONN_REQ "stan: invalid connection request"
+#define ERR_INVALID_PUB_REQ "stan: invalid publish request"
+#define ERR_INVALID_SUB_REQ "stan: invalid subscription request"
+#define ERR_INVALID_UNSUB_REQ "stan: invalid unsubscribe request"
+#define ERR_INVALID_CLOSE_REQ "stan: invalid close request"
+#define ERR_DUP_DURABLE "stan: duplicate durable registration"
+#define ERR_INVALID_DUR_NAME "stan: durable name of a durable queue subscriber can't contain the character ':'"
+#define ERR_UNKNOWN_CLIENT "stan: unknown clientID"
+#define ERR_TOO_MANY_CHANNELS "too many channels"
+#define ERR_TOO_MANY_SUBS "too many subscriptions per channel"
+#define ERR_CLIENT_REPLACED "client has been replaced or is no longer registered"
+
+#define DUP_CHECK_TIMEOUT_MS 500
+/* Separator between client ID and durable name in the library's durable name: client IDs are
+ * [a-zA-Z0-9_-]+, so the first '|' ends the client ID and the key is unambiguous. */
+#define DURABLE_SEP '|'
+
+typedef struct pubreq {
+    stan_pub p;            /* first: the appender hands back stan_pub pointers */
+    Pb__PubMsg *pm;
+    char reply[];
+} pubreq;
+
+typedef struct dupcheck {
+    stan_server *s;
+    Pb__ConnectRequest *req;
+    uint64_t req_id;
+    struct dupcheck *next, *prev;
+    char reply[];
+} dupcheck;
+
+static dupcheck *dupchecks;   /* one server per process */
+
+int64_t stan_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void slog(stan_server *s, int level, const char *fmt, ...)
+{
+    if (!s->cfg.log || level > s->cfg.log_level)
+        return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    s->cfg.log(level, buf, s->cfg.log_ud);
+}
+
+void stan_config_init(stan_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->cluster_id = "test-cluster";
+    cfg->sync = STREAMLOG_SYNC_ALWAYS;
+    cfg->max_channels = 100;
+    cfg->max_subs = 1000;
+    cfg->max_msgs = 1000000;
+    cfg->max_bytes = 1000LL * 1024 * 1024;
+    cfg->hb_interval_ms = 30000;
+    cfg->hb_timeout_ms = 10000;
+    cfg->hb_fail_count = 10;
+    cfg->appender_threads = 4;
+    cfg->log_level = NATS_LOG_INFO;
+}
+
+/* ---- replies ------------------------------------------------------------------------------ */
+
+/* Packs a protobuf message into the server's scratch buffer and publishes it. */
+static void publish_pb(stan_server *s, const char *subject, const ProtobufCMessage *msg)
+{
+    if (!subject || !*subject)
+        return;
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    if (n > s->pack_cap) {
+        size_t cap = s->pack_cap ? s->pack_cap : 4096;
+        while (cap < n)
+            cap *= 2;
+        uint8_t *b = realloc(s->pack_buf, cap);
+        if (!b)
+            return;
+        s->pack_buf = b;
+        s->pack_cap = cap;
+    }
+    protobuf_c_message_pack(msg, s->pack_buf);
+    int rc = stan_bus_publish(s->bus, subject, NULL, s->pack_buf, n);
+    if (rc)
+        slog(s, NATS_LOG_DEBUG, "publish to %s failed: %s", subject, nats_server_strerror(rc));
+}
+
+static void reply_pub_ack(stan_server *s, const char *reply, const char *guid, const char *err)
+{
+    Pb__PubAck a = PB__PUB_ACK__INIT;
+    a.guid = (char *)(guid ? guid : "");
+    if (err)
+        a.error = (char *)err;
+    publish_pb(s, reply, &a.base);
+}
+
+static void reply_sub(stan_server *s, const char *reply, const char *ack_inbox, const char *err)
+{
+    Pb__SubscriptionResponse r = PB__SUBSCRIPTION_RESPONSE__INIT;
+    if (ack_inbox)
+        r.ackinbox = (char *)ack_inbox;
+    if (err)
+        r.error = (char *)err;
+    publish_pb(s, reply, &r.base);
+}
+
+static void reply_connect_err(stan_server *s, const char *reply, const char *err)
+{
+    Pb__ConnectResponse r = PB__CONNECT_RESPONSE__INIT;
+    r.error = (char *)err;
+    publish_pb(s, reply, &r.base);
+}
+
+/* ---- channels ----------------------------------------------------------------------------- */
+
+/* Finds or creates a channel; on failure returns NULL and the library code in *rc. */
+static stan_channel *chan_get(stan_server *s, const char *name, int *rc)
+{
+    size_t n = strlen(name);
+    stan_channel *c = stan_map_get(&s->channels, name, n);
+    if (c)
+        return c;
+    c = calloc(1, sizeof *c);
+    if (!c || !(c->name = strdup(name))) {
+        free(c);
+        *rc = STREAMLOG_ENOMEM;
+        return NULL;
+    }
+    *rc = streamlog_channel_open(s->store, name, STREAMLOG_CREATE, NULL, &c->ch);
+    if (*rc) {
+        slog(s, NATS_LOG_DEBUG, "channel '%s': %s", name, streamlog_errmsg());
+        free(c->name);
+        free(c);
+        return NULL;
+    }
+    c->q.ch = c->ch;
+    if (stan_map_put(&s->channels, name, n, c)) {
+        streamlog_channel_close(c->ch);
+        free(c->name);
+        free(c);
+        *rc = STREAMLOG_ENOMEM;
+        return NULL;
+    }
+    if (s->chan_tail)
+        s->chan_tail->next = c;
+    else
+        s->chan_head = c;
+    s->chan_tail = c;
+    slog(s, NATS_LOG_DEBUG, "channel '%s' opened", name);
+    return c;
+}
+
+/* ---- subscriptions ------------------------------------------------------------------------ */
+
+static void sub_freed(uv_handle_t *h)
+{
+    stan_sub *sub = h->data;
+    free(sub->inbox);
+    free(sub->ack_inbox);
+    free(sub->durable);
+    free(sub->queue);
+    free(sub);
+}
+
+static void sub_destroy(stan_sub *sub, int unsub)
+{
+    stan_server *s = sub->srv;
+    /* uv_close takes the fd out of epoll at once, so the library may close it right after */
+    uv_close((uv_handle_t *)&sub->poll, sub_freed);
+    int rc = unsub ? streamlog_sub_unsubscribe(sub->sl) : streamlog_sub_close(sub->sl);
+    if (rc)
+        slog(s, NATS_LOG_ERROR, "closing subscription on '%s': %s", sub->chan->name, streamlog_strerror(rc));
+    sub->sl = NULL;
+}
+
+/* Unlinks a subscription from its client and channel and closes it (unsub: remove a durable's
+ * state too). Safe to call while the subscription delivers: the close then happens after. */
+static void sub_remove(stan_sub *sub, int unsub)
+{
+    stan_server *s = sub->srv;
+    for (stan_sub **pp = &sub->client->subs; *pp; pp = &(*pp)->next_in_client)
+        if (*pp == sub) {
+            *pp = sub->next_in_client;
+            break;
+        }
+    for (stan_sub **pp = &sub->chan->subs; *pp; pp = &(*pp)->next_in_chan)
+        if (*pp == sub) {
+            *pp = sub->next_in_chan;
+            break;
+        }
+    s->nsubs--;
+    stan_bus_unsubscribe(s->bus, sub->ack_sub);
+    sub->ack_sub = NULL;
+    if (sub->in_drain) {
+        sub->doomed = 1;
+        sub->doomed_unsub = unsub;
+        return;
+    }
+    sub_destroy(sub, unsub);
+}
+
+/* Delivers one message; returns 1, or 0 when there is nothing (EAGAIN, which re-arms the fd),
+ * the subscription is closing, or delivery failed. */
+static int deliver_one(stan_sub *sub)
+{
+    stan_server *s = sub->srv;
+    const streamlog_msg *m;
+    if (sub->doomed)
+        return 0;
+    int rc = streamlog_sub_next(sub->sl, 0, &m);
+    if (rc == STREAMLOG_EAGAIN)
+        return 0;
+    if (rc) {
+        slog(s, NATS_LOG_ERROR, "delivery on '%s' failed: %s", sub->chan->name, streamlog_strerror(rc));
+        uv_poll_stop(&sub->poll);
+        return 0;
+    }
+    {
+        Pb__MsgProto mp = PB__MSG_PROTO__INIT;
+        size_t len;
+        mp.sequence = streamlog_msg_seq(m);
+        mp.subject = sub->chan->name;
+        mp.data.data = (uint8_t *)streamlog_msg_data(m, &len);
+        mp.data.len = len;
+        mp.timestamp = streamlog_msg_time(m);
+        mp.redeliverycount = streamlog_msg_redelivery_count(m);
+        mp.redelivered = mp.redeliverycount > 0;
+        publish_pb(s, sub->inbox, &mp.base);
+        s->out_msgs++;
+        s->out_bytes += len;
+    }
+    return 1;
+}
+
+#define GROUP_DRAIN_MAX 64
+
+/* Delivers until EAGAIN. Members of a queue group in this process are drained together, one
+ * message each in turn, so the group's messages spread over them (each still reaches EAGAIN,
+ * which re-arms its fd). */
+static void sub_drain(stan_sub *sub)
+{
+    stan_sub *members[GROUP_DRAIN_MAX];
+    int live[GROUP_DRAIN_MAX];
+    size_t n = 0;
+    members[n++] = sub;
+    if (sub->queue)
+        for (stan_sub *x = sub->chan->subs; x && n < GROUP_DRAIN_MAX; x = x->next_in_chan)
+            if (x != sub && x->queue && !strcmp(x->queue, sub->queue))
+                members[n++] = x;
+    for (size_t i = 0; i < n; i++) {
+        members[i]->in_drain++;
+        live[i] = 1;
+    }
+    for (size_t active = n; active;)
+        for (size_t i = 0; i < n; i++)
+            if (live[i] && !deliver_one(members[i])) {
+                live[i] = 0;
+                active--;
+            }
+    for (size_t i = 0; i < n; i++) {
+        stan_sub *x = members[i];
+        if (--x->in_drain == 0 && x->doomed)
+            sub_destroy(x, x->doomed_unsub);
+    }
+}
+
+static void on_sub_readable(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    sub_drain(h->data);
+}
+
+static void on_ack(const nats_server_msg *m, void *ud)
+{
+    stan_sub *sub = ud;
+    Pb__Ack *a = pb__ack__unpack(NULL, m->len, m->data);
+    if (!a)
+        return;
+    if (a->sequence && sub->sl)
+        streamlog_ack(sub->sl, a->sequence);
+    pb__ack__free_unpacked(a, NULL);
+}
+
+/* Workaround: streamlog_sub_next(sub, 0, ...) returns EAGAIN without arming the redelivery
+ * timer (the library arms it only before a blocking wait), so the fd never signals a due
+ * redelivery or a queue member's hand-over. Until the library arms it on EAGAIN too, a sweep
+ * drains every subscription with messages in flight, and every queue member, SWEEP_MS apart. */
+#define SWEEP_MS 200
+
+static void on_sweep(uv_timer_t *t)
+{
+    stan_server *s = t->data;
+    for (stan_channel *c = s->chan_head; c; c = c->next)
+        for (stan_sub *x = c->subs, *nx; x; x = nx) {
+            nx = x->next_in_chan;
+            streamlog_sub_stats st;
+            if (x->queue || (!streamlog_sub_get_stats(x->sl, &st) && st.pending > 0))
+                sub_drain(x);
+        }
+}
+
+/* ---- clients ------------------------------------------------------------------------------ */
+
+static void client_remove(stan_server *s, stan_client *c)
+{
+    while (c->subs)
+        sub_remove(c->subs, 0);
+    if (c->hb_req)
+        stan_bus_cancel(s->bus, c->hb_req);
+    stan_map_del(&s->clients, c->id, strlen(c->id));
+    if (c->conn_id_len && stan_map_get(&s->conn_ids, c->conn_id, c->conn_id_len) == c)
+        stan_map_del(&s->conn_ids, c->conn_id, c->conn_id_len);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->clients_head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        s->clients_tail = c->prev;
+    free(c->id);
+    free(c->hb_inbox);
+    free(c->conn_id);
+    free(c);
+}
+
+static stan_client *client_by_id(stan_server *s, const char *id)
+{
+    return id ? stan_map_get(&s->clients, id, strlen(id)) : NULL;
+}
+
+static int client_id_valid(const char *id)
+{
+    if (!*id)
+        return 0;
+    for (; *id; id++) {
+        char ch = *id;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+              ch == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+static void register_and_reply(stan_server *s, Pb__ConnectRequest *req, const char *reply)
+{
+    stan_client *c = calloc(1, sizeof *c);
+    if (!c || !(c->id = strdup(req->clientid)) || !(c->hb_inbox = strdup(req->heartbeatinbox)) ||
+        stan_map_put(&s->clients, c->id, strlen(c->id), c)) {
+        if (c) {
+            free(c->id);
+            free(c->hb_inbox);
+        }
+        free(c);
+        reply_connect_err(s, reply, "stan: out of memory");
+        return;
+    }
+    c->srv = s;
+    if (req->connid.len) {
+        c->conn_id = malloc(req->connid.len);
+        if (c->conn_id) {
+            memcpy(c->conn_id, req->connid.data, req->connid.len);
+            c->conn_id_len = req->connid.len;
+            stan_map_put(&s->conn_ids, c->conn_id, c->conn_id_len, c);
+        }
+    }
+    c->prev = s->clients_tail;
+    if (s->clients_tail)
+        s->clients_tail->next = c;
+    else
+        s->clients_head = c;
+    s->clients_tail = c;
+
+    Pb__ConnectResponse r = PB__CONNECT_RESPONSE__INIT;
+    r.pubprefix = s->pub_prefix;
+    r.subrequests = s->sub_subj;
+    r.unsubrequests = s->unsub_subj;
+    r.closerequests = s->close_subj;
+    r.subcloserequests = s->subclose_subj;
+    r.protocol = 1;
+    if (req->protocol >= 1) {
+        r.pingrequests = s->pings_subj;
+        r.pinginterval = req->pinginterval;
+        r.pingmaxout = req->pingmaxout;
+    }
+    slog(s, NATS_LOG_INFO, "client '%s' connected (heartbeat inbox %s)", c->id, c->hb_inbox);
+    publish_pb(s, reply, &r.base);
+}
+
+static void dup_free(dupcheck *d)
+{
+    if (d->prev)
+        d->prev->next = d->next;
+    else
+        dupchecks = d->next;
+    if (d->next)
+        d->next->prev = d->prev;
+    stan_map_del(&d->s->pending_ids, d->req->clientid, strlen(d->req->clientid));
+    pb__connect_request__free_unpacked(d->req, NULL);
+    free(d);
+}
+
+static void dup_done(const nats_server_msg *m, void *ud)
+{
+    dupcheck *d = ud;
+    stan_server *s = d->s;
+    if (m) {
+        slog(s, NATS_LOG_INFO, "client '%s' refused: the registered one still answers", d->req->clientid);
+        reply_connect_err(s, d->reply, ERR_INVALID_CLIENT);
+    } else {
+        stan_client *old = client_by_id(s, d->req->clientid);
+        if (old) {
+            slog(s, NATS_LOG_INFO, "client '%s' replaced: the old one did not answer", old->id);
+            client_remove(s, old);
+        }
+        register_and_reply(s, d->req, d->reply);
+    }
+    dup_free(d);
+}
+
+static void on_discover(const nats_server_msg *m, void *ud)
+{
+    stan_server *s = ud;
+    if (!m->reply)
+        return;
+    Pb__ConnectRequest *req = pb__connect_request__unpack(NULL, m->len, m->data);
+    if (!req || !*req->heartbeatinbox) {
+        reply_connect_err(s, m->reply, ERR_INVALID_CONN_REQ);
+        goto out;
+    }
+    if (!*req->clientid) {
+        reply_connect_err(s, m->reply, ERR_MISSING_CLIENT);
+        goto out;
+    }
+    if (!client_id_valid(req->clientid)) {
+        reply_connect_err(s, m->reply, ERR_INVALID_CLIENT_ID);
+        goto out;
+    }
+    stan_client *old = client_by_id(s, req->clientid);
+    if (stan_map_get(&s->pending_ids, req->clientid, strlen(req->clientid))) {
+        reply_connect_err(s, m->reply, ERR_INVALID_CLIENT);
+        goto out;
+    }
+    if (old) {
+        /* ask the registered client whether it is still there */
+        size_t rl = strlen(m->reply);
+        dupcheck *d = calloc(1, sizeof *d + rl + 1);
+        if (!d) {
+            reply_connect_err(s, m->reply, "stan: out of memory");
+            goto out;
+        }
+        d->s = s;
+        d->req = req;
+        memcpy(d->reply, m->reply, rl + 1);
+        d->next = dupchecks;
+        if (dupchecks)
+            dupchecks->prev = d;
+        dupchecks = d;
+        stan_map_put(&s->pending_ids, req->clientid, strlen(req->clientid), d);
+        req = NULL;
+        if (stan_bus_request(s->bus, old->hb_inbox, NULL, 0, DUP_CHECK_TIMEOUT_MS, dup_done, d, &d->req_id))
+            dup_done(NULL, d);
+        return;
+    }
+    register_and_reply(s, req, m->reply);
+out:
+    if (req)
+        pb__connect_request__free_unpacked(req, NULL);
+}
+
+static void on_client_ping(const nats_server_msg *m, void *ud)
+{
+    stan_server *s = ud;
+    if (!m->reply)
+        return;
+    Pb__PingResponse r = PB__PING_RESPONSE__INIT;
+    Pb__Ping *p = pb__ping__unpack(NULL, m->len, m->data);
+    if (!p || !p->connid.len || !stan_map_get(&s->conn_ids, p->connid.data, p->connid.len))
+        r.error = ERR_CLIENT_REPLACED;
+    else {
+        stan_client *c = stan_map_get(&s->conn_ids, p->connid.data, p->connid.len);
+        c->hb_fails = 0;
+    }
+    publish_pb(s, m->reply, &r.base);
+    if (p)
+        pb__ping__free_unpacked(p, NULL);
+}
+
+/* The client pointer is the request's ud; client_remove() cancels a pending request, so the
+ * pointer is valid whenever hb_done runs. */
+static void hb_done(const nats_server_msg *m, void *ud)
+{
+    stan_client *c = ud;
+    stan_server *s = c->srv;
+    c->hb_req = 0;
+    if (m) {
+        c->hb_fails = 0;
+        return;
+    }
+    c->hb_fails++;
+    if (c->hb_fails >= s->cfg.hb_fail_count) {
+        slog(s, NATS_LOG_INFO, "client '%s' closed: %d heartbeats unanswered", c->id, c->hb_fails);
+        client_remove(s, c);
+    }
+}
+
+static void on_hb_timer(uv_timer_t *t)
+{
+    stan_server *s = t->data;
+    for (stan_client *c = s->clients_head; c; c = c->next)
+        if (!c->hb_req)
+            stan_bus_request(s->bus, c->hb_inbox, NULL, 0, s->cfg.hb_timeout_ms, hb_done, c, &c->hb_req);
+}
+
+/* ---- publish ------------------------------------------------------------------------------ */
+
+static void on_stored(stan_pub *list, void *ud)
+{
+    stan_server *s = ud;
+    while (list) {
+        pubreq *r = (pubreq *)list;
+        list = list->next;
+        if (r->p.rc == 0) {
+            s->in_msgs++;
+            s->in_bytes += r->p.len;
+            if (r->reply[0])
+                reply_pub_ack(s, r->reply, r->pm->guid, NULL);
+        } else {
+            char err[300];
+            snprintf(err, sizeof err, "stan: %s", streamlog_strerror(r->p.rc));
+            slog(s, NATS_LOG_ERROR, "storing a message on '%s' failed: %s", ((stan_channel *)r->p.chan)->name,
+                 streamlog_strerror(r->p.rc));
+            if (r->reply[0])
+                reply_pub_ack(s, r->reply, r->pm->guid, err);
+        }
+        pb__pub_msg__free_unpacked(r->pm, NULL);
+        free(r);
+    }
+}
+
+static void on_pub(const nats_server_msg *m, void *ud)
+{
+    stan_server *s = ud;
+    const char *reply = m->reply ? m->reply : "";
+    Pb__PubMsg *pm = pb__pub_msg__unpack(NULL, m->len, m->data);
+    if (!pm || !*pm->guid) {
+        reply_pub_ack(s, reply, pm ? pm->guid : "", ERR_INVALID_PUB_REQ);
+        goto fail;
+    }
+    stan_client *c = pm->connid.len ? stan_map_get(&s->conn_ids, pm->connid.data, pm->connid.len)
+                                    : client_by_id(s, pm->clientid);
+    if (!c) {
+        reply_pub_ack(s, reply, pm->guid, ERR_INVALID_PUB_REQ);
+        goto fail;
+    }
+    int rc;
+    stan_channel *ch = chan_get(s, pm->subject, &rc);
+    if (!ch) {
+        reply_pub_ack(s, reply, pm->guid,
+                      rc == STREAMLOG_ELIMIT ? ERR_TOO_MANY_CHANNELS
+                      : rc == STREAMLOG_EINVAL ? ERR_INVALID_PUB_REQ
+                                               : streamlog_strerror(rc));
+        goto fail;
+    }
+    size_t rl = strlen(reply);
+    pubreq *r = malloc(sizeof *r + rl + 1);
+    if (!r) {
+        reply_pub_ack(s, reply, pm->guid, "stan: out of memory");
+        goto fail;
+    }
+    memset(&r->p, 0, sizeof r->p);
+    r->pm = pm;
+    memcpy(r->reply, reply, rl + 1);
+    r->p.data = pm->data.data;
+    r->p.len = pm->data.len;
+    r->p.chan = ch;
+    stan_appender_submit(s->app, &ch->q, &r->p);
+    return;
+fail:
+    if (pm)
+        pb__pub_msg__free_unpacked(pm, NULL);
+}
+
+/* ---- subscribe / unsubscribe / close ------------------------------------------------------ */
+
+static void on_sub_request(const nats_server_msg *m, void *ud)
+{
+    stan_server *s = ud;
+    const char *reply = m->reply;
+    streamlog_opts *o = NULL;
+    stan_sub *sub = NULL;
+    if (!reply)
+        return;
+    Pb__SubscriptionRequest *req = pb__subscription_request__unpack(NULL, m->len, m->data);
+    const char *err = NULL;
+    char errbuf[300];
+    if (!req || !*req->inbox || !strncmp(req->inbox, "_STAN.", 6)) {
+        err = ERR_INVALID_SUB_REQ;
+        goto out;
+    }
+    if (req->ackwaitinsecs < 1) {
+        err = ERR_INVALID_ACK_WAIT;
+        goto out;
+    }
+    if (req->maxinflight < 1) {
+        err = ERR_INVALID_MAX_INFLIGHT;
+        goto out;
+    }
+    if ((int)req->startposition < 0 || (int)req->startposition > 4) {
+        err = ERR_INVALID_START;
+        goto out;
+    }
+    if (*req->qgroup && *req->durablename && strchr(req->durablename, ':')) {
+        err = ERR_INVALID_DUR_NAME;
+        goto out;
+    }
+    stan_client *c = client_by_id(s, req->clientid);
+    if (!c) {
+        err = ERR_UNKNOWN_CLIENT;
+        goto out;
+    }
+    int rc;
+    stan_channel *ch = chan_get(s, req->subject, &rc);
+    if (!ch) {
+        err = rc == STREAMLOG_ELIMIT ? ERR_TOO_MANY_CHANNELS : rc == STREAMLOG_EINVAL ? ERR_INVALID_SUBJECT
+                                                                                        : streamlog_strerror(rc);
+        goto out;
+    }
+    sub = calloc(1, sizeof *sub);
+    if (!sub || streamlog_opts_new(&o)) {
+        err = "stan: out of memory";
+        goto out;
+    }
+    sub->srv = s;
+    sub->client = c;
+    sub->chan = ch;
+    sub->max_inflight = req->maxinflight > 1048576 ? 1048576 : req->maxinflight;
+    sub->ack_wait_s = req->ackwaitinsecs > 86400 ? 86400 : req->ackwaitinsecs;
+    sub->inbox = strdup(req->inbox);
+    if (*req->durablename)
+        sub->durable = strdup(req->durablename);
+    if (*req->qgroup)
+        sub->queue = strdup(req->qgroup);
+    int start = (int)req->startposition;
+    int64_t value = 0;
+    if (start == PB__START_POSITION__SequenceStart) {
+        value = req->startsequence > INT64_MAX ? INT64_MAX : (int64_t)req->startsequence;
+    } else if (start == PB__START_POSITION__TimeDeltaStart) {
+        /* an absolute time, so a negative delta (the future) means new messages only */
+        start = STREAMLOG_START_TIME;
+        value = stan_now_ns() - req->starttimedelta;
+        if (value < 0)
+            value = 0;
+    }
+    streamlog_opts_set_int(o, STREAMLOG_OPT_START, start);
+    streamlog_opts_set_int(o, STREAMLOG_OPT_START_VALUE, value);
+    streamlog_opts_set_int(o, STREAMLOG_OPT_MAX_INFLIGHT, sub->max_inflight);
+    streamlog_opts_set_int(o, STREAMLOG_OPT_ACK_WAIT_MS, (int64_t)sub->ack_wait_s * 1000);
+    streamlog_opts_set_int(o, STREAMLOG_OPT_ACK_MODE, STREAMLOG_ACK_MANUAL);
+    if (sub->queue && streamlog_opts_set_str(o, STREAMLOG_OPT_QUEUE, sub->queue)) {
+        err = ERR_INVALID_SUB_REQ;
+        goto out;
+    }
+    if (sub->durable) {
+        char name[600];
+        if (sub->queue)
+            snprintf(name, sizeof name, "%s", sub->durable);
+        else
+            snprintf(name, sizeof name, "%s%c%s", c->id, DURABLE_SEP, sub->durable);
+        if (streamlog_opts_set_str(o, STREAMLOG_OPT_DURABLE, name)) {
+            err = ERR_INVALID_SUB_REQ;
+            goto out;
+        }
+    }
+    rc = streamlog_subscribe(ch->ch, o, &sub->sl);
+    if (rc) {
+        if (rc == STREAMLOG_EEXIST)
+            err = ERR_DUP_DURABLE;
+        else if (rc == STREAMLOG_ELIMIT)
+            err = ERR_TOO_MANY_SUBS;
+        else if (rc == STREAMLOG_EINVAL)
+            err = ERR_INVALID_SUB_REQ;
+        else {
+            snprintf(errbuf, sizeof errbuf, "stan: %s", streamlog_errmsg());
+            err = errbuf;
+        }
+        goto out;
+    }
+    char ack_inbox[32];
+    stan_bus_new_inbox(s->bus, ack_inbox, sizeof ack_inbox);
+    sub->ack_inbox = strdup(ack_inbox);
+    if (!sub->inbox || !sub->ack_inbox || stan_bus_subscribe(s->bus, ack_inbox, on_ack, sub, &sub->ack_sub) ||
+        uv_poll_init(s->loop, &sub->poll, streamlog_sub_fd(sub->sl))) {
+        streamlog_sub_close(sub->sl);
+        stan_bus_unsubscribe(s->bus, sub->ack_sub);
+        err = "stan: out of resources";
+        goto out;
+    }
+    sub->poll.data = sub;
+    sub->next_in_client = c->subs;
+    c->subs = sub;
+    sub->next_in_chan = ch->subs;
+    ch->subs = sub;
+    s->nsubs++;
+    slog(s, NATS_LOG_DEBUG, "client '%s' subscribed to '%s' (inbox %s, durable '%s', queue '%s')", c->id,
+         ch->name, sub->inbox, sub->durable ? sub->durable : "", sub->queue ? sub->queue : "");
+    reply_sub(s, reply, ack_inbox, NULL);
+    /* The response is queued first, then the backlog (the fd signals only what happens from
+     * now on, so drain once here), then whatever the fd signals. */
+    uv_poll_start(&sub->poll, UV_READABLE, on_sub_readable);
+    sub_drain(sub);
+    sub = NULL;
+out:
+    if (err)
+        reply_sub(s, reply, NULL, err);
+    if (sub) {
+        free(sub->inbox);
+        free(sub->ack_inbox);
+        free(sub->durable);
+        free(sub->queue);
+        free(sub);
+    }
+    streamlog_opts_free(o);
+    if (req)
+        pb__subscription_request__free_unpacked(req, NULL);
+}
+
+static void unsub_or_close(stan_server *s, const nats_server_msg *m, int unsub)
+{
+    if (!m->reply)
+        return;
+    Pb__UnsubscribeRequest *req = pb__unsubscribe_request__unpack(NULL, m->len, m->data);
+    const char *err = NULL;
+    stan_client *c;
+    if (!req || !*req->inbox) {
+        err = ERR_INVALID_UNSUB_REQ;
+    } else if (!(c = client_by_id(s, req->clientid))) {
+        err = ERR_UNKNOWN_CLIENT;
+    } else {
+        stan_sub *found = NULL;
+        for (stan_sub *x = c->subs; x && !found; x = x->next_in_client)
+            if (!strcmp(x->ack_inbox, req->inbox))
+                found = x;
+        for (stan_sub *x = c->subs; x && !found; x = x->next_in_client)
+            if (!strcmp(x->inbox, req->inbox) && !strcmp(x->chan->name, req->subject))
+                found = x;
+        if (!found) {
+            err = ERR_INVALID_SUB;
+        } else {
+            slog(s, NATS_LOG_DEBUG, "client '%s' %s '%s'", c->id, unsub ? "unsubscribed from" : "closed its subscription on",
+                 found->chan->name);
+            sub_remove(found, unsub);
+        }
+    }
+    reply_sub(s, m->reply, NULL, err);
+    if (req)
+        pb__unsubscribe_request__free_unpacked(req, NULL);
+}
+
+static void on_unsub(const nats_server_msg *m, void *ud) { unsub_or_close(ud, m, 1); }
+static void on_subclose(const nats_server_msg *m, void *ud) { unsub_or_close(ud, m, 0); }
+
+static void on_close(const nats_server_msg *m, void *ud)
+{
+    stan_server *s = ud;
+    if (!m->reply)
+        return;
+    Pb__CloseResponse r = PB__CLOSE_RESPONSE__INIT;
+    Pb__CloseRequest *req = pb__close_request__unpack(NULL, m->len, m->data);
+    stan_client *c;
+    if (!req || !*req->clientid)
+        r.error = ERR_INVALID_CLOSE_REQ;
+    else if (!(c = client_by_id(s, req->clientid)))
+        r.error = ERR_UNKNOWN_CLIENT;
+    else {
+        slog(s, NATS_LOG_INFO, "client '%s' closed its connection", c->id);
+        client_remove(s, c);
+    }
+    publish_pb(s, m->reply, &r.base);
+    if (req)
+        pb__close_request__free_unpacked(req, NULL);
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+int stan_server_new(uv_loop_t *loop, stan_bus *bus, const stan_config *cfg, stan_server **out, char *err,
+                    size_t errcap)
+{
+    stan_server *s = calloc(1, sizeof *s);
+    streamlog_opts *o = NULL;
+    if (!s) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    s->loop = loop;
+    s->bus = bus;
+    s->cfg = *cfg;
+    s->cluster_id = strdup(cfg->cluster_id);
+    s->start_time_ns = stan_now_ns();
+    stan_bus_new_inbox(bus, s->server_id, sizeof s->server_id);
+    memmove(s->server_id, s->server_id + 7, 23);
+    if (cfg->dir) {
+        s->dir = strdup(cfg->dir);
+    } else {
+        char tmpl[] = "/tmp/stan-memory-XXXXXX";
+        const char *tmp = getenv("TMPDIR");
+        char path[4096];
+        snprintf(path, sizeof path, "%s/stan-memory-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        (void)tmpl;
+        if (!mkdtemp(path)) {
+            snprintf(err, errcap, "cannot create a temporary directory: %s", strerror(errno));
+            goto fail;
+        }
+        s->dir = strdup(path);
+        s->temp_dir = 1;
+    }
+    int rc = streamlog_opts_new(&o);
+    if (!rc)
+        rc = streamlog_opts_set_int(o, STREAMLOG_OPT_SYNC, cfg->dir ? cfg->sync : STREAMLOG_SYNC_NONE);
+    if (!rc)
+        rc = streamlog_opts_set_int(o, STREAMLOG_OPT_MAX_CHANNELS, cfg->max_channels);
+    if (!rc)
+        rc = streamlog_opts_set_int(o, STREAMLOG_OPT_MAX_SUBS, cfg->max_subs);
+    if (!rc)
+        rc = streamlog_opts_set_int(o, STREAMLOG_OPT_MAX_MSGS, cfg->max_msgs);
+    if (!rc)
+        rc = streamlog_opts_set_int(o, STREAMLOG_OPT_MAX_BYTES, cfg->max_bytes);
+    if (!rc)
+        rc = streamlog_opts_set_int(o, STREAMLOG_OPT_MAX_AGE_MS, cfg->max_age_ms);
+    if (rc) {
+        snprintf(err, errcap, "bad store option: %s", streamlog_errmsg());
+        goto fail;
+    }
+    rc = streamlog_open(s->dir, o, &s->store);
+    if (rc) {
+        snprintf(err, errcap, "cannot open the store in %s: %s (%s)", s->dir, streamlog_strerror(rc),
+                 streamlog_errmsg());
+        goto fail;
+    }
+    streamlog_opts_free(o);
+    o = NULL;
+    if (stan_appender_new(loop, cfg->appender_threads > 0 ? cfg->appender_threads : 1, on_stored, s, &s->app)) {
+        snprintf(err, errcap, "cannot start the appender threads");
+        goto fail;
+    }
+    const char *cid = s->cluster_id;
+    snprintf(s->discover_subj, sizeof s->discover_subj, "_STAN.discover.%s", cid);
+    snprintf(s->pings_subj, sizeof s->pings_subj, "_STAN.discover.%s.pings", cid);
+    snprintf(s->pub_prefix, sizeof s->pub_prefix, "_STAN.pub.%s", cid);
+    snprintf(s->sub_subj, sizeof s->sub_subj, "_STAN.sub.%s", cid);
+    snprintf(s->unsub_subj, sizeof s->unsub_subj, "_STAN.unsub.%s", cid);
+    snprintf(s->subclose_subj, sizeof s->subclose_subj, "_STAN.subclose.%s", cid);
+    snprintf(s->close_subj, sizeof s->close_subj, "_STAN.close.%s", cid);
+    char pub_wild[320];
+    snprintf(pub_wild, sizeof pub_wild, "%s.>", s->pub_prefix);
+    if (stan_bus_subscribe(bus, s->discover_subj, on_discover, s, &s->sub_discover) ||
+        stan_bus_subscribe(bus, s->pings_subj, on_client_ping, s, &s->sub_pings) ||
+        stan_bus_subscribe(bus, pub_wild, on_pub, s, &s->sub_pub) ||
+        stan_bus_subscribe(bus, s->sub_subj, on_sub_request, s, &s->sub_sub) ||
+        stan_bus_subscribe(bus, s->unsub_subj, on_unsub, s, &s->sub_unsub) ||
+        stan_bus_subscribe(bus, s->subclose_subj, on_subclose, s, &s->sub_subclose) ||
+        stan_bus_subscribe(bus, s->close_subj, on_close, s, &s->sub_close)) {
+        snprintf(err, errcap, "cannot subscribe the protocol subjects (bad cluster ID '%s'?)", cid);
+        goto fail;
+    }
+    uv_timer_init(loop, &s->hb_timer);
+    s->hb_timer.data = s;
+    uv_timer_start(&s->hb_timer, on_hb_timer, cfg->hb_interval_ms, cfg->hb_interval_ms);
+    uv_timer_init(loop, &s->sweep_timer);
+    s->sweep_timer.data = s;
+    uv_timer_start(&s->sweep_timer, on_sweep, SWEEP_MS, SWEEP_MS);
+    *out = s;
+    return 0;
+fail:
+    streamlog_opts_free(o);
+    stan_server_free(s);
+    return -1;
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    stan_server *s = h->data;
+    if (++s->timers_closed == 2)
+        free(s);
+}
+
+void stan_server_free(stan_server *s)
+{
+    if (!s)
+        return;
+    stan_bus_sub **subs[] = {&s->sub_discover, &s->sub_pings, &s->sub_pub, &s->sub_sub,
+                             &s->sub_unsub, &s->sub_subclose, &s->sub_close};
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        stan_bus_unsubscribe(s->bus, *subs[i]);
+        *subs[i] = NULL;
+    }
+    int timers = s->hb_timer.data != NULL;
+    if (timers) {
+        /* the timers live inside s: s is freed by the second close callback */
+        uv_close((uv_handle_t *)&s->hb_timer, timer_closed);
+        uv_close((uv_handle_t *)&s->sweep_timer, timer_closed);
+    }
+    while (dupchecks) {
+        stan_bus_cancel(s->bus, dupchecks->req_id);
+        dup_free(dupchecks);
+    }
+    /* store what was published and answer it before anything closes */
+    stan_appender_free(s->app);
+    s->app = NULL;
+    while (s->clients_head)
+        client_remove(s, s->clients_head);
+    for (stan_channel *c = s->chan_head, *nx; c; c = nx) {
+        nx = c->next;
+        streamlog_channel_close(c->ch);
+        free(c->name);
+        free(c);
+    }
+    stan_map_clear(&s->clients);
+    stan_map_clear(&s->conn_ids);
+    stan_map_clear(&s->channels);
+    stan_map_clear(&s->pending_ids);
+    if (s->store) {
+        int rc = streamlog_close(s->store);
+        if (rc)
+            slog(s, NATS_LOG_ERROR, "closing the store: %s", streamlog_strerror(rc));
+    }
+    if (s->temp_dir && s->dir)
+        nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(s->dir);
+    free(s->cluster_id);
+    free(s->pack_buf);
+    s->dir = s->cluster_id = NULL;
+    s->pack_buf = NULL;
+    if (!timers)
+        free(s);
+}

@@ -1,0 +1,443 @@
+'use strict'
+// Integration tests of stan-server with the real NATS Streaming Node client,
+// node-nats-streaming 0.3.2 (which runs on the nats 1.x client). Run by `meson test --suite
+// stan-server` with STAN_SERVER set to the built binary; the packages come from
+// test/node_modules (`npm ci --prefix examples/stan-server/test`). The -ns test needs Debian's
+// nats-server on PATH (or NATS_SERVER_BIN) and is skipped with a message without it.
+
+const path = require('path')
+const fs = require('fs')
+const os = require('os')
+const http = require('http')
+const { spawn, spawnSync } = require('child_process')
+const { test, after } = require('node:test')
+const assert = require('node:assert/strict')
+
+const here = __dirname
+function need (mod) {
+  try {
+    return require(path.join(here, 'node_modules', mod))
+  } catch (e) {
+    console.error(`stan-server tests: cannot load the npm package '${mod}' from ${here}/node_modules.\n` +
+      `Install the test clients first:  npm ci --prefix ${here}\n(${e.message.split('\n')[0]})`)
+    process.exit(1)
+  }
+}
+const stan = need('node-nats-streaming')
+
+const STAN_SERVER = process.env.STAN_SERVER
+if (!STAN_SERVER || !fs.existsSync(STAN_SERVER)) {
+  console.error('stan-server tests: set STAN_SERVER to the stan-server binary (meson test does)')
+  process.exit(1)
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const children = new Set()
+const tmpdirs = []
+after(() => {
+  for (const p of children) p.kill('SIGKILL')
+  for (const d of tmpdirs) fs.rmSync(d, { recursive: true, force: true })
+})
+function tmpdir () {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'stan-test-'))
+  tmpdirs.push(d)
+  return d
+}
+
+// Starts stan-server on free ports; resolves to { port, mport, proc, out() }.
+function startStan (args = [], bin = STAN_SERVER) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(bin, ['-p', '0', '-m', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    children.add(proc)
+    let out = ''
+    const timer = setTimeout(() => reject(new Error(`stan-server did not start: ${out}`)), 10000)
+    const onData = (d) => {
+      out += d.toString()
+      const m = out.match(/stan-server ready: nats (?:127\.0\.0\.1:(\d+)|external) monitor 127\.0\.0\.1:(\d+)/)
+      if (m) {
+        clearTimeout(timer)
+        resolve({ port: Number(m[1]), mport: Number(m[2]), proc, out: () => out })
+      }
+    }
+    proc.stdout.on('data', onData)
+    proc.stderr.on('data', onData)
+    proc.on('exit', (code, sig) => {
+      children.delete(proc)
+      clearTimeout(timer)
+      reject(new Error(`stan-server exited (${code}, ${sig}): ${out}`))
+    })
+  })
+}
+
+function stop (srv, signal = 'SIGTERM') {
+  return new Promise((resolve) => {
+    if (srv.proc.exitCode !== null || srv.proc.signalCode !== null) return resolve(srv.proc.exitCode)
+    srv.proc.on('exit', (code, sig) => resolve(code === null ? `signal ${sig}: ${srv.out().slice(-1500)}` : code))
+    srv.proc.kill(signal)
+  })
+}
+
+function connect (port, clientId, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const sc = stan.connect('test-cluster', clientId, { url: `nats://127.0.0.1:${port}`, ...opts })
+    const t = setTimeout(() => reject(new Error('connect timeout')), 5000)
+    sc.on('connect', () => { clearTimeout(t); resolve(sc) })
+    sc.on('error', (e) => { clearTimeout(t); reject(e instanceof Error ? e : new Error(String(e))) })
+  })
+}
+
+function closeSc (sc) {
+  return new Promise((resolve) => {
+    sc.on('close', resolve)
+    sc.close()
+    setTimeout(resolve, 2000)
+  })
+}
+
+function publish (sc, subject, data) {
+  return new Promise((resolve, reject) => {
+    sc.publish(subject, data, (err, guid) => err ? reject(new Error(err)) : resolve(guid))
+  })
+}
+
+async function publishN (sc, subject, n, prefix = 'm') {
+  const ps = []
+  for (let i = 1; i <= n; i++) ps.push(publish(sc, subject, `${prefix}${i}`))
+  await Promise.all(ps)
+}
+
+// Subscribes and collects messages; resolves { sub, msgs, waitFor(n) } once the sub is ready.
+function subscribe (sc, subject, qGroup, opts, onMsg) {
+  return new Promise((resolve, reject) => {
+    const sub = qGroup ? sc.subscribe(subject, qGroup, opts) : sc.subscribe(subject, opts)
+    const msgs = []
+    const waiters = []
+    sub.on('message', (m) => {
+      msgs.push(m)
+      if (onMsg) onMsg(m)
+      for (const w of waiters.slice()) if (msgs.length >= w.n) { waiters.splice(waiters.indexOf(w), 1); w.resolve() }
+    })
+    sub.on('error', (e) => reject(e instanceof Error ? e : new Error(String(e))))
+    sub.on('ready', () => resolve({
+      sub,
+      msgs,
+      waitFor: (n, ms = 5000) => new Promise((resolve, reject) => {
+        if (msgs.length >= n) return resolve()
+        const w = { n, resolve }
+        waiters.push(w)
+        setTimeout(() => reject(new Error(`got ${msgs.length} of ${n} messages`)), ms)
+      })
+    }))
+  })
+}
+
+// The client disappears without a CloseRequest (its NATS connection just ends).
+function vanish (sc) {
+  if (sc.pingTimer) clearTimeout(sc.pingTimer)
+  sc.pingTimer = null
+  sc.nc.removeAllListeners('error')
+  sc.nc.on('error', () => {})
+  sc.nc.close()
+}
+
+const data = (m) => m.getData().toString()
+const seqs = (msgs) => msgs.map((m) => m.getSequence())
+
+function httpGet (port, p) {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: p }, (res) => {
+      let body = ''
+      res.on('data', (d) => { body += d })
+      res.on('end', () => resolve({ status: res.statusCode, body }))
+    }).on('error', reject)
+  })
+}
+
+let shared
+async function server () {
+  if (!shared) shared = await startStan()
+  return shared
+}
+after(async () => { if (shared) await stop(shared) })
+
+test('publish and subscribe with every start position', async () => {
+  const { port } = await server()
+  const sc = await connect(port, 'startpos')
+  await publishN(sc, 'sp', 5)
+  const first = await subscribe(sc, 'sp', null, sc.subscriptionOptions().setDeliverAllAvailable())
+  await first.waitFor(5)
+  assert.deepEqual(first.msgs.map(data), ['m1', 'm2', 'm3', 'm4', 'm5'])
+  assert.deepEqual(seqs(first.msgs), [1, 2, 3, 4, 5])
+  assert.equal(first.msgs[0].getSubject(), 'sp')
+  assert.ok(first.msgs[0].getTimestamp() > Date.now() - 60000)
+
+  const last = await subscribe(sc, 'sp', null, sc.subscriptionOptions().setStartWithLastReceived())
+  await last.waitFor(1)
+  const seq3 = await subscribe(sc, 'sp', null, sc.subscriptionOptions().setStartAtSequence(3))
+  await seq3.waitFor(3)
+  const delta = await subscribe(sc, 'sp', null, sc.subscriptionOptions().setStartAtTimeDelta(60000))
+  await delta.waitFor(5)
+  const newOnly = await subscribe(sc, 'sp', null, sc.subscriptionOptions())
+  await sleep(200)
+  assert.equal(newOnly.msgs.length, 0)
+  await publish(sc, 'sp', 'm6')
+  await newOnly.waitFor(1)
+  await last.waitFor(2)
+  await seq3.waitFor(4)
+  assert.deepEqual(last.msgs.map(data), ['m5', 'm6'])
+  assert.deepEqual(seqs(seq3.msgs), [3, 4, 5, 6])
+  assert.deepEqual(newOnly.msgs.map(data), ['m6'])
+  assert.equal(delta.msgs.length >= 5, true)
+  // a sequence beyond the last is new-only; a time delta in the future too
+  const beyond = await subscribe(sc, 'sp', null, sc.subscriptionOptions().setStartAtSequence(100))
+  await sleep(200)
+  assert.equal(beyond.msgs.length, 0)
+  await closeSc(sc)
+})
+
+test('request errors carry nats-streaming-server strings', async () => {
+  const { port } = await server()
+  const sc = await connect(port, 'errs')
+  await assert.rejects(subscribe(sc, 'e', null, sc.subscriptionOptions().setAckWait(0)),
+    /stan: invalid ack wait time, should be >= 1s/)
+  await assert.rejects(subscribe(sc, 'e..x', null, sc.subscriptionOptions()), /stan: invalid subject/)
+  await assert.rejects(subscribe(sc, 'q', 'grp', sc.subscriptionOptions().setDurableName('a:b')),
+    /durable name of a durable queue subscriber can't contain the character ':'/)
+  const d = await subscribe(sc, 'dd', null, sc.subscriptionOptions().setDurableName('dur'))
+  await assert.rejects(subscribe(sc, 'dd', null, sc.subscriptionOptions().setDurableName('dur')),
+    /stan: duplicate durable registration/)
+  d.sub.unsubscribe()
+  await assert.rejects(connect(port, 'bad id!'), /stan: invalid clientID/)
+  await closeSc(sc)
+})
+
+test('durable resumes across a client reconnect', async () => {
+  const { port } = await server()
+  let sc = await connect(port, 'dur1')
+  await publishN(sc, 'dch', 3)
+  const opts = () => sc.subscriptionOptions().setDurableName('d').setDeliverAllAvailable()
+  let s = await subscribe(sc, 'dch', null, opts())
+  await s.waitFor(3)
+  await sleep(100) // let the auto acks reach the server
+  await closeSc(sc) // connection close keeps the durable
+  const pub = await connect(port, 'dur1pub')
+  await publishN(pub, 'dch', 2, 'late')
+  sc = await connect(port, 'dur1')
+  s = await subscribe(sc, 'dch', null, opts())
+  await s.waitFor(2)
+  await sleep(200)
+  assert.deepEqual(s.msgs.map(data), ['late1', 'late2'])
+  // unsubscribe removes it: the next durable subscription starts from its start position
+  await new Promise((resolve) => { s.sub.on('unsubscribed', resolve); s.sub.unsubscribe() })
+  s = await subscribe(sc, 'dch', null, sc.subscriptionOptions().setDurableName('d').setStartAtSequence(4))
+  await s.waitFor(2)
+  assert.deepEqual(seqs(s.msgs), [4, 5])
+  await closeSc(sc)
+  await closeSc(pub)
+})
+
+test('durable resumes across a server restart on a FILE store', async () => {
+  const dir = tmpdir()
+  let srv = await startStan(['-st', 'FILE', '-dir', dir])
+  let sc = await connect(srv.port, 'rs')
+  await publishN(sc, 'rch', 4)
+  const opts = () => sc.subscriptionOptions().setDurableName('d').setDeliverAllAvailable().setManualAckMode(true)
+  let s = await subscribe(sc, 'rch', null, opts(), (m) => { if (m.getSequence() <= 2) m.ack() })
+  await s.waitFor(4)
+  await sleep(200)
+  await closeSc(sc)
+  assert.equal(await stop(srv), 0)
+  srv = await startStan(['-st', 'FILE', '-dir', dir])
+  sc = await connect(srv.port, 'rs')
+  s = await subscribe(sc, 'rch', null, opts(), (m) => m.ack())
+  await publish(sc, 'rch', 'm5')
+  await s.waitFor(3)
+  await sleep(200)
+  // the unacked 3 and 4 come again (redelivered), then the new 5
+  assert.deepEqual(seqs(s.msgs).sort(), [3, 4, 5])
+  assert.ok(s.msgs.filter((m) => m.getSequence() < 5).every((m) => m.isRedelivered()))
+  await closeSc(sc)
+  assert.equal(await stop(srv), 0)
+})
+
+test('queue group members share the messages', async () => {
+  const { port } = await server()
+  const sc = await connect(port, 'qg')
+  const a = await subscribe(sc, 'qch', 'workers', sc.subscriptionOptions())
+  const b = await subscribe(sc, 'qch', 'workers', sc.subscriptionOptions())
+  const other = await subscribe(sc, 'qch', 'others', sc.subscriptionOptions())
+  await publishN(sc, 'qch', 20)
+  await other.waitFor(20)
+  await sleep(300)
+  const all = [...a.msgs, ...b.msgs].map((m) => m.getSequence()).sort((x, y) => x - y)
+  assert.deepEqual(all, Array.from({ length: 20 }, (_, i) => i + 1))
+  assert.ok(a.msgs.length > 0 && b.msgs.length > 0, `split ${a.msgs.length}/${b.msgs.length}`)
+  await closeSc(sc)
+})
+
+test('manual acks: an unacked message is redelivered after the ack wait', async () => {
+  const { port } = await server()
+  const sc = await connect(port, 'redeliver')
+  let firstSeen = false
+  const s = await subscribe(sc, 'rd', null,
+    sc.subscriptionOptions().setManualAckMode(true).setAckWait(1000).setDeliverAllAvailable(), (m) => {
+      if (firstSeen) m.ack()
+      firstSeen = true
+    })
+  await publish(sc, 'rd', 'x')
+  await s.waitFor(2, 4000)
+  assert.equal(s.msgs[0].isRedelivered(), false)
+  assert.equal(s.msgs[1].isRedelivered(), true)
+  assert.equal(s.msgs[1].getSequence(), s.msgs[0].getSequence())
+  await sleep(1500)
+  assert.equal(s.msgs.length, 2, 'acked: no further redelivery')
+  await closeSc(sc)
+})
+
+test('max in flight stalls delivery until acks arrive', async () => {
+  const { port } = await server()
+  const sc = await connect(port, 'mif')
+  await publishN(sc, 'mif', 10)
+  const s = await subscribe(sc, 'mif', null,
+    sc.subscriptionOptions().setManualAckMode(true).setMaxInFlight(3).setDeliverAllAvailable())
+  await s.waitFor(3)
+  await sleep(300)
+  assert.equal(s.msgs.length, 3)
+  s.msgs[0].ack()
+  await s.waitFor(4)
+  await sleep(200)
+  assert.equal(s.msgs.length, 4)
+  for (const m of s.msgs.slice(1)) m.ack()
+  await s.waitFor(7)
+  await closeSc(sc)
+})
+
+test('duplicate client IDs: refused while the old client answers, replaced when it is gone', async () => {
+  const { port } = await server()
+  const sc = await connect(port, 'dup')
+  await assert.rejects(connect(port, 'dup'), /stan: clientID already registered/)
+  // the old client vanishes without closing (its NATS connection dies)
+  vanish(sc)
+  const t0 = Date.now()
+  const sc2 = await connect(port, 'dup', { connectTimeout: 4000 })
+  assert.ok(Date.now() - t0 >= 400, 'the server waited for the old client')
+  await closeSc(sc2)
+})
+
+test('a SIGKILLed server on a FILE store keeps every acked publish', async () => {
+  const dir = tmpdir()
+  let srv = await startStan(['-st', 'FILE', '-dir', dir])
+  const sc = await connect(srv.port, 'killer')
+  await publishN(sc, 'kch', 300)
+  await stop(srv, 'SIGKILL')
+  vanish(sc)
+  srv = await startStan(['-st', 'FILE', '-dir', dir])
+  const sc2 = await connect(srv.port, 'killer')
+  const s = await subscribe(sc2, 'kch', null, sc2.subscriptionOptions().setDeliverAllAvailable())
+  await s.waitFor(300)
+  assert.deepEqual(s.msgs.map(data).slice(0, 3), ['m1', 'm2', 'm3'])
+  assert.equal(new Set(s.msgs.map(data)).size, 300)
+  await closeSc(sc2)
+  assert.equal(await stop(srv), 0)
+})
+
+test('monitoring endpoints', async () => {
+  const { port, mport } = await server()
+  const sc = await connect(port, 'mon')
+  await publishN(sc, 'mon.ch', 3)
+  const s = await subscribe(sc, 'mon.ch', null, sc.subscriptionOptions().setDurableName('md'))
+  const serverz = JSON.parse((await httpGet(mport, '/streaming/serverz')).body)
+  for (const k of ['cluster_id', 'server_id', 'version', 'state', 'now', 'start_time', 'uptime', 'clients',
+    'subscriptions', 'channels', 'total_msgs', 'total_bytes', 'in_msgs', 'in_bytes', 'out_msgs', 'out_bytes']) {
+    assert.ok(k in serverz, `serverz.${k}`)
+  }
+  assert.equal(serverz.cluster_id, 'test-cluster')
+  const storez = JSON.parse((await httpGet(mport, '/streaming/storez')).body)
+  assert.equal(storez.type, 'MEMORY')
+  assert.equal(storez.limits.max_channels, 100)
+  const ch = JSON.parse((await httpGet(mport, '/streaming/channelsz')).body)
+  assert.ok(ch.names.includes('mon.ch'))
+  const one = JSON.parse((await httpGet(mport, '/streaming/channelsz?channel=mon.ch&subs=1')).body)
+  assert.equal(one.name, 'mon.ch')
+  assert.equal(one.msgs, 3)
+  assert.equal(one.last_seq, 3)
+  assert.equal(one.subscriptions[0].durable_name, 'md')
+  assert.equal(one.subscriptions[0].is_durable, true)
+  const cl = JSON.parse((await httpGet(mport, '/streaming/clientsz?subs=1')).body)
+  const me = cl.clients.find((c) => c.id === 'mon')
+  assert.ok(me && me.subscriptions['mon.ch'].length === 1)
+  assert.equal((await httpGet(mport, '/streaming/nope')).status, 404)
+  assert.equal((await httpGet(mport, '/streaming/clientsz?client=nobody')).status, 404)
+  s.sub.close()
+  await closeSc(sc)
+})
+
+test('limits: max_msgs drops the oldest, max_channels refuses', async () => {
+  const srv = await startStan(['-mm', '5', '-mc', '2'])
+  const sc = await connect(srv.port, 'lim')
+  await publishN(sc, 'l1', 8)
+  await publish(sc, 'l2', 'x')
+  await assert.rejects(publish(sc, 'l3', 'x'), /too many channels/)
+  const s = await subscribe(sc, 'l1', null, sc.subscriptionOptions().setDeliverAllAvailable())
+  await s.waitFor(5)
+  assert.deepEqual(seqs(s.msgs), [4, 5, 6, 7, 8])
+  await closeSc(sc)
+  assert.equal(await stop(srv), 0)
+})
+
+test('unknown flags are refused', () => {
+  const r = spawnSync(STAN_SERVER, ['--no-such-flag'], { encoding: 'utf8' })
+  assert.equal(r.status, 2)
+  assert.match(r.stderr, /unknown flag '--no-such-flag'/)
+})
+
+function findNatsServer () {
+  if (process.env.NATS_SERVER_BIN) return process.env.NATS_SERVER_BIN
+  for (const d of (process.env.PATH || '').split(':').concat(['/usr/sbin', '/usr/bin'])) {
+    const p = path.join(d, 'nats-server')
+    if (fs.existsSync(p)) return p
+  }
+  return null
+}
+
+function freePort () {
+  return new Promise((resolve) => {
+    const srv = require('net').createServer()
+    srv.listen(0, '127.0.0.1', () => { const p = srv.address().port; srv.close(() => resolve(p)) })
+  })
+}
+
+test('-ns: streaming over an external nats-server', async (t) => {
+  const bin = findNatsServer()
+  if (!bin) {
+    t.skip('nats-server is not installed (Debian: apt-get install nats-server); -ns not tested')
+    return
+  }
+  const nport = await freePort()
+  const nats = spawn(bin, ['-a', '127.0.0.1', '-p', String(nport)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.add(nats)
+  let nout = ''
+  await new Promise((resolve, reject) => {
+    const to = setTimeout(() => reject(new Error('nats-server did not start: ' + nout)), 5000)
+    const on = (d) => { nout += d; if (/Server is ready/.test(nout)) { clearTimeout(to); resolve() } }
+    nats.stdout.on('data', on)
+    nats.stderr.on('data', on)
+  })
+  try {
+    const srv = await startStan(['-ns', `nats://127.0.0.1:${nport}`])
+    const sc = await connect(nport, 'ext')
+    await publishN(sc, 'ext', 50)
+    const s = await subscribe(sc, 'ext', null, sc.subscriptionOptions().setDeliverAllAvailable())
+    await s.waitFor(50)
+    assert.deepEqual(seqs(s.msgs), Array.from({ length: 50 }, (_, i) => i + 1))
+    const q = await subscribe(sc, 'ext', null,
+      sc.subscriptionOptions().setManualAckMode(true).setAckWait(1000).setStartAtSequence(50))
+    await q.waitFor(2, 4000)
+    assert.equal(q.msgs[1].isRedelivered(), true)
+    q.msgs[1].ack()
+    await closeSc(sc)
+    assert.equal(await stop(srv), 0)
+  } finally {
+    nats.kill('SIGTERM')
+  }
+})
