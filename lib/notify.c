@@ -19,9 +19,12 @@ void sl_wake_fd(int fd)
         ;
 }
 
-int sl_notifier_init(struct sl_notifier *n, const char *dir)
+int sl_notifier_init(struct sl_notifier *n, const char *dir, int (*foreign)(void *ctx, size_t *last_seen),
+                     void *foreign_ctx)
 {
     memset(n, 0, sizeof *n);
+    n->foreign = foreign;
+    n->foreign_ctx = foreign_ctx;
     size_t len = strlen(dir) + sizeof "/data.mdb";
     n->data_path = sl_malloc(len);
     if (!n->data_path)
@@ -66,6 +69,9 @@ static void *watcher_main(void *arg)
     struct sl_notifier *n = arg;
     struct pollfd fds[2] = {{.fd = n->inotify_fd, .events = POLLIN}, {.fd = n->stop_fd, .events = POLLIN}};
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    size_t last_seen = 0;
+    if (n->foreign)
+        n->foreign(n->foreign_ctx, &last_seen);
     for (;;) {
         if (poll(fds, 2, -1) < 0) {
             if (errno == EINTR)
@@ -74,10 +80,12 @@ static void *watcher_main(void *arg)
         }
         if (fds[1].revents)
             break;
-        /* drain every queued event, then wake once */
+        /* drain every queued event, then wake once; this process's own
+         * commits have woken their subscribers already */
         while (read(n->inotify_fd, buf, sizeof buf) > 0)
             ;
-        wake_all(n);
+        if (!n->foreign || n->foreign(n->foreign_ctx, &last_seen))
+            wake_all(n);
     }
     return NULL;
 }

@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct sl_waiter {
@@ -26,10 +27,15 @@ struct sl_notifier {
     char *data_path;       /* the LMDB data file watched with inotify */
     int inotify_fd;        /* -1 while no watcher runs */
     int stop_fd;           /* eventfd telling the watcher to stop */
+    /* Did another process commit since *last_seen? (else the change was
+     * ours, and this process's subscribers were woken already) */
+    int (*foreign)(void *ctx, size_t *last_seen);
+    void *foreign_ctx;
     pthread_t watcher;
 };
 
-int  sl_notifier_init(struct sl_notifier *n, const char *dir);
+int  sl_notifier_init(struct sl_notifier *n, const char *dir, int (*foreign)(void *ctx, size_t *last_seen),
+                      void *foreign_ctx);
 void sl_notifier_destroy(struct sl_notifier *n);
 
 /* Register / unregister a waiter (starting / stopping the watcher thread). */

@@ -26,6 +26,10 @@ struct sl_env {
      * across processes); held from begin to commit, it also makes the
      * temporary MDB_NOSYNC of sl_commit_nosync() safe. */
     pthread_mutex_t write_mu;
+    /* ids of this process's newest commits, so that its inotify watcher can
+     * tell them from other processes' */
+    atomic_size_t own_txnids[64];
+    atomic_uint own_next;
     MDB_dbi dbi[SL_DB_COUNT];
     pthread_mutex_t pool_mu;
     MDB_txn *pool[READ_POOL_MAX];   /* reset read transactions ready to renew */
@@ -261,7 +265,10 @@ static int commit(sl_txn *t, int nosync)
     int toggle = nosync && !t->env->nosync && !t->nested;
     if (toggle)
         mdb_env_set_flags(t->env->mdb, MDB_NOSYNC, 1);
+    size_t txnid = mdb_txn_id(t->mdb);
     int rc = mdb_txn_commit(t->mdb);
+    if (!rc && !t->nested)
+        atomic_store(&t->env->own_txnids[atomic_fetch_add(&t->env->own_next, 1) % 64], txnid);
     if (toggle)
         mdb_env_set_flags(t->env->mdb, MDB_NOSYNC, 0);
     write_end(t);
@@ -367,6 +374,25 @@ int sl_cursor_put_reserve(sl_cursor *c, const void *key, size_t klen, size_t vle
         return map_err(rc, "writing a message");
     *dst = v.mv_data;
     return STREAMLOG_OK;
+}
+
+int sl_env_foreign_commits(sl_env *env, size_t *last_seen)
+{
+    MDB_envinfo info;
+    if (mdb_env_info(env->mdb, &info))
+        return 1;
+    size_t from = *last_seen, to = info.me_last_txnid;
+    *last_seen = to;
+    if (from == 0 || to - from > 64)
+        return 1;
+    for (size_t id = from + 1; id <= to; id++) {
+        int ours = 0;
+        for (int i = 0; i < 64 && !ours; i++)
+            ours = atomic_load(&env->own_txnids[i]) == id;
+        if (!ours)
+            return 1;
+    }
+    return 0;
 }
 
 int sl_read_is_latest(const sl_txn *t)

@@ -86,6 +86,11 @@ int  sl_cursor_del(sl_cursor *c);
  * the database: STREAMLOG_EEXIST otherwise, and nothing is changed. */
 int  sl_cursor_put_reserve(sl_cursor *c, const void *key, size_t klen, size_t vlen, int append, void **dst);
 
+/* Whether any commit after *last_seen (a transaction id; 0 at first) was
+ * made by another process; moves *last_seen to the newest. Errs towards 1
+ * (a spurious wake-up), never towards 0 for a foreign commit. */
+int sl_env_foreign_commits(sl_env *env, size_t *last_seen);
+
 /* Whether a read transaction still sees the newest commit (of any process). */
 int sl_read_is_latest(const sl_txn *t);
 

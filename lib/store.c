@@ -184,6 +184,12 @@ static void maintenance_stop(streamlog_store *st)
 
 /* ---- open / close ---- */
 
+static int foreign_commits(void *ctx, size_t *last_seen)
+{
+    streamlog_store *st = ctx;
+    return sl_env_foreign_commits(st->env, last_seen);
+}
+
 /* Headroom of the map above the limit on live data: copy-on-write needs free
  * pages even to delete, and freed pages are reused only once readers move on. */
 static uint64_t map_headroom(uint64_t max_store_bytes)
@@ -266,7 +272,7 @@ int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store *
     if (!rc)
         rc = check_format(st);
     if (!rc)
-        rc = sl_notifier_init(&st->notifier, dir);
+        rc = sl_notifier_init(&st->notifier, dir, foreign_commits, st);
     if (!rc && (rc = sl_committer_init(&st->committer)))
         sl_notifier_destroy(&st->notifier);
     if (!rc) {
