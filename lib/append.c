@@ -7,8 +7,16 @@
  * requests share a commit, each is applied in a nested transaction so that
  * one failing (ECONFLICT, ELIMIT, EFULL) leaves the others intact. No
  * transaction outlives the leader's call, and the leader's own request is
- * part of the batch, so there is no background writer thread. */
+ * part of the batch, so there is no background writer thread.
+ *
+ * Under SYNC_ALWAYS a commit costs an fdatasync, and appenders that just
+ * got their result come back a moment later: a leader that finds fewer
+ * requests queued than the previous batch held waits a little (a quarter of
+ * the last commit's time, at most GATHER_MAX_NS) for them, so batches stay
+ * large instead of alternating between large and tiny. A lone appender
+ * never waits: its previous batch held one request. */
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 
 #include "channels.h"
@@ -16,6 +24,7 @@
 #include "retention.h"
 #include "store.h"
 
+#define GATHER_MAX_NS 200000     /* longest a leader waits for more appenders */
 #define APPEND_COUNT_STEP 100000 /* messages removed for max_msgs/max_bytes per append, at most */
 #define APPEND_EXPIRY_STEP 1000  /* expired messages removed per append, at most */
 
@@ -39,7 +48,14 @@ int sl_committer_init(struct sl_committer *c)
     memset(c, 0, sizeof *c);
     if (pthread_mutex_init(&c->mu, NULL))
         return sl_fail(STREAMLOG_ENOMEM, "cannot create a mutex");
-    if (pthread_cond_init(&c->done_cv, NULL)) {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int err = pthread_cond_init(&c->done_cv, NULL);
+    if (!err && (err = pthread_cond_init(&c->arrive_cv, &ca)))
+        pthread_cond_destroy(&c->done_cv);
+    pthread_condattr_destroy(&ca);
+    if (err) {
         pthread_mutex_destroy(&c->mu);
         return sl_fail(STREAMLOG_ENOMEM, "cannot create a condition variable");
     }
@@ -49,6 +65,7 @@ int sl_committer_init(struct sl_committer *c)
 void sl_committer_destroy(struct sl_committer *c)
 {
     pthread_cond_destroy(&c->done_cv);
+    pthread_cond_destroy(&c->arrive_cv);
     pthread_mutex_destroy(&c->mu);
 }
 
@@ -106,8 +123,13 @@ static int apply_request(sl_txn *t, struct sl_append_req *r, int64_t now)
      * background sweep finishes); expiry is bounded per append too. */
     if ((rc = sl_retention_apply(t, &rec, &lim, now, APPEND_COUNT_STEP, APPEND_EXPIRY_STEP, &deleted)))
         return rc;
-    uint64_t live;
-    if ((rc = sl_live_bytes(t, &live)))
+    /* The file's high-water mark bounds live data: measure exactly only
+     * when this commit might cross the limit. */
+    uint64_t live = 0, written = 0;
+    for (size_t i = 0; i < r->n; i++)
+        written += SL_MSG_HDR_LEN + SL_MSG_KEY_LEN + r->lens[i];
+    uint64_t bound = sl_env_high_water(st->env) + 2 * written + ((uint64_t)1 << 20);
+    if (bound > st->max_store_bytes && (rc = sl_live_bytes(t, &live)))
         return rc;
     if (live > st->max_store_bytes)
         return sl_fail(STREAMLOG_EFULL, "store holds %llu bytes of pages, more than max_store_bytes %llu",
@@ -175,6 +197,26 @@ static void commit_batch(streamlog_store *st, struct sl_append_req *batch)
     }
 }
 
+/* Under cm->mu: wait briefly for the appenders of the last batch to return. */
+static void gather(struct sl_committer *cm)
+{
+    int64_t wait = cm->last_commit_ns / 4;
+    if (wait > GATHER_MAX_NS)
+        wait = GATHER_MAX_NS;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += wait;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    cm->gathering = 1;
+    while (cm->queued < cm->last_batch)
+        if (pthread_cond_timedwait(&cm->arrive_cv, &cm->mu, &until))
+            break;
+    cm->gathering = 0;
+}
+
 int sl_append(streamlog_channel *ch, const void *const *data, const size_t *lens, size_t n, int has_expect,
               uint64_t expect, uint64_t *out_first_seq)
 {
@@ -189,20 +231,32 @@ int sl_append(streamlog_channel *ch, const void *const *data, const size_t *lens
     else
         cm->head = &req;
     cm->tail = &req;
+    cm->queued++;
+    if (cm->gathering)
+        pthread_cond_signal(&cm->arrive_cv);
     while (!req.done) {
         if (cm->leader_active) {
             pthread_cond_wait(&cm->done_cv, &cm->mu);
             continue;
         }
+        cm->leader_active = 1;
+        if (st->sync_policy == STREAMLOG_SYNC_ALWAYS && cm->queued < cm->last_batch)
+            gather(cm);
         /* Lead: take everything queued so far, including our own request. */
         struct sl_append_req *batch = cm->head;
+        size_t batch_len = cm->queued;
         cm->head = cm->tail = NULL;
-        cm->leader_active = 1;
+        cm->queued = 0;
         pthread_mutex_unlock(&cm->mu);
 
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         commit_batch(st, batch);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
 
         pthread_mutex_lock(&cm->mu);
+        cm->last_batch = batch_len;
+        cm->last_commit_ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
         for (struct sl_append_req *r = batch, *next; r; r = next) {
             next = r->next; /* r lives on its caller's stack: read before marking done */
             r->done = 1;

@@ -15,11 +15,18 @@ struct sl_append_req;
  * in one transaction (one sync), and wakes their callers. */
 struct sl_committer {
     pthread_mutex_t mu;
-    pthread_cond_t done_cv;
+    pthread_cond_t done_cv;    /* a batch is done */
+    pthread_cond_t arrive_cv;  /* a request was queued (for a leader gathering a batch) */
     struct sl_append_req *head, *tail;
+    size_t queued;
     int leader_active;
+    int gathering;             /* the leader waits for arrivals */
+    size_t last_batch;         /* requests in the previous commit */
+    int64_t last_commit_ns;    /* how long that commit took */
 };
 
+/* gather: whether commits are slow enough (synced) for a leader to wait a
+ * moment for more appenders, see append.c */
 int  sl_committer_init(struct sl_committer *c);
 void sl_committer_destroy(struct sl_committer *c);
 

@@ -395,6 +395,15 @@ int sl_env_foreign_commits(sl_env *env, size_t *last_seen)
     return 0;
 }
 
+uint64_t sl_env_high_water(sl_env *env)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(env->mdb, &info) || mdb_env_stat(env->mdb, &st))
+        return UINT64_MAX;
+    return (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+}
+
 int sl_read_is_latest(const sl_txn *t)
 {
     MDB_envinfo info;

@@ -94,6 +94,10 @@ int sl_env_foreign_commits(sl_env *env, size_t *last_seen);
 /* Whether a read transaction still sees the newest commit (of any process). */
 int sl_read_is_latest(const sl_txn *t);
 
+/* Bytes up to the highest page ever used in the file, as of the last
+ * commit: an upper bound on live data before this transaction's writes. */
+uint64_t sl_env_high_water(sl_env *env);
+
 /* Bytes of pages holding live data, as seen by this transaction. */
 int sl_live_bytes(const sl_txn *t, uint64_t *out);
 
