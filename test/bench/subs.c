@@ -12,6 +12,7 @@
  *
  * Like the other rows, each figure is the median of several runs.
  */
+#define _GNU_SOURCE /* clock_nanosleep */
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
