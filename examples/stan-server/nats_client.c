@@ -12,7 +12,14 @@
 typedef struct csub {
     nats_client_msg_cb cb;  /* NULL when the slot is free */
     void *ud;
+    char *subject, *queue;  /* kept for re-subscribing after a reconnect */
 } csub;
+
+typedef struct flushreq {
+    void (*cb)(void *ud);
+    void *ud;
+    struct flushreq *next;
+} flushreq;
 
 typedef struct wreq {
     uv_write_t req;
@@ -23,10 +30,16 @@ struct nats_client {
     uv_loop_t *loop;
     uv_tcp_t tcp;
     uv_connect_t conn_req;
+    uv_timer_t retry_timer;
     nats_client_config cfg;
     char *user, *pass, *token, *name, *host;
     int port;
-    int ready, dead, closing;
+    struct sockaddr_storage addr;   /* resolved once; reconnects go to the same address */
+    /* ready: CONNECT answered on the current connection; dead: no usable connection;
+     * ever_ready: ready() reported success once, so later losses reconnect (with cfg.reconnect);
+     * connect_sent: CONNECT is in the output, so SUB/PUB lines may follow it. */
+    int ready, dead, closing, ever_ready, connect_sent;
+    int tcp_open, timer_open, wait_ms;
     size_t max_payload;
     /* input */
     char *rbuf;
@@ -40,7 +53,26 @@ struct nats_client {
     size_t nsubs;
     void (*done)(void *);
     void *done_ud;
+    flushreq *flush_head, *flush_tail;   /* PINGs sent by nats_client_flush(), in order */
 };
+
+static void drop_flushes(nats_client *c)
+{
+    while (c->flush_head) {
+        flushreq *f = c->flush_head;
+        c->flush_head = f->next;
+        free(f);
+    }
+    c->flush_tail = NULL;
+}
+
+static void csub_clear(csub *s)
+{
+    s->cb = NULL;
+    free(s->subject);
+    free(s->queue);
+    s->subject = s->queue = NULL;
+}
 
 static char *dupstr(const char *s) { return s ? strdup(s) : NULL; }
 
@@ -104,16 +136,17 @@ static void flush_out(nats_client *c)
     }
 }
 
-static void on_idle_flush(uv_handle_t *h) { (void)h; }
+static void start_connect(nats_client *c);
 
-static void on_tcp_closed(uv_handle_t *h)
+static void free_client(nats_client *c)
 {
-    nats_client *c = h->data;
-    (void)on_idle_flush;
     if (c->done)
         c->done(c->done_ud);
     free(c->rbuf);
     free(c->wbuf);
+    for (size_t i = 0; i < c->nsubs; i++)
+        csub_clear(&c->subs[i]);
+    drop_flushes(c);
     free(c->subs);
     free(c->user);
     free(c->pass);
@@ -123,20 +156,67 @@ static void on_tcp_closed(uv_handle_t *h)
     free(c);
 }
 
+static void maybe_free(nats_client *c)
+{
+    if (c->closing && !c->tcp_open && !c->timer_open)
+        free_client(c);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    nats_client *c = h->data;
+    c->timer_open = 0;
+    maybe_free(c);
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    nats_client *c = t->data;
+    if (!c->closing)
+        start_connect(c);
+}
+
+/* The socket of a lost connection is closed: wait, then connect again (or free when closing). */
+static void on_tcp_closed(uv_handle_t *h)
+{
+    nats_client *c = h->data;
+    c->tcp_open = 0;
+    if (c->closing) {
+        maybe_free(c);
+        return;
+    }
+    c->rlen = 0;
+    c->wlen = 0;
+    uv_timer_start(&c->retry_timer, on_retry, (uint64_t)c->wait_ms, 0);
+    c->wait_ms *= 2;
+    if (c->wait_ms > c->cfg.reconnect_max_wait_ms)
+        c->wait_ms = c->cfg.reconnect_max_wait_ms;
+}
+
+/* The connection is unusable. Before the first successful CONNECT, or without cfg.reconnect,
+ * report it (ready() with an error, or lost()) and stay dead; else report the loss once and
+ * reconnect. */
 static void fail(nats_client *c, const char *why)
 {
     if (c->dead)
         return;
+    int was_ready = c->ready;
     c->dead = 1;
+    c->ready = 0;
+    c->connect_sent = 0;
+    drop_flushes(c);
     uv_read_stop((uv_stream_t *)&c->tcp);
     if (c->closing)
         return;
-    if (!c->ready) {
+    if (!c->ever_ready) {
         if (c->cfg.ready)
             c->cfg.ready(c, -1, why, c->cfg.ud);
-    } else if (c->cfg.lost) {
-        c->cfg.lost(c, why, c->cfg.ud);
+        return;
     }
+    if (was_ready && c->cfg.lost)
+        c->cfg.lost(c, why, c->cfg.ud);
+    if (c->cfg.reconnect && !c->closing && c->tcp_open && !uv_is_closing((uv_handle_t *)&c->tcp))
+        uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
 }
 
 /* Appends s as a JSON string literal. */
@@ -175,7 +255,19 @@ static void send_connect(nats_client *c)
         out_str(c, ",\"auth_token\":");
         json_str(c, c->token);
     }
-    out_str(c, "}\r\nPING\r\n");
+    out_str(c, "}\r\n");
+    /* after a reconnect, the live subscriptions again, under their sids */
+    for (size_t i = 0; i < c->nsubs; i++)
+        if (c->subs[i].cb) {
+            char line[600];
+            int n = c->subs[i].queue
+                        ? snprintf(line, sizeof line, "SUB %s %s %zu\r\n", c->subs[i].subject, c->subs[i].queue, i + 1)
+                        : snprintf(line, sizeof line, "SUB %s %zu\r\n", c->subs[i].subject, i + 1);
+            if (n > 0 && (size_t)n < sizeof line)
+                out_append(c, line, (size_t)n);
+        }
+    out_str(c, "PING\r\n");
+    c->connect_sent = 1;
     flush_out(c);
 }
 
@@ -270,8 +362,21 @@ static long process(nats_client *c)
         } else if (line_len >= 4 && !strncasecmp(start, "PONG", 4)) {
             if (!c->ready) {
                 c->ready = 1;
-                if (c->cfg.ready)
-                    c->cfg.ready(c, 0, NULL, c->cfg.ud);
+                c->wait_ms = c->cfg.reconnect_wait_ms;
+                if (!c->ever_ready) {
+                    c->ever_ready = 1;
+                    if (c->cfg.ready)
+                        c->cfg.ready(c, 0, NULL, c->cfg.ud);
+                } else if (c->cfg.reconnected) {
+                    c->cfg.reconnected(c, c->cfg.ud);
+                }
+            } else if (c->flush_head) {
+                flushreq *f = c->flush_head;
+                c->flush_head = f->next;
+                if (!c->flush_head)
+                    c->flush_tail = NULL;
+                f->cb(f->ud);
+                free(f);
             }
         } else if (line_len >= 4 && !strncasecmp(start, "INFO", 4)) {
             const char *mp = memmem(start, line_len, "\"max_payload\":", 14);
@@ -280,7 +385,7 @@ static long process(nats_client *c)
                 if (v > 0)
                     c->max_payload = v;
             }
-            if (!c->ready && !c->writing && c->wlen == 0)
+            if (!c->connect_sent)
                 send_connect(c);
         } else if (line_len >= 3 && !strncasecmp(start, "+OK", 3)) {
             /* verbose is off; tolerate it anyway */
@@ -345,13 +450,30 @@ static void on_connected(uv_connect_t *req, int status)
     if (c->closing)
         return;
     if (status < 0) {
-        c->dead = 1;
+        if (c->ever_ready) {
+            /* a reconnect attempt failed: try again later */
+            if (!uv_is_closing((uv_handle_t *)&c->tcp))
+                uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
+            return;
+        }
         if (c->cfg.ready)
             c->cfg.ready(c, status, uv_strerror(status), c->cfg.ud);
         return;
     }
+    c->dead = 0;
     uv_tcp_nodelay(&c->tcp, 1);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static void start_connect(nats_client *c)
+{
+    uv_tcp_init(c->loop, &c->tcp);
+    c->tcp.data = c;
+    c->tcp_open = 1;
+    c->conn_req.data = c;
+    int rc = uv_tcp_connect(&c->conn_req, &c->tcp, (const struct sockaddr *)&c->addr, on_connected);
+    if (rc < 0)
+        uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
 }
 
 /* Parses nats://[user:pass@]host:port into c. */
@@ -433,13 +555,25 @@ int nats_client_connect(uv_loop_t *loop, const nats_client_config *cfg, nats_cli
         free(c);
         return UV_EAI_NONAME;
     }
+    memcpy(&c->addr, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    if (c->cfg.reconnect_wait_ms <= 0)
+        c->cfg.reconnect_wait_ms = 100;
+    if (c->cfg.reconnect_max_wait_ms < c->cfg.reconnect_wait_ms)
+        c->cfg.reconnect_max_wait_ms = c->cfg.reconnect_wait_ms > 2000 ? c->cfg.reconnect_wait_ms : 2000;
+    c->wait_ms = c->cfg.reconnect_wait_ms;
+    c->dead = 1;   /* until the TCP connection is up */
+    uv_timer_init(loop, &c->retry_timer);
+    c->retry_timer.data = c;
+    c->timer_open = 1;
     uv_tcp_init(loop, &c->tcp);
     c->tcp.data = c;
+    c->tcp_open = 1;
     c->conn_req.data = c;
-    rc = uv_tcp_connect(&c->conn_req, &c->tcp, ai->ai_addr, on_connected);
-    freeaddrinfo(ai);
+    rc = uv_tcp_connect(&c->conn_req, &c->tcp, (const struct sockaddr *)&c->addr, on_connected);
     if (rc < 0) {
-        c->dead = 1;
+        c->closing = 1;
+        uv_close((uv_handle_t *)&c->retry_timer, on_timer_closed);
         uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
         return rc;
     }
@@ -452,7 +586,7 @@ int nats_client_subscribe(nats_client *c, const char *subject, const char *queue
 {
     if (!c || !subject || !*subject || !cb || !sid)
         return NATS_SERVER_EINVAL;
-    if (c->dead)
+    if (c->closing || (c->dead && !(c->ever_ready && c->cfg.reconnect)))
         return NATS_SERVER_ECLOSED;
     size_t i;
     for (i = 0; i < c->nsubs && c->subs[i].cb; i++)
@@ -462,17 +596,27 @@ int nats_client_subscribe(nats_client *c, const char *subject, const char *queue
         if (!s)
             return NATS_SERVER_ENOMEM;
         c->subs = s;
+        memset(&c->subs[c->nsubs], 0, sizeof *s);
         c->nsubs++;
     }
-    c->subs[i].cb = cb;
-    c->subs[i].ud = ud;
     char line[600];
     int n = queue && *queue ? snprintf(line, sizeof line, "SUB %s %s %zu\r\n", subject, queue, i + 1)
                             : snprintf(line, sizeof line, "SUB %s %zu\r\n", subject, i + 1);
-    if (n < 0 || (size_t)n >= sizeof line || out_append(c, line, (size_t)n)) {
-        c->subs[i].cb = NULL;
+    if (n < 0 || (size_t)n >= sizeof line)
         return NATS_SERVER_EINVAL;
+    c->subs[i].subject = strdup(subject);
+    c->subs[i].queue = queue && *queue ? strdup(queue) : NULL;
+    if (!c->subs[i].subject || (queue && *queue && !c->subs[i].queue)) {
+        csub_clear(&c->subs[i]);
+        return NATS_SERVER_ENOMEM;
     }
+    /* when disconnected, the SUB goes out with the reconnect's CONNECT */
+    if (c->connect_sent && out_append(c, line, (size_t)n)) {
+        csub_clear(&c->subs[i]);
+        return NATS_SERVER_ENOMEM;
+    }
+    c->subs[i].cb = cb;
+    c->subs[i].ud = ud;
     flush_out(c);
     *sid = i + 1;
     return 0;
@@ -482,8 +626,8 @@ int nats_client_unsubscribe(nats_client *c, uint64_t sid)
 {
     if (!c || sid == 0 || sid > c->nsubs || !c->subs[sid - 1].cb)
         return NATS_SERVER_ENOTFOUND;
-    c->subs[sid - 1].cb = NULL;
-    if (c->dead)
+    csub_clear(&c->subs[sid - 1]);
+    if (!c->connect_sent)
         return 0;
     char line[64];
     int n = snprintf(line, sizeof line, "UNSUB %llu\r\n", (unsigned long long)sid);
@@ -497,7 +641,7 @@ int nats_client_publish(nats_client *c, const char *subject, const char *reply, 
 {
     if (!c || !subject || !*subject)
         return NATS_SERVER_EINVAL;
-    if (c->dead)
+    if (c->dead || !c->connect_sent)
         return NATS_SERVER_ECLOSED;
     if (len > c->max_payload)
         return NATS_SERVER_EPAYLOAD;
@@ -512,6 +656,28 @@ int nats_client_publish(nats_client *c, const char *subject, const char *reply, 
     return 0;
 }
 
+int nats_client_flush(nats_client *c, void (*cb)(void *ud), void *ud)
+{
+    if (!c || !cb)
+        return NATS_SERVER_EINVAL;
+    if (c->dead || !c->ready)
+        return NATS_SERVER_ECLOSED;
+    flushreq *f = calloc(1, sizeof *f);
+    if (!f || out_append(c, "PING\r\n", 6)) {
+        free(f);
+        return NATS_SERVER_ENOMEM;
+    }
+    f->cb = cb;
+    f->ud = ud;
+    if (c->flush_tail)
+        c->flush_tail->next = f;
+    else
+        c->flush_head = f;
+    c->flush_tail = f;
+    flush_out(c);
+    return 0;
+}
+
 size_t nats_client_max_payload(const nats_client *c) { return c->max_payload; }
 
 void nats_client_close(nats_client *c, void (*done)(void *ud), void *ud)
@@ -522,7 +688,13 @@ void nats_client_close(nats_client *c, void (*done)(void *ud), void *ud)
     c->done = done;
     c->done_ud = ud;
     c->dead = 1;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_timer_stop(&c->retry_timer);
+    if (c->timer_open && !uv_is_closing((uv_handle_t *)&c->retry_timer))
+        uv_close((uv_handle_t *)&c->retry_timer, on_timer_closed);
     /* pending writes complete (or are cancelled) before the close callback */
-    uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
+    if (c->tcp_open && !uv_is_closing((uv_handle_t *)&c->tcp)) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
+    }
+    maybe_free(c);
 }

@@ -4,8 +4,14 @@
  * It speaks the client side of the core protocol: it sends CONNECT (with optional user/password
  * or token), SUB, UNSUB, PUB, PING/PONG, and parses INFO, MSG, PING, PONG, +OK and -ERR from the
  * server. Messages are delivered as nats_server_msg (the same view type the embedded server
- * uses), so the streaming layer handles both transports alike. There is no reconnection: when
- * the connection is lost the lost() callback runs once and the client stays dead.
+ * uses), so the streaming layer handles both transports alike.
+ *
+ * Connection loss: without `reconnect` the lost() callback runs once and the client stays dead.
+ * With it, lost() runs for each loss and the client reconnects to the same address with backoff
+ * (reconnect_wait_ms, doubling up to reconnect_max_wait_ms, for ever), sends CONNECT and
+ * re-subscribes every live subscription under its old sid, then runs reconnected(). While it is
+ * disconnected, publishes fail with NATS_SERVER_ECLOSED (nothing is buffered: core NATS is
+ * at-most-once), and subscribe/unsubscribe take effect at the reconnect.
  *
  * Threads: everything runs on the uv loop given to nats_client_connect().
  */
@@ -31,7 +37,12 @@ typedef struct nats_client_config {
     void (*ready)(nats_client *c, int err, const char *why, void *ud);
     /* lost(c, why, ud): the connection closed after being ready. */
     void (*lost)(nats_client *c, const char *why, void *ud);
+    /* reconnected(c, ud): with reconnect, the connection is back and subscriptions re-sent. */
+    void (*reconnected)(nats_client *c, void *ud);
     void *ud;
+    int reconnect;                 /* reconnect after a loss (see above) */
+    int reconnect_wait_ms;         /* first wait (default 100) */
+    int reconnect_max_wait_ms;     /* longest wait (default 2000) */
 } nats_client_config;
 
 /* Starts connecting; returns 0 (ready() will follow) or a negative error (bad URL: -1,
@@ -43,6 +54,10 @@ int nats_client_subscribe(nats_client *c, const char *subject, const char *queue
 int nats_client_unsubscribe(nats_client *c, uint64_t sid);
 int nats_client_publish(nats_client *c, const char *subject, const char *reply, const void *data,
                         size_t len);
+/* Sends a PING; cb(ud) runs when its PONG arrives, so the server has processed everything sent
+ * before (subscriptions included). A flush pending when the connection is lost is dropped (its
+ * callback never runs). Returns 0 or NATS_SERVER_ECLOSED. */
+int nats_client_flush(nats_client *c, void (*cb)(void *ud), void *ud);
 /* The server's max_payload from INFO (1 MB until INFO arrives). */
 size_t nats_client_max_payload(const nats_client *c);
 

@@ -36,11 +36,26 @@ struct stan_client {
     stan_client *next, *prev;   /* registration order, for monitoring */
 };
 
+/* Room for a channel name and its NUL (the library's names are 1..255 bytes). */
+#define STAN_CHAN_NAME_CAP 256
+
+/* A durable seen since the start whose subscription is closed (its client closed it, closed its
+ * connection or went away): listed by monitoring as an offline subscription, with the figures it
+ * had when it closed. A durable queue group is offline when its last member closed. Durables
+ * not seen since the start (a FILE store's, after a restart) are not known here. */
+typedef struct stan_offline {
+    char *client_id, *durable, *queue, *inbox, *ack_inbox;
+    int max_inflight, ack_wait_s;
+    uint64_t last_sent, pending;
+    struct stan_offline *next;
+} stan_offline;
+
 struct stan_channel {
     char *name;
     streamlog_channel *ch;
     stan_appq q;
     stan_sub *subs;
+    stan_offline *offline;
     stan_channel *next;   /* creation order */
 };
 
@@ -64,8 +79,6 @@ struct stan_server {
     char pub_prefix[300], sub_subj[300], unsub_subj[300], subclose_subj[300], close_subj[300],
         discover_subj[300], pings_subj[300];
     uv_timer_t hb_timer;
-    uv_timer_t sweep_timer;
-    int timers_closed;   /* see on_sweep() in stan_server.c */
     int64_t start_time_ns;
     uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
     uint8_t *pack_buf;

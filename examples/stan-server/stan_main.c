@@ -89,6 +89,8 @@ static void on_signal(uv_signal_t *h, int signum)
     shutdown_all();
 }
 
+static void announce_ready(void *ud);
+
 static int start_streaming(void)
 {
     char err[512];
@@ -109,6 +111,22 @@ static int start_streaming(void)
             return -1;
         }
     }
+    if (ncli) {
+        /* ready once the external server has processed our subscriptions (a client connecting
+         * right after the ready line must find them) */
+        if (nats_client_flush(ncli, announce_ready, NULL)) {
+            logmsg(NATS_LOG_ERROR, "lost the NATS server connection while starting%s%s", NULL, NULL);
+            return -1;
+        }
+        return 0;
+    }
+    announce_ready(NULL);
+    return 0;
+}
+
+static void announce_ready(void *ud)
+{
+    (void)ud;
     logmsg(NATS_LOG_INFO, "Streaming Server is ready (cluster ID '%s', store %s)", scfg.cluster_id,
            scfg.dir ? scfg.dir : "MEMORY");
     if (nsrv)
@@ -119,7 +137,6 @@ static int start_streaming(void)
         printf(" monitor %s:%d", opt_host, stan_monitor_port(mon));
     printf("\n");
     fflush(stdout);
-    return 0;
 }
 
 static void on_client_ready(nats_client *c, int err, const char *why, void *ud)
@@ -141,13 +158,22 @@ static void on_client_ready(nats_client *c, int err, const char *why, void *ud)
     }
 }
 
+/* The external NATS server went away: nats_client reconnects with backoff and re-subscribes the
+ * server's subjects; the streaming state (clients, subscriptions, store) stays as it is.
+ * Replies and deliveries published meanwhile are lost like any core NATS message; unacked
+ * deliveries come again after their ack wait. */
 static void on_client_lost(nats_client *c, const char *why, void *ud)
 {
     (void)c;
     (void)ud;
-    logmsg(NATS_LOG_ERROR, "lost the NATS server connection (%s); exiting%s", why, NULL);
-    exit_code = 1;
-    shutdown_all();
+    logmsg(NATS_LOG_ERROR, "lost the NATS server connection (%s); reconnecting%s", why, NULL);
+}
+
+static void on_client_reconnected(nats_client *c, void *ud)
+{
+    (void)c;
+    (void)ud;
+    logmsg(NATS_LOG_INFO, "reconnected to the NATS server%s%s", NULL, NULL);
 }
 
 /* ---- flags -------------------------------------------------------------------------------- */
@@ -440,7 +466,9 @@ bad:
 
     if (ns_url) {
         nats_client_config cc = {.url = ns_url, .user = opt_user, .pass = opt_pass, .token = opt_token,
-                                 .name = "stan-server", .ready = on_client_ready, .lost = on_client_lost};
+                                 .name = "stan-server", .ready = on_client_ready, .lost = on_client_lost,
+                                 .reconnected = on_client_reconnected, .reconnect = 1,
+                                 .reconnect_wait_ms = 100, .reconnect_max_wait_ms = 2000};
         int rc = nats_client_connect(loop, &cc, &ncli);
         if (rc) {
             fprintf(stderr, "stan-server: bad NATS server URL '%s'\n", ns_url);

@@ -219,12 +219,61 @@ static void client_json(jbuf *b, stan_client *c, int subs)
     jb_raw(b, "}", 1);
 }
 
-static void channel_json(jbuf *b, stan_channel *c, int subs)
+/* ---- channels: every channel of the store, not only those open in this run ------------------ */
+
+/* Statistics of channel `name`: through the server's handle when a client used the channel since
+ * the start, else through a handle opened for the call (a FILE store's channel untouched since a
+ * restart, or one another process created in a shared store). Returns the library's code. */
+static int chan_stats(stan_server *s, const char *name, stan_channel *c, streamlog_channel_stats *st)
+{
+    if (c)
+        return streamlog_channel_get_stats(c->ch, st);
+    streamlog_channel *h;
+    int rc = streamlog_channel_open(s->store, name, 0, NULL, &h);
+    if (rc)
+        return rc;
+    rc = streamlog_channel_get_stats(h, st);
+    streamlog_channel_close(h);
+    return rc;
+}
+
+/* Walks the store's channels in name order (bytewise, as nats-streaming-server sorts them);
+ * visit() gets each name and the server's channel when it is open. */
+static void each_channel(stan_server *s, void (*visit)(stan_server *, const char *, stan_channel *, void *),
+                         void *ud)
+{
+    char name[STAN_CHAN_NAME_CAP], prev[STAN_CHAN_NAME_CAP] = "";
+    while (streamlog_channel_list_next(s->store, prev, name, sizeof name) == STREAMLOG_OK) {
+        visit(s, name, stan_map_get(&s->channels, name, strlen(name)), ud);
+        memcpy(prev, name, sizeof prev);
+    }
+}
+
+static void offline_json(jbuf *b, const stan_offline *o)
+{
+    jb_raw(b, "{", 1);
+    jb_kstr(b, "client_id", o->client_id);
+    jb_kstr(b, "inbox", o->inbox);
+    jb_kstr(b, "ack_inbox", o->ack_inbox);
+    jb_kstr(b, "durable_name", o->durable);
+    if (o->queue)
+        jb_kstr(b, "queue_name", o->queue);
+    jb_kbool(b, "is_durable", 1);
+    jb_kbool(b, "is_offline", 1);
+    jb_kint(b, "max_inflight", o->max_inflight);
+    jb_kint(b, "ack_wait", o->ack_wait_s);
+    jb_kuint(b, "last_sent", o->last_sent);
+    jb_kuint(b, "pending_count", o->pending);
+    jb_kbool(b, "is_stalled", 0);
+    jb_raw(b, "}", 1);
+}
+
+static void channel_json(jbuf *b, stan_server *s, const char *name, stan_channel *c, int subs)
 {
     streamlog_channel_stats st = {0};
-    streamlog_channel_get_stats(c->ch, &st);
+    chan_stats(s, name, c, &st);
     jb_raw(b, "{", 1);
-    jb_kstr(b, "name", c->name);
+    jb_kstr(b, "name", name);
     jb_kuint(b, "msgs", st.msgs);
     jb_kuint(b, "bytes", st.bytes);
     jb_kuint(b, "first_seq", st.first_seq);
@@ -233,26 +282,61 @@ static void channel_json(jbuf *b, stan_channel *c, int subs)
         jb_key(b, "subscriptions");
         jb_raw(b, "[", 1);
         int first = 1;
-        for (stan_sub *x = c->subs; x; x = x->next_in_chan) {
+        for (stan_sub *x = c ? c->subs : NULL; x; x = x->next_in_chan) {
             jb_comma(b, first);
             first = 0;
             sub_json(b, x);
+        }
+        /* durables seen since the start whose subscription is closed, as nats-streaming-server
+         * lists its offline durables (with the client ID they had) */
+        for (stan_offline *o = c ? c->offline : NULL; o; o = o->next) {
+            jb_comma(b, first);
+            first = 0;
+            offline_json(b, o);
         }
         jb_raw(b, "]", 1);
     }
     jb_raw(b, "}", 1);
 }
 
-static void totals(stan_server *s, uint64_t *msgs, uint64_t *bytes)
+typedef struct totals_acc {
+    uint64_t channels, msgs, bytes;
+} totals_acc;
+
+static void totals_visit(stan_server *s, const char *name, stan_channel *c, void *ud)
 {
-    *msgs = *bytes = 0;
-    for (stan_channel *c = s->chan_head; c; c = c->next) {
-        streamlog_channel_stats st;
-        if (!streamlog_channel_get_stats(c->ch, &st)) {
-            *msgs += st.msgs;
-            *bytes += st.bytes;
-        }
+    totals_acc *t = ud;
+    streamlog_channel_stats st;
+    t->channels++;
+    if (!chan_stats(s, name, c, &st)) {
+        t->msgs += st.msgs;
+        t->bytes += st.bytes;
     }
+}
+
+static void totals(stan_server *s, totals_acc *t)
+{
+    memset(t, 0, sizeof *t);
+    each_channel(s, totals_visit, t);
+}
+
+typedef struct list_acc {
+    jbuf *b;
+    int64_t offset, limit, i, count;
+    int subs;
+} list_acc;
+
+static void list_visit(stan_server *s, const char *name, stan_channel *c, void *ud)
+{
+    list_acc *a = ud;
+    if (a->i++ < a->offset || a->count >= a->limit)
+        return;
+    jb_comma(a->b, a->count == 0);
+    if (a->subs)
+        channel_json(a->b, s, name, c, 1);
+    else
+        jb_str(a->b, name);
+    a->count++;
 }
 
 static void fmt_duration(int64_t ns, char *out, size_t cap)
@@ -274,14 +358,12 @@ int stan_server_monitor(stan_server *s, const char *path, const char *query, cha
     jbuf b = {0};
     int status = 200;
     if (!strcmp(path, "/streaming/serverz")) {
-        uint64_t msgs, bytes;
-        size_t nclients = 0, nchannels = 0;
+        totals_acc t;
+        size_t nclients = 0;
         char start[64], up[64];
-        totals(s, &msgs, &bytes);
+        totals(s, &t);
         for (stan_client *c = s->clients_head; c; c = c->next)
             nclients++;
-        for (stan_channel *c = s->chan_head; c; c = c->next)
-            nchannels++;
         rfc3339(s->start_time_ns, start, sizeof start);
         fmt_duration(stan_now_ns() - s->start_time_ns, up, sizeof up);
         header(&b, s);
@@ -291,17 +373,17 @@ int stan_server_monitor(stan_server *s, const char *path, const char *query, cha
         jb_kstr(&b, "uptime", up);
         jb_kuint(&b, "clients", nclients);
         jb_kuint(&b, "subscriptions", s->nsubs);
-        jb_kuint(&b, "channels", nchannels);
-        jb_kuint(&b, "total_msgs", msgs);
-        jb_kuint(&b, "total_bytes", bytes);
+        jb_kuint(&b, "channels", t.channels);
+        jb_kuint(&b, "total_msgs", t.msgs);
+        jb_kuint(&b, "total_bytes", t.bytes);
         jb_kuint(&b, "in_msgs", s->in_msgs);
         jb_kuint(&b, "in_bytes", s->in_bytes);
         jb_kuint(&b, "out_msgs", s->out_msgs);
         jb_kuint(&b, "out_bytes", s->out_bytes);
         jb_raw(&b, "}", 1);
     } else if (!strcmp(path, "/streaming/storez")) {
-        uint64_t msgs, bytes;
-        totals(s, &msgs, &bytes);
+        totals_acc t;
+        totals(s, &t);
         header(&b, s);
         jb_kstr(&b, "type", s->temp_dir ? "MEMORY" : "FILE");
         jb_key(&b, "limits");
@@ -313,8 +395,8 @@ int stan_server_monitor(stan_server *s, const char *path, const char *query, cha
         jb_kint(&b, "max_subscriptions", s->cfg.max_subs);
         jb_kint(&b, "max_inactivity", 0);
         jb_raw(&b, "}", 1);
-        jb_kuint(&b, "total_msgs", msgs);
-        jb_kuint(&b, "total_bytes", bytes);
+        jb_kuint(&b, "total_msgs", t.msgs);
+        jb_kuint(&b, "total_bytes", t.bytes);
         jb_raw(&b, "}", 1);
     } else if (!strcmp(path, "/streaming/clientsz")) {
         char id[256];
@@ -365,45 +447,36 @@ int stan_server_monitor(stan_server *s, const char *path, const char *query, cha
             }
         }
     } else if (!strcmp(path, "/streaming/channelsz")) {
-        char name[300];
+        char name[STAN_CHAN_NAME_CAP];
         int subs = qbool(query, "subs");
         if (qparam(query, "channel", name, sizeof name)) {
             stan_channel *c = stan_map_get(&s->channels, name, strlen(name));
-            if (!c) {
+            streamlog_channel_stats st;
+            if (!c && chan_stats(s, name, NULL, &st)) {
                 status = 404;
                 jb_raw(&b, "channel ", 8);
                 jb_raw(&b, name, strlen(name));
                 jb_raw(&b, " not found", 10);
             } else {
-                channel_json(&b, c, subs);
+                channel_json(&b, s, name, c, subs);
             }
         } else {
-            int64_t offset = qint(query, "offset", 0), limit = qint(query, "limit", 1024);
-            int64_t total = 0, count = 0, i = 0;
-            for (stan_channel *c = s->chan_head; c; c = c->next)
-                total++;
-            for (stan_channel *c = s->chan_head; c; c = c->next, i++)
-                if (i >= offset && count < limit)
-                    count++;
+            totals_acc t;
+            totals(s, &t);
+            list_acc a = {.b = &b, .offset = qint(query, "offset", 0), .limit = qint(query, "limit", 1024),
+                          .subs = subs};
+            int64_t total = (int64_t)t.channels;
+            int64_t count = total > a.offset ? total - a.offset : 0;
+            if (count > a.limit)
+                count = a.limit;
             header(&b, s);
-            jb_kint(&b, "offset", offset);
-            jb_kint(&b, "limit", limit);
+            jb_kint(&b, "offset", a.offset);
+            jb_kint(&b, "limit", a.limit);
             jb_kint(&b, "count", count);
             jb_kint(&b, "total", total);
             jb_key(&b, subs ? "channels" : "names");
             jb_raw(&b, "[", 1);
-            i = 0;
-            count = 0;
-            for (stan_channel *c = s->chan_head; c; c = c->next, i++) {
-                if (i < offset || count >= limit)
-                    continue;
-                jb_comma(&b, count == 0);
-                if (subs)
-                    channel_json(&b, c, 1);
-                else
-                    jb_str(&b, c->name);
-                count++;
-            }
+            each_channel(s, list_visit, &a);
             jb_raw(&b, "]}", 2);
         }
     } else {

@@ -200,6 +200,68 @@ static void sub_destroy(stan_sub *sub, int unsub)
     sub->sl = NULL;
 }
 
+/* ---- offline durables (monitoring) -------------------------------------------------------- */
+
+static void offline_free(stan_offline *o)
+{
+    free(o->client_id);
+    free(o->durable);
+    free(o->queue);
+    free(o->inbox);
+    free(o->ack_inbox);
+    free(o);
+}
+
+/* Forgets the offline record of a durable (client ID and name; a durable queue group by queue
+ * and name, whatever its last member's client). */
+static void offline_forget(stan_channel *ch, const char *client_id, const char *durable, const char *queue)
+{
+    for (stan_offline **pp = &ch->offline; *pp; pp = &(*pp)->next) {
+        stan_offline *o = *pp;
+        if (strcmp(o->durable, durable) || !!o->queue != !!queue)
+            continue;
+        if (queue ? strcmp(o->queue, queue) : strcmp(o->client_id, client_id))
+            continue;
+        *pp = o->next;
+        offline_free(o);
+        return;
+    }
+}
+
+/* Called as a durable subscription closes (not unsubscribes): remembers it as offline, unless it
+ * is a queue member whose group still has members here. */
+static void offline_note(stan_sub *sub)
+{
+    stan_channel *ch = sub->chan;
+    if (sub->queue)
+        for (stan_sub *x = ch->subs; x; x = x->next_in_chan)
+            if (x != sub && x->queue && x->durable && !strcmp(x->queue, sub->queue) &&
+                !strcmp(x->durable, sub->durable))
+                return;
+    offline_forget(ch, sub->client->id, sub->durable, sub->queue);
+    stan_offline *o = calloc(1, sizeof *o);
+    if (!o)
+        return;
+    streamlog_sub_stats st = {0};
+    if (sub->sl)
+        streamlog_sub_get_stats(sub->sl, &st);
+    o->client_id = strdup(sub->client->id);
+    o->durable = strdup(sub->durable);
+    o->queue = sub->queue ? strdup(sub->queue) : NULL;
+    o->inbox = strdup(sub->inbox);
+    o->ack_inbox = strdup(sub->ack_inbox ? sub->ack_inbox : "");
+    if (!o->client_id || !o->durable || (sub->queue && !o->queue) || !o->inbox || !o->ack_inbox) {
+        offline_free(o);
+        return;
+    }
+    o->max_inflight = sub->max_inflight;
+    o->ack_wait_s = sub->ack_wait_s;
+    o->last_sent = st.last_delivered;
+    o->pending = st.pending;
+    o->next = ch->offline;
+    ch->offline = o;
+}
+
 /* Unlinks a subscription from its client and channel and closes it (unsub: remove a durable's
  * state too). Safe to call while the subscription delivers: the close then happens after. */
 static void sub_remove(stan_sub *sub, int unsub)
@@ -216,6 +278,8 @@ static void sub_remove(stan_sub *sub, int unsub)
             break;
         }
     s->nsubs--;
+    if (sub->durable && !unsub)
+        offline_note(sub);
     stan_bus_unsubscribe(s->bus, sub->ack_sub);
     sub->ack_sub = NULL;
     if (sub->in_drain) {
@@ -261,12 +325,14 @@ static int deliver_one(stan_sub *sub)
 
 #define GROUP_DRAIN_MAX 64
 
-/* Delivers until EAGAIN. Members of a queue group in this process are drained together, one
- * message each in turn, so the group's messages spread over them (each still reaches EAGAIN,
- * which re-arms its fd). */
+/* Delivers until EAGAIN. Members of a queue group in this process are drained together, each
+ * next message going to the live member with the fewest unacked messages (as nats-streaming-
+ * server picks), so the group's messages spread over them; each member still reaches EAGAIN,
+ * which re-arms its fd. */
 static void sub_drain(stan_sub *sub)
 {
     stan_sub *members[GROUP_DRAIN_MAX];
+    uint64_t pending[GROUP_DRAIN_MAX];
     int live[GROUP_DRAIN_MAX];
     size_t n = 0;
     members[n++] = sub;
@@ -275,15 +341,25 @@ static void sub_drain(stan_sub *sub)
             if (x != sub && x->queue && !strcmp(x->queue, sub->queue))
                 members[n++] = x;
     for (size_t i = 0; i < n; i++) {
+        streamlog_sub_stats st = {0};
+        if (n > 1 && members[i]->sl)
+            streamlog_sub_get_stats(members[i]->sl, &st);
         members[i]->in_drain++;
         live[i] = 1;
+        pending[i] = st.pending;
     }
-    for (size_t active = n; active;)
+    for (size_t active = n; active;) {
+        size_t best = n;
         for (size_t i = 0; i < n; i++)
-            if (live[i] && !deliver_one(members[i])) {
-                live[i] = 0;
-                active--;
-            }
+            if (live[i] && (best == n || pending[i] < pending[best]))
+                best = i;
+        if (deliver_one(members[best])) {
+            pending[best]++;
+        } else {
+            live[best] = 0;
+            active--;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         stan_sub *x = members[i];
         if (--x->in_drain == 0 && x->doomed)
@@ -307,24 +383,6 @@ static void on_ack(const nats_server_msg *m, void *ud)
     if (a->sequence && sub->sl)
         streamlog_ack(sub->sl, a->sequence);
     pb__ack__free_unpacked(a, NULL);
-}
-
-/* Workaround: streamlog_sub_next(sub, 0, ...) returns EAGAIN without arming the redelivery
- * timer (the library arms it only before a blocking wait), so the fd never signals a due
- * redelivery or a queue member's hand-over. Until the library arms it on EAGAIN too, a sweep
- * drains every subscription with messages in flight, and every queue member, SWEEP_MS apart. */
-#define SWEEP_MS 200
-
-static void on_sweep(uv_timer_t *t)
-{
-    stan_server *s = t->data;
-    for (stan_channel *c = s->chan_head; c; c = c->next)
-        for (stan_sub *x = c->subs, *nx; x; x = nx) {
-            nx = x->next_in_chan;
-            streamlog_sub_stats st;
-            if (x->queue || (!streamlog_sub_get_stats(x->sl, &st) && st.pending > 0))
-                sub_drain(x);
-        }
 }
 
 /* ---- clients ------------------------------------------------------------------------------ */
@@ -536,8 +594,9 @@ static void on_hb_timer(uv_timer_t *t)
 {
     stan_server *s = t->data;
     for (stan_client *c = s->clients_head; c; c = c->next)
-        if (!c->hb_req)
-            stan_bus_request(s->bus, c->hb_inbox, NULL, 0, s->cfg.hb_timeout_ms, hb_done, c, &c->hb_req);
+        if (!c->hb_req &&
+            stan_bus_request(s->bus, c->hb_inbox, NULL, 0, s->cfg.hb_timeout_ms, hb_done, c, &c->hb_req))
+            c->hb_req = 0;   /* not sent (no NATS connection): try again next time */
 }
 
 /* ---- publish ------------------------------------------------------------------------------ */
@@ -725,6 +784,8 @@ static void on_sub_request(const nats_server_msg *m, void *ud)
         goto out;
     }
     sub->poll.data = sub;
+    if (sub->durable)
+        offline_forget(ch, c->id, sub->durable, sub->queue);
     sub->next_in_client = c->subs;
     c->subs = sub;
     sub->next_in_chan = ch->subs;
@@ -733,10 +794,11 @@ static void on_sub_request(const nats_server_msg *m, void *ud)
     slog(s, NATS_LOG_DEBUG, "client '%s' subscribed to '%s' (inbox %s, durable '%s', queue '%s')", c->id,
          ch->name, sub->inbox, sub->durable ? sub->durable : "", sub->queue ? sub->queue : "");
     reply_sub(s, reply, ack_inbox, NULL);
-    /* The response is queued first, then the backlog (the fd signals only what happens from
-     * now on, so drain once here), then whatever the fd signals. */
+    /* The response goes out first. A new subscription's fd starts readable, so the backlog
+     * (stored messages, a resumed durable's pending ones) is delivered from the loop, after
+     * the response; from then on the fd signals new messages, acks ending a stall, due
+     * redeliveries and a queue member's hand-over. */
     uv_poll_start(&sub->poll, UV_READABLE, on_sub_readable);
-    sub_drain(sub);
     sub = NULL;
 out:
     if (err)
@@ -902,9 +964,6 @@ int stan_server_new(uv_loop_t *loop, stan_bus *bus, const stan_config *cfg, stan
     uv_timer_init(loop, &s->hb_timer);
     s->hb_timer.data = s;
     uv_timer_start(&s->hb_timer, on_hb_timer, cfg->hb_interval_ms, cfg->hb_interval_ms);
-    uv_timer_init(loop, &s->sweep_timer);
-    s->sweep_timer.data = s;
-    uv_timer_start(&s->sweep_timer, on_sweep, SWEEP_MS, SWEEP_MS);
     *out = s;
     return 0;
 fail:
@@ -913,12 +972,7 @@ fail:
     return -1;
 }
 
-static void timer_closed(uv_handle_t *h)
-{
-    stan_server *s = h->data;
-    if (++s->timers_closed == 2)
-        free(s);
-}
+static void timer_closed(uv_handle_t *h) { free(h->data); }
 
 void stan_server_free(stan_server *s)
 {
@@ -932,9 +986,8 @@ void stan_server_free(stan_server *s)
     }
     int timers = s->hb_timer.data != NULL;
     if (timers) {
-        /* the timers live inside s: s is freed by the second close callback */
+        /* the timer lives inside s: s is freed by its close callback */
         uv_close((uv_handle_t *)&s->hb_timer, timer_closed);
-        uv_close((uv_handle_t *)&s->sweep_timer, timer_closed);
     }
     while (dupchecks) {
         stan_bus_cancel(s->bus, dupchecks->req_id);
@@ -947,6 +1000,11 @@ void stan_server_free(stan_server *s)
         client_remove(s, s->clients_head);
     for (stan_channel *c = s->chan_head, *nx; c; c = nx) {
         nx = c->next;
+        while (c->offline) {
+            stan_offline *o = c->offline;
+            c->offline = o->next;
+            offline_free(o);
+        }
         streamlog_channel_close(c->ch);
         free(c->name);
         free(c);

@@ -34,7 +34,12 @@ if (!STAN_SERVER || !fs.existsSync(STAN_SERVER)) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const children = new Set()
 const tmpdirs = []
-after(() => {
+after(async () => {
+  // the shared server stops cleanly first (so a leak checker wrapping it can report)
+  if (shared) {
+    const code = await stop(shared)
+    if (code !== 0) { console.error(`shared stan-server exited with ${code}`); process.exitCode = 1 }
+  }
   for (const p of children) p.kill('SIGKILL')
   for (const d of tmpdirs) fs.rmSync(d, { recursive: true, force: true })
 })
@@ -44,13 +49,19 @@ function tmpdir () {
   return d
 }
 
+// STAN_VALGRIND=1 runs every stan-server under valgrind's memcheck: an error or a leak makes it
+// exit with 99, which the tests' exit-code checks report (the errors are in its output).
+const VALGRIND = process.env.STAN_VALGRIND ? ['valgrind', '-q', '--error-exitcode=99', '--leak-check=full',
+  '--errors-for-leak-kinds=definite,indirect'] : []
+
 // Starts stan-server on free ports; resolves to { port, mport, proc, out() }.
 function startStan (args = [], bin = STAN_SERVER) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(bin, ['-p', '0', '-m', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const argv = [...VALGRIND, bin, '-p', '0', '-m', '0', ...args]
+    const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
     children.add(proc)
     let out = ''
-    const timer = setTimeout(() => reject(new Error(`stan-server did not start: ${out}`)), 10000)
+    const timer = setTimeout(() => reject(new Error(`stan-server did not start: ${out}`)), VALGRIND.length ? 30000 : 10000)
     const onData = (d) => {
       out += d.toString()
       const m = out.match(/stan-server ready: nats (?:127\.0\.0\.1:(\d+)|external) monitor 127\.0\.0\.1:(\d+)/)
@@ -158,7 +169,6 @@ async function server () {
   if (!shared) shared = await startStan()
   return shared
 }
-after(async () => { if (shared) await stop(shared) })
 
 test('publish and subscribe with every start position', async () => {
   const { port } = await server()
@@ -248,6 +258,22 @@ test('durable resumes across a server restart on a FILE store', async () => {
   await closeSc(sc)
   assert.equal(await stop(srv), 0)
   srv = await startStan(['-st', 'FILE', '-dir', dir])
+  // monitoring sees the store's channels before any client touches them
+  const names = JSON.parse((await httpGet(srv.mport, '/streaming/channelsz')).body)
+  assert.deepEqual(names.names, ['rch'])
+  assert.equal(names.total, 1)
+  const one = JSON.parse((await httpGet(srv.mport, '/streaming/channelsz?channel=rch&subs=1')).body)
+  assert.equal(one.msgs, 4)
+  assert.equal(one.last_seq, 4)
+  // the durable was not seen since the restart: not listed (see the README)
+  assert.deepEqual(one.subscriptions, [])
+  const serverz = JSON.parse((await httpGet(srv.mport, '/streaming/serverz')).body)
+  assert.equal(serverz.channels, 1)
+  assert.equal(serverz.total_msgs, 4)
+  const storez = JSON.parse((await httpGet(srv.mport, '/streaming/storez')).body)
+  assert.equal(storez.type, 'FILE')
+  assert.equal(storez.total_msgs, 4)
+  assert.equal(storez.total_bytes, 8)
   sc = await connect(srv.port, 'rs')
   s = await subscribe(sc, 'rch', null, opts(), (m) => m.ack())
   await publish(sc, 'rch', 'm5')
@@ -275,17 +301,50 @@ test('queue group members share the messages', async () => {
   await closeSc(sc)
 })
 
+test('a queue member that leaves hands its unacked messages over at once', async () => {
+  const { port } = await server()
+  const sc = await connect(port, 'qho')
+  const a = await subscribe(sc, 'qho', 'w',
+    sc.subscriptionOptions().setManualAckMode(true).setAckWait(30000).setMaxInFlight(5)) // never acks
+  // b acks only once a has left, so the group spreads the messages over both (fewest unacked first)
+  let release = false
+  const b = await subscribe(sc, 'qho', 'w',
+    sc.subscriptionOptions().setManualAckMode(true).setAckWait(30000).setMaxInFlight(100),
+    (m) => { if (release) m.ack() })
+  for (let i = 1; i <= 10; i++) await publish(sc, 'qho', `m${i}`) // one at a time: each goes to one member
+  await a.waitFor(1)
+  await sleep(200)
+  const held = seqs(a.msgs)
+  assert.ok(held.length > 0 && held.length <= 5, `a holds ${held}`)
+  const t0 = Date.now()
+  await new Promise((resolve) => { a.sub.on('closed', resolve); a.sub.close() })
+  release = true
+  for (const m of b.msgs) m.ack()
+  // b gets a's unacked messages long before their 30 s ack wait, marked redelivered
+  await b.waitFor(10, 3000)
+  assert.ok(Date.now() - t0 < 1500, `hand-over took ${Date.now() - t0} ms`)
+  assert.deepEqual(seqs(b.msgs).sort((x, y) => x - y), Array.from({ length: 10 }, (_, i) => i + 1))
+  assert.ok(b.msgs.filter((m) => held.includes(m.getSequence())).every((m) => m.isRedelivered()))
+  await closeSc(sc)
+})
+
 test('manual acks: an unacked message is redelivered after the ack wait', async () => {
   const { port } = await server()
   const sc = await connect(port, 'redeliver')
   let firstSeen = false
+  const at = []
   const s = await subscribe(sc, 'rd', null,
     sc.subscriptionOptions().setManualAckMode(true).setAckWait(1000).setDeliverAllAvailable(), (m) => {
+      at.push(process.hrtime.bigint())
       if (firstSeen) m.ack()
       firstSeen = true
     })
   await publish(sc, 'rd', 'x')
   await s.waitFor(2, 4000)
+  // the redelivery comes at the ack wait (the subscription's fd signals the deadline), not on
+  // some later sweep
+  const gapMs = Number(at[1] - at[0]) / 1e6
+  assert.ok(gapMs >= 950 && gapMs < 1100, `redelivered after ${gapMs.toFixed(1)} ms, want about 1000`)
   assert.equal(s.msgs[0].isRedelivered(), false)
   assert.equal(s.msgs[1].isRedelivered(), true)
   assert.equal(s.msgs[1].getSequence(), s.msgs[0].getSequence())
@@ -372,6 +431,104 @@ test('monitoring endpoints', async () => {
   await closeSc(sc)
 })
 
+test('monitoring lists durables whose client went away as offline', async () => {
+  const { port, mport } = await server()
+  const chSubs = async () =>
+    JSON.parse((await httpGet(mport, '/streaming/channelsz?channel=off.ch&subs=1')).body).subscriptions
+  let sc = await connect(port, 'offc')
+  await publishN(sc, 'off.ch', 2)
+  const opts = () => sc.subscriptionOptions().setDurableName('od').setDeliverAllAvailable().setManualAckMode(true)
+  let s = await subscribe(sc, 'off.ch', null, opts())
+  const q1 = await subscribe(sc, 'off.ch', 'oq', sc.subscriptionOptions().setDurableName('oqd'))
+  await subscribe(sc, 'off.ch', 'oq', sc.subscriptionOptions().setDurableName('oqd'))
+  await s.waitFor(2)
+  await sleep(100)
+  let subs = await chSubs()
+  assert.equal(subs.length, 3)
+  assert.ok(subs.every((x) => x.is_offline === false))
+  await closeSc(sc) // the connection closes: durables stay, offline
+  subs = await chSubs()
+  assert.equal(subs.length, 2, JSON.stringify(subs))
+  const od = subs.find((x) => x.durable_name === 'od')
+  assert.equal(od.is_offline, true)
+  assert.equal(od.is_durable, true)
+  assert.equal(od.client_id, 'offc')
+  assert.equal(od.pending_count, 2)
+  assert.equal(od.last_sent, 2)
+  const oq = subs.find((x) => x.durable_name === 'oqd')
+  assert.equal(oq.queue_name, 'oq')
+  assert.equal(oq.is_offline, true)
+  // the client is gone from clientsz; serverz counts active subscriptions only
+  const cl = JSON.parse((await httpGet(mport, '/streaming/clientsz')).body)
+  assert.ok(!cl.clients.some((c) => c.id === 'offc'))
+  // resuming makes it online again (listed once); closing it makes it offline again
+  sc = await connect(port, 'offc')
+  s = await subscribe(sc, 'off.ch', null, opts())
+  await s.waitFor(2) // the pending ones, redelivered
+  subs = await chSubs()
+  assert.equal(subs.filter((x) => x.durable_name === 'od').length, 1)
+  assert.equal(subs.find((x) => x.durable_name === 'od').is_offline, false)
+  await new Promise((resolve) => { s.sub.on('closed', resolve); s.sub.close() })
+  assert.equal((await chSubs()).find((x) => x.durable_name === 'od').is_offline, true)
+  // unsubscribing removes it for good
+  s = await subscribe(sc, 'off.ch', null, opts(), (m) => m.ack())
+  await new Promise((resolve) => { s.sub.on('unsubscribed', resolve); s.sub.unsubscribe() })
+  subs = await chSubs()
+  assert.ok(!subs.some((x) => x.durable_name === 'od'), JSON.stringify(subs))
+  assert.ok(q1)
+  await closeSc(sc)
+})
+
+test('user/password and token authentication through the streaming layer', async () => {
+  for (const [args, good, bad] of [
+    [['--user', 'alice', '--pass', 's3cret'], { user: 'alice', pass: 's3cret' }, { user: 'alice', pass: 'nope' }],
+    [['--auth', 'tok123'], { token: 'tok123' }, { token: 'wrong' }]
+  ]) {
+    const srv = await startStan(args)
+    const sc = await connect(srv.port, 'authc', good)
+    const s = await subscribe(sc, 'auth.ch', null, sc.subscriptionOptions().setDeliverAllAvailable())
+    await publishN(sc, 'auth.ch', 3)
+    await s.waitFor(3)
+    assert.deepEqual(s.msgs.map(data), ['m1', 'm2', 'm3'])
+    await assert.rejects(connect(srv.port, 'authbad', { ...bad, reconnect: false }), /[Aa]uthorization/)
+    await assert.rejects(connect(srv.port, 'authnone', { reconnect: false }), /[Aa]uthorization/)
+    await closeSc(sc)
+    assert.equal(await stop(srv), 0)
+  }
+})
+
+test('SIGTERM while publishes are being stored keeps every acked publish', async () => {
+  const dir = tmpdir()
+  let srv = await startStan(['-st', 'FILE', '-dir', dir])
+  const sc = await connect(srv.port, 'term', { ackTimeout: 3000, reconnect: false })
+  sc.on('error', () => {})
+  const acked = new Set()
+  let stopping
+  await new Promise((resolve) => {
+    for (let i = 1; i <= 3000; i++) {
+      sc.publish('tch', `t${i}`, (err) => {
+        if (err) return
+        acked.add(`t${i}`)
+        if (acked.size === 500 && !stopping) { stopping = stop(srv); stopping.then(resolve) }
+      })
+    }
+  })
+  assert.equal(await stopping, 0)
+  vanish(sc)
+  assert.ok(acked.size >= 500)
+  srv = await startStan(['-st', 'FILE', '-dir', dir])
+  const stored = JSON.parse((await httpGet(srv.mport, '/streaming/channelsz?channel=tch')).body).msgs
+  assert.ok(stored >= acked.size, `${stored} stored, ${acked.size} acked`)
+  const sc2 = await connect(srv.port, 'term2')
+  const s = await subscribe(sc2, 'tch', null, sc2.subscriptionOptions().setDeliverAllAvailable())
+  await s.waitFor(stored)
+  const got = new Set(s.msgs.map(data))
+  const missing = [...acked].filter((d) => !got.has(d))
+  assert.deepEqual(missing, [], `${missing.length} acked publishes missing after the restart`)
+  await closeSc(sc2)
+  assert.equal(await stop(srv), 0)
+})
+
 test('limits: max_msgs drops the oldest, max_channels refuses', async () => {
   const srv = await startStan(['-mm', '5', '-mc', '2'])
   const sc = await connect(srv.port, 'lim')
@@ -423,9 +580,22 @@ test('-ns: streaming over an external nats-server', async (t) => {
     nats.stdout.on('data', on)
     nats.stderr.on('data', on)
   })
+  const startNats = async () => {
+    const proc = spawn(bin, ['-a', '127.0.0.1', '-p', String(nport)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    children.add(proc)
+    let out = ''
+    await new Promise((resolve, reject) => {
+      const to = setTimeout(() => reject(new Error('nats-server did not start: ' + out)), 5000)
+      const on = (d) => { out += d; if (/Server is ready/.test(out)) { clearTimeout(to); resolve() } }
+      proc.stdout.on('data', on)
+      proc.stderr.on('data', on)
+    })
+    return proc
+  }
+  let natsProc = nats
   try {
     const srv = await startStan(['-ns', `nats://127.0.0.1:${nport}`])
-    const sc = await connect(nport, 'ext')
+    const sc = await connect(nport, 'ext', { reconnectTimeWait: 100, maxReconnectAttempts: -1 })
     await publishN(sc, 'ext', 50)
     const s = await subscribe(sc, 'ext', null, sc.subscriptionOptions().setDeliverAllAvailable())
     await s.waitFor(50)
@@ -435,9 +605,30 @@ test('-ns: streaming over an external nats-server', async (t) => {
     await q.waitFor(2, 4000)
     assert.equal(q.msgs[1].isRedelivered(), true)
     q.msgs[1].ack()
+    await sleep(100)
+
+    // the NATS server restarts: stan-server reconnects and re-subscribes, its state intact
+    await new Promise((resolve) => { natsProc.on('exit', resolve); natsProc.kill('SIGTERM') })
+    await sleep(300)
+    natsProc = await startNats()
+    const t0 = Date.now()
+    while (!/reconnected to the NATS server/.test(srv.out())) {
+      if (Date.now() - t0 > 5000) throw new Error('stan-server did not reconnect: ' + srv.out().slice(-1000))
+      await sleep(50)
+    }
+    await new Promise((resolve) => { if (sc.nc.connected) resolve(); else sc.nc.once('reconnect', resolve) })
+    await sleep(200) // the client's own re-subscriptions reach the server
+    await publishN(sc, 'ext', 5, 'after')
+    await s.waitFor(55)
+    assert.deepEqual(s.msgs.slice(50).map(data), ['after1', 'after2', 'after3', 'after4', 'after5'])
+    // a new client registers through the restarted server
+    const sc2 = await connect(nport, 'ext2')
+    const s2 = await subscribe(sc2, 'ext', null, sc2.subscriptionOptions().setStartAtSequence(51))
+    await s2.waitFor(5)
+    await closeSc(sc2)
     await closeSc(sc)
     assert.equal(await stop(srv), 0)
   } finally {
-    nats.kill('SIGTERM')
+    natsProc.kill('SIGTERM')
   }
 })
