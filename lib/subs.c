@@ -42,7 +42,6 @@
 #define CLAIM_BATCH_QUEUE 16      /* queue members claim little, so work spreads */
 #define SHARED_SCAN_MIN_NS (20 * 1000000LL) /* rescan a group's messages at most this often when woken */
 #define SHARED_SCAN_TAKE 64       /* others' messages taken per scan */
-#define ACK_FLUSH_AT 1024         /* buffered acks that make a waiting subscription write them */
 
 /* try_deliver's internal "look again" */
 #define RETRY 1
@@ -181,8 +180,12 @@ int sl_sub_ack(streamlog_sub *sub, uint64_t seq)
         sub->acked++;
         int wake = before >= sub->max_inflight; /* this ack ends a stall */
         if (sub->grouped) {
-            push_ack(sub, seq); /* on failure the pending record stays: a redelivery, never a loss */
-            wake |= sub->nacks >= ACK_FLUSH_AT;
+            /* The first buffered ack makes the fd readable, so an event loop's
+             * next streamlog_sub_next() writes the acks soon, not only at the
+             * next delivery. On failure the pending record stays: a
+             * redelivery, never a loss. */
+            wake |= sub->nacks == 0;
+            push_ack(sub, seq);
         }
         if (wake)
             sl_wake_fd(sub->evfd);

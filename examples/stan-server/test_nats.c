@@ -257,6 +257,7 @@ START_TEST(parser_control_line_limit)
 {
     size_t n = NATS_MAX_CONTROL_LINE + 100;
     char *s = malloc(n + 16);
+    ck_assert_ptr_nonnull(s);
     result whole, split;
     /* Exactly at the limit: accepted. */
     memcpy(s, "SUB ", 4);
