@@ -320,10 +320,12 @@ static void crash_loop(const struct mode *m, long iterations)
 
         struct reader *rd = calloc(1, sizeof *rd);
         struct iter_state s = { &e, 0, 0, 0, 0, 0, 0, 0 };
-        int delay = 1 + rand() % 50;
+        /* under valgrind everything runs ~50x slower: stretch the delays alike */
+        int slow = getenv("STREAMLOG_UNDER_VALGRIND") ? 50 : 1;
+        int delay = (1 + rand() % 50) * slow;
         if (it % 5 == 4) {
             /* A short delay from the fork: may hit the open itself. */
-            drain(p[0], rd, 1 + rand() % 3, 0, on_rec, &s);
+            drain(p[0], rd, (1 + rand() % 3) * slow, 0, on_rec, &s);
         } else {
             /* Wait until the child has the store open, then the delay. */
             int64_t deadline = tu_mono_ms() + 20000;

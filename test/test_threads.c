@@ -263,7 +263,7 @@ struct expect_worker {
     uint64_t won[2000];
 };
 
-static volatile int expect_stop;
+static _Atomic int expect_stop; /* set by whichever thread finishes first */
 
 static void *expect_loop(void *p)
 {
