@@ -492,12 +492,15 @@ void streamlog_iter_close(streamlog_iter *it);
  *   STREAMLOG_OPT_QUEUE         string, a queue group name (1..255 bytes, no ':')
  *   STREAMLOG_OPT_DEAD_LETTER   string, a channel name; created when missing
  *
- * Durability of delivery state: acks and delivery records are committed
- * without fdatasync and in batches (an ack is written at the latest by the
- * subscription's next streamlog_sub_next() call, or by close). A lost ack can
- * only cause a redelivery, never a lost message; a clean close keeps every
- * ack. After a crash, messages acked in the last moments may be delivered
- * again.
+ * Durability of delivery state (durables and queue groups): new messages are
+ * claimed in batches (up to 256 for a durable, 16 for a queue member) in one
+ * commit without fdatasync, and acks are buffered and written with the next
+ * claim, whenever streamlog_sub_next() finds nothing to deliver, and at
+ * close. A lost ack or claim can only cause a redelivery, never a lost
+ * message; a clean close keeps every ack. After a crash (process or OS):
+ * messages acked since the last such write are delivered again, and
+ * messages claimed but not yet delivered come with a redelivery count of 1,
+ * as the store cannot tell them from delivered ones.
  */
 typedef struct streamlog_sub streamlog_sub;
 

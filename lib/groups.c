@@ -1,13 +1,11 @@
 /* Persisted subscription state (see groups.h). */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "encoding.h"
 #include "errors.h"
 #include "groups.h"
+#include "process.h"
 
 #define GROUP_REC_LEN (4 + 8 * 2)
 #define PENDING_REC_LEN (4 + 8 + 4 + 8)
@@ -377,43 +375,7 @@ int sl_subs_purge_channel(sl_txn *t, uint64_t chan_id)
 
 /* ---- processes ---- */
 
-/* Start time of a process (field 22 of /proc/PID/stat), 0 when unknown. */
-static uint64_t proc_start_ticks(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-    if (!p)
-        return 0;
-    unsigned long long start = 0;
-    /* after ") ": state(3) ... starttime is the 20th field from state */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-               &start) != 1)
-        return 0;
-    return start;
-}
-
-void sl_process_identity(uint32_t *pid, uint64_t *start_ticks)
-{
-    pid_t me = getpid();
-    *pid = (uint32_t)me;
-    *start_ticks = proc_start_ticks(me);
-}
-
 int sl_member_alive(const sl_member_rec *m)
 {
-    pid_t pid = (pid_t)m->pid;
-    if (pid <= 0)
-        return 0;
-    if (kill(pid, 0) != 0 && errno == ESRCH)
-        return 0;
-    uint64_t start = proc_start_ticks(pid);
-    /* without /proc we can only trust kill(); with it, a reused pid shows a different start */
-    return start == 0 || m->start_ticks == 0 || start == m->start_ticks;
+    return sl_process_alive(m->pid, m->start_ticks);
 }

@@ -69,8 +69,7 @@ int sl_members_reap(sl_txn *t, uint64_t chan_id, int *changed);
 /* Remove every group, pending and member record of a channel. */
 int sl_subs_purge_channel(sl_txn *t, uint64_t chan_id);
 
-/* This process, and whether a member's process is alive. */
-void sl_process_identity(uint32_t *pid, uint64_t *start_ticks);
+/* Whether a member's process is alive. */
 int  sl_member_alive(const sl_member_rec *m);
 
 #endif

@@ -1,5 +1,9 @@
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -9,6 +13,7 @@
 #include "alloc.h"
 #include "errors.h"
 #include "notify.h"
+#include "process.h"
 #include "streamlog.h"
 
 void sl_wake_fd(int fd)
@@ -19,22 +24,93 @@ void sl_wake_fd(int fd)
         ;
 }
 
+static char *path_join(const char *a, const char *b)
+{
+    size_t len = strlen(a) + 1 + strlen(b) + 1;
+    char *p = sl_malloc(len);
+    if (p)
+        snprintf(p, len, "%s/%s", a, b);
+    return p;
+}
+
 int sl_notifier_init(struct sl_notifier *n, const char *dir, int (*foreign)(void *ctx, size_t *last_seen),
                      void *foreign_ctx)
 {
     memset(n, 0, sizeof *n);
     n->foreign = foreign;
     n->foreign_ctx = foreign_ctx;
-    size_t len = strlen(dir) + sizeof "/data.mdb";
-    n->data_path = sl_malloc(len);
-    if (!n->data_path)
+    n->inotify_fd = n->stop_fd = -1;
+    n->procs_wd = n->data_wd = -1;
+    uint32_t pid;
+    uint64_t start;
+    char name[64];
+    sl_process_identity(&pid, &start);
+    snprintf(name, sizeof name, "%u.%llu", (unsigned)pid, (unsigned long long)start);
+    n->data_path = path_join(dir, "data.mdb");
+    n->procs_path = path_join(dir, "procs");
+    n->own_entry = n->procs_path ? path_join(n->procs_path, name) : NULL;
+    if (!n->data_path || !n->procs_path || !n->own_entry) {
+        sl_free(n->data_path);
+        sl_free(n->procs_path);
+        sl_free(n->own_entry);
         return sl_fail(STREAMLOG_ENOMEM, "out of memory opening the store");
-    snprintf(n->data_path, len, "%s/data.mdb", dir);
-    n->inotify_fd = -1;
-    n->stop_fd = -1;
+    }
+    int fd = -1;
+    if ((mkdir(n->procs_path, 0755) != 0 && errno != EEXIST) ||
+        (fd = open(n->own_entry, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+        int e = errno;
+        sl_free(n->data_path);
+        sl_free(n->procs_path);
+        sl_free(n->own_entry);
+        return sl_fail(STREAMLOG_EIO, "cannot register in the store's procs directory: %s", strerror(e));
+    }
+    close(fd);
     pthread_mutex_init(&n->mu, NULL);
     pthread_mutex_init(&n->lifecycle_mu, NULL);
     return STREAMLOG_OK;
+}
+
+/* Does another live process have the store open? Removes the entries of
+ * dead processes on the way. */
+static int others_present(struct sl_notifier *n)
+{
+    DIR *d = opendir(n->procs_path);
+    if (!d)
+        return 1; /* cannot tell: watch, a spurious wake-up is harmless */
+    const char *own = strrchr(n->own_entry, '/') + 1;
+    int others = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        unsigned pid;
+        unsigned long long start;
+        char tail;
+        if (sscanf(e->d_name, "%u.%llu%c", &pid, &start, &tail) != 2 || strcmp(e->d_name, own) == 0)
+            continue;
+        if (sl_process_alive(pid, start)) {
+            others = 1;
+        } else {
+            char *stale = path_join(n->procs_path, e->d_name);
+            if (stale)
+                unlink(stale);
+            sl_free(stale);
+        }
+    }
+    closedir(d);
+    return others;
+}
+
+static void wake_all(struct sl_notifier *n);
+
+/* Watch the data file exactly while other processes have the store open. */
+static void update_data_watch(struct sl_notifier *n)
+{
+    int others = others_present(n);
+    if (others && n->data_wd < 0) {
+        n->data_wd = inotify_add_watch(n->inotify_fd, n->data_path, IN_MODIFY);
+    } else if (!others && n->data_wd >= 0) {
+        inotify_rm_watch(n->inotify_fd, n->data_wd);
+        n->data_wd = -1;
+    }
 }
 
 static void watcher_stop(struct sl_notifier *n)
@@ -46,6 +122,7 @@ static void watcher_stop(struct sl_notifier *n)
     close(n->inotify_fd);
     close(n->stop_fd);
     n->inotify_fd = n->stop_fd = -1;
+    n->procs_wd = n->data_wd = -1;
 }
 
 void sl_notifier_destroy(struct sl_notifier *n)
@@ -53,7 +130,10 @@ void sl_notifier_destroy(struct sl_notifier *n)
     watcher_stop(n);
     pthread_mutex_destroy(&n->mu);
     pthread_mutex_destroy(&n->lifecycle_mu);
+    unlink(n->own_entry);
     sl_free(n->data_path);
+    sl_free(n->procs_path);
+    sl_free(n->own_entry);
 }
 
 static void wake_all(struct sl_notifier *n)
@@ -80,11 +160,23 @@ static void *watcher_main(void *arg)
         }
         if (fds[1].revents)
             break;
-        /* drain every queued event, then wake once; this process's own
+        /* drain every queued event, then act once; this process's own
          * commits have woken their subscribers already */
-        while (read(n->inotify_fd, buf, sizeof buf) > 0)
-            ;
-        if (!n->foreign || n->foreign(n->foreign_ctx, &last_seen))
+        int procs_changed = 0, data_changed = 0;
+        ssize_t len;
+        while ((len = read(n->inotify_fd, buf, sizeof buf)) > 0) {
+            for (char *p = buf; p < buf + len;) {
+                const struct inotify_event *ev = (const struct inotify_event *)p;
+                procs_changed |= ev->wd == n->procs_wd;
+                data_changed |= ev->wd == n->data_wd;
+                p += sizeof *ev + ev->len;
+            }
+        }
+        /* A process that came (or came and went) may have committed before
+         * the data file was watched: wake everyone once (this is rare). */
+        if (procs_changed)
+            update_data_watch(n);
+        if (procs_changed || (data_changed && (!n->foreign || n->foreign(n->foreign_ctx, &last_seen))))
             wake_all(n);
     }
     return NULL;
@@ -95,10 +187,11 @@ static int watcher_start(struct sl_notifier *n)
     int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (ifd < 0)
         return sl_fail(STREAMLOG_EIO, "inotify_init1: %s", strerror(errno));
-    if (inotify_add_watch(ifd, n->data_path, IN_MODIFY) < 0) {
+    n->procs_wd = inotify_add_watch(ifd, n->procs_path, IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM);
+    if (n->procs_wd < 0) {
         int e = errno;
         close(ifd);
-        return sl_fail(STREAMLOG_EIO, "watching %s: %s", n->data_path, strerror(e));
+        return sl_fail(STREAMLOG_EIO, "watching %s: %s", n->procs_path, strerror(e));
     }
     int sfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (sfd < 0) {
@@ -107,6 +200,8 @@ static int watcher_start(struct sl_notifier *n)
     }
     n->inotify_fd = ifd;
     n->stop_fd = sfd;
+    n->data_wd = -1;
+    update_data_watch(n);
     int err = pthread_create(&n->watcher, NULL, watcher_main, n);
     if (err) {
         close(ifd);

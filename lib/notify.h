@@ -4,7 +4,13 @@
  * signal the waiters of their channel right after the commit. Commits by
  * other processes are seen through inotify on the store's data file: a
  * watcher thread, running only while the process has subscriptions, wakes
- * every waiter when the file changes. No polling: an idle store costs no CPU. */
+ * every waiter when another process commits. No polling: an idle store costs
+ * no CPU.
+ *
+ * Every process with the store open has an entry in the store's procs/
+ * directory (named pid.starttime). The watcher watches the data file only
+ * while another live process has the store open, so a process alone with
+ * its store is never woken by its own commits. */
 #ifndef SL_NOTIFY_H
 #define SL_NOTIFY_H
 
@@ -25,7 +31,10 @@ struct sl_notifier {
     struct sl_waiter *waiters;
     atomic_int nwaiters;           /* lets appends skip the lock when nobody listens */
     char *data_path;       /* the LMDB data file watched with inotify */
+    char *procs_path;      /* the directory of process entries */
+    char *own_entry;       /* this process's entry in it */
     int inotify_fd;        /* -1 while no watcher runs */
+    int procs_wd, data_wd; /* inotify watches; data_wd -1 while alone */
     int stop_fd;           /* eventfd telling the watcher to stop */
     /* Did another process commit since *last_seen? (else the change was
      * ours, and this process's subscribers were woken already) */

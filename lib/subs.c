@@ -31,6 +31,7 @@
 #include "groups.h"
 #include "inflight.h"
 #include "notify.h"
+#include "process.h"
 #include "reader.h"
 #include "retention.h"
 #include "store.h"
