@@ -488,8 +488,8 @@ void streamlog_iter_close(streamlog_iter *it);
  *                               deliveries without an ack, a message is appended
  *                               to the DEAD_LETTER channel (when set) and counts
  *                               as acked
- *   STREAMLOG_OPT_DURABLE       string, a durable name (1..255 bytes, no ':')
- *   STREAMLOG_OPT_QUEUE         string, a queue group name (1..255 bytes, no ':')
+ *   STREAMLOG_OPT_DURABLE       string, a durable name (1..200 bytes, no ':')
+ *   STREAMLOG_OPT_QUEUE         string, a queue group name (1..200 bytes, no ':')
  *   STREAMLOG_OPT_DEAD_LETTER   string, a channel name; created when missing
  *
  * Durability of delivery state (durables and queue groups): new messages are

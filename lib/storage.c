@@ -37,6 +37,14 @@ struct sl_env {
 };
 
 static atomic_long commit_fail_countdown = -1;
+
+/* Whether the calling thread's write transaction (and its children) wrote
+ * anything: LMDB gives an empty commit no transaction id, so only commits
+ * that wrote may be recorded as this process's. A write transaction belongs
+ * to one thread, so a thread-local flag is exact enough (a child aborted
+ * after writing leaves it set; its parent then commits other writes or is
+ * aborted). */
+static _Thread_local int write_dirty;
 static atomic_int sync_fail;
 
 void sl_storage_fail_sync(int fail)
@@ -227,6 +235,7 @@ int sl_write_begin(sl_env *env, sl_txn *t)
         pthread_mutex_unlock(&env->write_mu);
         return map_err(rc, "beginning a write transaction");
     }
+    write_dirty = 0;
     t->env = env;
     t->write = 1;
     t->nested = 0;
@@ -267,7 +276,7 @@ static int commit(sl_txn *t, int nosync)
         mdb_env_set_flags(t->env->mdb, MDB_NOSYNC, 1);
     size_t txnid = mdb_txn_id(t->mdb);
     int rc = mdb_txn_commit(t->mdb);
-    if (!rc && !t->nested)
+    if (!rc && !t->nested && write_dirty)
         atomic_store(&t->env->own_txnids[atomic_fetch_add(&t->env->own_next, 1) % 64], txnid);
     if (toggle)
         mdb_env_set_flags(t->env->mdb, MDB_NOSYNC, 0);
@@ -312,6 +321,7 @@ int sl_get(const sl_txn *t, int db, const void *key, size_t klen, sl_val *out)
 int sl_put(sl_txn *t, int db, const void *key, size_t klen, const void *val, size_t vlen)
 {
     MDB_val k = mval(key, klen), v = mval(val, vlen);
+    write_dirty = 1;
     int rc = mdb_put(t->mdb, t->env->dbi[db], &k, &v, 0);
     return rc ? map_err(rc, "writing") : STREAMLOG_OK;
 }
@@ -319,6 +329,7 @@ int sl_put(sl_txn *t, int db, const void *key, size_t klen, const void *val, siz
 int sl_del(sl_txn *t, int db, const void *key, size_t klen)
 {
     MDB_val k = mval(key, klen);
+    write_dirty = 1;
     int rc = mdb_del(t->mdb, t->env->dbi[db], &k, NULL);
     return rc ? map_err(rc, "deleting") : STREAMLOG_OK;
 }
@@ -362,6 +373,7 @@ int sl_cursor_get(sl_cursor *c, enum sl_cursor_op op, sl_val *key, sl_val *val)
 
 int sl_cursor_del(sl_cursor *c)
 {
+    write_dirty = 1;
     int rc = mdb_cursor_del(c, 0);
     return rc ? map_err(rc, "deleting through a cursor") : STREAMLOG_OK;
 }
@@ -369,6 +381,7 @@ int sl_cursor_del(sl_cursor *c)
 int sl_cursor_put_reserve(sl_cursor *c, const void *key, size_t klen, size_t vlen, int append, void **dst)
 {
     MDB_val k = mval(key, klen), v = mval(NULL, vlen);
+    write_dirty = 1;
     int rc = mdb_cursor_put(c, &k, &v, MDB_RESERVE | (append ? MDB_APPEND : 0));
     if (rc)
         return map_err(rc, "writing a message");

@@ -389,13 +389,13 @@ int sl_subscribe(streamlog_channel *ch, const streamlog_opts *opts, streamlog_su
 
     if ((rc = make_fds(sub)))
         goto fail;
-    if (dead_letter && (rc = sl_channel_open(st, dead_letter, STREAMLOG_CREATE, NULL, &sub->dead_letter)))
-        goto fail;
     if ((rc = register_member(sub, start, start_value, durable, queue)))
         goto fail;
+    /* the dead-letter channel is created only once the subscription stands */
     sub->waiter.chan_id = ch->id;
     sub->waiter.eventfd = sub->evfd;
-    if ((rc = sl_iter_open(ch, STREAMLOG_START_FIRST, 0, &sub->it)) ||
+    if ((dead_letter && (rc = sl_channel_open(st, dead_letter, STREAMLOG_CREATE, NULL, &sub->dead_letter))) ||
+        (rc = sl_iter_open(ch, STREAMLOG_START_FIRST, 0, &sub->it)) ||
         (rc = sl_notify_add(&st->notifier, &sub->waiter))) {
         unregister_member(sub, 0);
         goto fail;
