@@ -523,7 +523,8 @@ static int deliver(nats_server *srv, conn *from, const char *subj, size_t slen,
             memcpy(csubj, subj, slen);
             csubj[slen] = '\0';
             creply = csubj + slen + 1;
-            memcpy(creply, reply, rlen);
+            if (rlen)
+                memcpy(creply, reply, rlen);
             creply[rlen] = '\0';
         }
         nats_server_msg m = { s->sid, csubj, rlen ? creply : NULL, data, len };
