@@ -79,7 +79,6 @@ struct streamlog_sub {
 
     int epfd, evfd, tfd;
     struct sl_waiter waiter;
-    int listening;               /* waiter registered with the store's notifier */
 
     uint64_t last_delivered, delivered, redelivered, acked, dead_lettered;
 };
@@ -400,7 +399,6 @@ int sl_subscribe(streamlog_channel *ch, const streamlog_opts *opts, streamlog_su
         unregister_member(sub, 0);
         goto fail;
     }
-    sub->listening = 1;
     sl_iter_seek(sub->it, sub->next_seq);
     sl_wake_fd(sub->evfd); /* the fd starts readable: stored messages may be deliverable already */
     atomic_fetch_add(&st->children, 1);

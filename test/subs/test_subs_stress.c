@@ -259,6 +259,10 @@ static void read_records(struct gen_record *g, int gen, uint8_t *any, uint64_t *
     }
 }
 
+/* The forked children inherit the parent's tables and end with _exit():
+ * pointers held here keep valgrind from calling them lost in the children. */
+static void *volatile inherited_tables[3];
+
 START_TEST(four_producers_four_members_killed_midway)
 {
     n_msgs = (uint64_t)tu_env_long("STREAMLOG_STRESS_MSGS", 200000);
@@ -269,6 +273,9 @@ START_TEST(four_producers_four_members_killed_midway)
     g2.counts = calloc(n_msgs + 1, 1);
     uint8_t *any = calloc(n_msgs + 1, 1);
     ck_assert(g1.counts && g2.counts && any);
+    inherited_tables[0] = g1.counts;
+    inherited_tables[1] = g2.counts;
+    inherited_tables[2] = any;
     uint64_t covered = 0;
 
     struct su_pipe stop1 = su_pipe_new(), stop2 = su_pipe_new();
