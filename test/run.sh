@@ -9,8 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
-packages=(gcc clang pkg-config meson ninja-build liblmdb-dev check libsqlite3-dev valgrind
-          libuv1-dev libprotobuf-c-dev protobuf-c-compiler nats-server)
+# clang needs libclang-rt-14-dev for its sanitizers and libFuzzer
+packages=(gcc g++ clang libclang-rt-14-dev pkg-config meson ninja-build liblmdb-dev check libsqlite3-dev
+          valgrind libuv1-dev libprotobuf-c-dev protobuf-c-compiler nats-server)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -37,6 +38,9 @@ run_suite() {   # build dir, then meson setup options
     meson test -C "$dir" -v --print-errorlogs --num-processes 2
 }
 
+# gcc for the plain and ASan+UBSan builds, clang for TSan and libFuzzer
+export CC=gcc CXX=g++
+
 echo "=== plain build ==="
 run_suite build-test
 
@@ -52,14 +56,14 @@ STREAMLOG_CRASH_ITERATIONS=10 STREAMLOG_STRESS_MSGS=20000 \
 
 echo "=== ThreadSanitizer (clang) on the library's suites ==="
 if [ ! -d build-tsan ]; then
-    CC=clang meson setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbench=disabled -Dstan_server=disabled
+    CC=clang CXX=clang++ meson setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbench=disabled -Dstan_server=disabled
 fi
 ninja -C build-tsan
 TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --suite core --suite subs -v --print-errorlogs --num-processes 2
 
 echo "=== libFuzzer on the NATS protocol parser (clang) ==="
 if [ ! -d build-fuzz ]; then
-    CC=clang meson setup build-fuzz -Dbench=disabled
+    CC=clang CXX=clang++ meson setup build-fuzz -Dbench=disabled
 fi
 ninja -C build-fuzz examples/stan-server/fuzz-nats-parser
 meson test -C build-fuzz --no-rebuild -v nats-parser-fuzz
