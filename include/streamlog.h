@@ -95,7 +95,8 @@ const char *streamlog_errmsg(void);
  *
  * streamlog_store:   one open store directory. Thread-safe. Created by
  *                    streamlog_open(), destroyed by streamlog_close(), which
- *                    refuses (EBUSY) while channels or iterators are open.
+ *                    refuses (EBUSY) while channels, iterators or
+ *                    subscriptions are open.
  * streamlog_opts:    an options object: a set of (key, value) pairs with
  *                    typed setters. Not thread-safe; read only during the
  *                    call it is passed to, so it may be freed right after.
@@ -226,14 +227,17 @@ int  streamlog_opts_set_str(streamlog_opts *opts, int key, const char *value);
  *       Processes should use the same MAX_STORE_BYTES.
  * @note Do not use a store in a child after fork(); open it again there.
  * @note Thread-safe. The store starts one background thread for expiry and
- *       periodic syncs; streamlog_close() stops it.
+ *       periodic syncs, and, while it has subscriptions, one that watches for
+ *       other processes' commits; streamlog_close() stops them. The store
+ *       directory holds LMDB's data.mdb and lock.mdb and a procs/ directory
+ *       with one entry per process that has the store open.
  */
 int streamlog_open(const char *dir, const streamlog_opts *opts, streamlog_store **out);
 
 /**
  * Close a store: sync it (under every policy) and free the handle.
- * @return OK; EBUSY while channel handles or iterators of this store are open
- *         (nothing is closed then); EINVAL for NULL; EIO when the final sync
+ * @return OK; EBUSY while channel handles, iterators or subscriptions of this
+ *         store are open (nothing is closed then); EINVAL for NULL; EIO when the final sync
  *         fails (the handle is freed all the same).
  * @note No other thread may be using the store during the call.
  */
