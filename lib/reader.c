@@ -78,7 +78,7 @@ int sl_get_msg(streamlog_channel *ch, uint64_t seq, streamlog_msg **out)
     sl_txn t;
     sl_chan_rec rec;
     sl_limits lim;
-    sl_msg_rec m;
+    sl_msg_rec m = {0};
     int rc = sl_read_begin(st->env, &t);
     if (rc)
         return rc;

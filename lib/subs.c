@@ -424,7 +424,7 @@ static int claim_own(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int 
 {
     streamlog_store *st = sub->ch.st;
     sl_txn t;
-    sl_pending_rec p;
+    sl_pending_rec p = {0};
     int rc = sl_store_writable(st);
     if (rc || (rc = sl_write_begin(st->env, &t)))
         return rc;
