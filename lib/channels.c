@@ -65,18 +65,17 @@ static int create_or_update(streamlog_store *st, sl_txn *t, const char *name, si
     if (rc == STREAMLOG_ENOTFOUND) {
         if (!(flags & STREAMLOG_CREATE))
             return sl_fail(STREAMLOG_ENOTFOUND, "channel '%s' does not exist", name);
-        uint64_t count, next_id;
-        if ((rc = sl_meta_get(t, SL_META_CHANNELS, &count)) || (rc = sl_meta_get(t, SL_META_NEXT_CHAN_ID, &next_id)))
+        uint64_t count;
+        if ((rc = sl_meta_get(t, SL_META_CHANNELS, &count)))
             return rc;
         if (st->max_channels && count >= st->max_channels)
             return sl_fail(STREAMLOG_ELIMIT, "the store already holds %llu channels (max_channels)",
                            (unsigned long long)count);
         memset(&rec, 0, sizeof rec);
-        rec.id = next_id ? next_id : 1;
         rec.first_seq = 1;
         rec.created = sl_now_ns();
         rec.own = own_bits(sl_opts_apply_limits(limits, &rec.limits));
-        if ((rc = sl_meta_put(t, SL_META_NEXT_CHAN_ID, rec.id + 1)) ||
+        if ((rc = sl_meta_next(t, SL_META_NEXT_CHAN_ID, &rec.id)) ||
             (rc = sl_meta_put(t, SL_META_CHANNELS, count + 1)))
             return rc;
     } else if (rc) {

@@ -88,3 +88,15 @@ int sl_meta_put(sl_txn *t, const char *key, uint64_t value)
     sl_be64_put(buf, value);
     return sl_put(t, SL_DB_META, key, strlen(key), buf, sizeof buf);
 }
+
+int sl_meta_next(sl_txn *t, const char *key, uint64_t *out)
+{
+    uint64_t v;
+    int rc = sl_meta_get(t, key, &v);
+    if (rc)
+        return rc;
+    if (v == 0)
+        v = 1;
+    *out = v;
+    return sl_meta_put(t, key, v + 1);
+}

@@ -74,10 +74,14 @@ int  sl_chan_rec_decode(const sl_val *val, sl_chan_rec *out);
 #define SL_META_FORMAT       "format"
 #define SL_META_NEXT_CHAN_ID "next_channel_id"
 #define SL_META_CHANNELS     "channel_count"
+#define SL_META_NEXT_GROUP_ID  "next_group_id"
+#define SL_META_NEXT_MEMBER_ID "next_member_id"
 #define SL_STORE_FORMAT 1
 
 /* Read a 64-bit counter from the meta database (0 when absent). */
 int sl_meta_get(const sl_txn *t, const char *key, uint64_t *out);
 int sl_meta_put(sl_txn *t, const char *key, uint64_t value);
+/* Allocate the next value of a meta counter (ids start at 1). */
+int sl_meta_next(sl_txn *t, const char *key, uint64_t *out);
 
 #endif

@@ -74,23 +74,14 @@ static int read_msg(const sl_txn *t, const sl_chan_rec *rec, int64_t cutoff, uin
 
 int sl_get_msg(streamlog_channel *ch, uint64_t seq, streamlog_msg **out)
 {
-    streamlog_store *st = ch->st;
     sl_txn t;
-    sl_chan_rec rec;
-    sl_limits lim;
-    sl_msg_rec m = {0};
-    int rc = sl_read_begin(st->env, &t);
+    streamlog_msg view;
+    int rc = sl_read_view(ch, seq, &t, &view);
+    if (rc == STREAMLOG_ENOTFOUND)
+        return sl_fail(STREAMLOG_ENOTFOUND, "channel '%s' has no message %llu", ch->name, (unsigned long long)seq);
     if (rc)
         return rc;
-    rc = sl_chan_load_handle(&t, ch, &rec);
-    if (!rc) {
-        sl_chan_limits(st, &rec, &lim);
-        rc = read_msg(&t, &rec, sl_expiry_cutoff(&lim, sl_now_ns()), seq, &m);
-        if (rc == STREAMLOG_ENOTFOUND)
-            rc = sl_fail(STREAMLOG_ENOTFOUND, "channel '%s' has no message %llu", ch->name, (unsigned long long)seq);
-    }
-    if (!rc)
-        rc = msg_new_owned(m.seq, m.time, m.data, m.len, 0, out);
+    rc = sl_msg_copy(&view, out);
     sl_read_end(&t);
     return rc;
 }
@@ -272,7 +263,7 @@ int sl_read_view(streamlog_channel *ch, uint64_t seq, sl_txn *txn, streamlog_msg
     streamlog_store *st = ch->st;
     sl_chan_rec rec;
     sl_limits lim;
-    sl_msg_rec m;
+    sl_msg_rec m = {0};
     int rc = sl_read_begin(st->env, txn);
     if (rc)
         return rc;

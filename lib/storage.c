@@ -15,6 +15,7 @@
 #include "storage.h"
 
 #define READ_POOL_MAX 32
+#define OWN_TXNIDS 64 /* this process's recent commit ids remembered */
 
 static const char *const db_names[SL_DB_COUNT] = {"meta",   "channels", "msgs",   "tombstones",
                                                   "groups", "members",  "pending"};
@@ -28,9 +29,10 @@ struct sl_env {
     pthread_mutex_t write_mu;
     /* ids of this process's newest commits, so that its inotify watcher can
      * tell them from other processes' */
-    atomic_size_t own_txnids[64];
+    atomic_size_t own_txnids[OWN_TXNIDS];
     atomic_uint own_next;
     MDB_dbi dbi[SL_DB_COUNT];
+    unsigned page_size;
     pthread_mutex_t pool_mu;
     MDB_txn *pool[READ_POOL_MAX];   /* reset read transactions ready to renew */
     int pool_len;
@@ -163,6 +165,8 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
     pthread_mutex_init(&env->pool_mu, NULL);
     pthread_mutex_init(&env->write_mu, NULL);
     env->nosync = cfg->nosync;
+    MDB_stat est;
+    env->page_size = mdb_env_stat(env->mdb, &est) == 0 ? est.ms_psize : 4096;
     *out = env;
     return STREAMLOG_OK;
 }
@@ -277,7 +281,7 @@ static int commit(sl_txn *t, int nosync)
     size_t txnid = mdb_txn_id(t->mdb);
     int rc = mdb_txn_commit(t->mdb);
     if (!rc && !t->nested && write_dirty)
-        atomic_store(&t->env->own_txnids[atomic_fetch_add(&t->env->own_next, 1) % 64], txnid);
+        atomic_store(&t->env->own_txnids[atomic_fetch_add(&t->env->own_next, 1) % OWN_TXNIDS], txnid);
     if (toggle)
         mdb_env_set_flags(t->env->mdb, MDB_NOSYNC, 0);
     write_end(t);
@@ -396,11 +400,11 @@ int sl_env_foreign_commits(sl_env *env, size_t *last_seen)
         return 1;
     size_t from = *last_seen, to = info.me_last_txnid;
     *last_seen = to;
-    if (from == 0 || to - from > 64)
+    if (from == 0 || to - from > OWN_TXNIDS)
         return 1;
     for (size_t id = from + 1; id <= to; id++) {
         int ours = 0;
-        for (int i = 0; i < 64 && !ours; i++)
+        for (int i = 0; i < OWN_TXNIDS && !ours; i++)
             ours = atomic_load(&env->own_txnids[i]) == id;
         if (!ours)
             return 1;
@@ -411,10 +415,9 @@ int sl_env_foreign_commits(sl_env *env, size_t *last_seen)
 uint64_t sl_env_high_water(sl_env *env)
 {
     MDB_envinfo info;
-    MDB_stat st;
-    if (mdb_env_info(env->mdb, &info) || mdb_env_stat(env->mdb, &st))
+    if (mdb_env_info(env->mdb, &info))
         return UINT64_MAX;
-    return (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+    return (uint64_t)(info.me_last_pgno + 1) * env->page_size;
 }
 
 int sl_read_is_latest(const sl_txn *t)

@@ -231,18 +231,6 @@ static int take_over_pending(streamlog_sub *sub, sl_txn *t)
     return rc;
 }
 
-static int next_counter(sl_txn *t, const char *key, uint64_t *out)
-{
-    uint64_t v;
-    int rc = sl_meta_get(t, key, &v);
-    if (rc)
-        return rc;
-    if (v == 0)
-        v = 1;
-    *out = v;
-    return sl_meta_put(t, key, v + 1);
-}
-
 /* Register this subscription in the store, in one write transaction. */
 static int register_member(streamlog_sub *sub, int start, int64_t start_value, const char *durable,
                            const char *queue)
@@ -264,7 +252,7 @@ static int register_member(streamlog_sub *sub, int start, int64_t start_value, c
                      (unsigned long long)live);
         goto out;
     }
-    if ((rc = next_counter(&t, "next_member_id", &sub->member_id)))
+    if ((rc = sl_meta_next(&t, SL_META_NEXT_MEMBER_ID, &sub->member_id)))
         goto out;
     if (sub->grouped) {
         char kind = queue ? (durable ? SL_GROUP_DURABLE_QUEUE : SL_GROUP_QUEUE) : SL_GROUP_DURABLE;
@@ -273,7 +261,7 @@ static int register_member(streamlog_sub *sub, int start, int64_t start_value, c
         rc = sl_group_load(&t, sub->group_key, sub->group_klen, &g);
         if (rc == STREAMLOG_ENOTFOUND) {
             /* a new group starts where its first member asks */
-            if ((rc = next_counter(&t, "next_group_id", &g.id)) ||
+            if ((rc = sl_meta_next(&t, SL_META_NEXT_GROUP_ID, &g.id)) ||
                 (rc = sl_resolve_start(&t, &sub->ch, start, start_value, &g.next_seq)) ||
                 (rc = sl_group_save(&t, sub->group_key, sub->group_klen, &g)))
                 goto out;
