@@ -15,7 +15,6 @@ struct sl_append_req;
  * in one transaction (one sync), and wakes their callers. */
 struct sl_committer {
     pthread_mutex_t mu;
-    pthread_cond_t done_cv;    /* a batch is done */
     pthread_cond_t arrive_cv;  /* a request was queued (for a leader gathering a batch) */
     struct sl_append_req *head, *tail;
     size_t queued;

@@ -120,8 +120,7 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
         break;
     }
     *map_bytes_out = map;
-    int dead = 0;
-    mdb_reader_check(env->mdb, &dead); /* clear slots left by crashed processes */
+    sl_env_clear_stale_readers(env);
 
     MDB_txn *txn;
     if ((rc = mdb_txn_begin(env->mdb, NULL, 0, &txn))) {
@@ -187,6 +186,12 @@ int sl_env_sync(sl_env *env)
 {
     int rc = atomic_exchange(&sync_fail, 0) ? EIO : mdb_env_sync(env->mdb, 1);
     return rc ? sl_fail(STREAMLOG_EIO, "syncing the store: %s", mdb_strerror(rc)) : STREAMLOG_OK;
+}
+
+int sl_env_clear_stale_readers(sl_env *env)
+{
+    int dead = 0;
+    return mdb_reader_check(env->mdb, &dead) ? 0 : dead;
 }
 
 int sl_read_begin(sl_env *env, sl_txn *t)

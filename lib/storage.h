@@ -52,6 +52,10 @@ struct sl_env_config {
 int  sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, uint64_t *map_bytes_out);
 void sl_env_close(sl_env *env);
 int  sl_env_sync(sl_env *env);          /* forced sync of all commits */
+/* Free the reader slots of dead processes: a killed reader's snapshot
+ * otherwise keeps every page it sees from being reused, and the file grows.
+ * Returns how many slots were freed. */
+int  sl_env_clear_stale_readers(sl_env *env);
 
 /* Read transactions come from a pool; end them with sl_read_end(). */
 int  sl_read_begin(sl_env *env, sl_txn *t);

@@ -18,7 +18,7 @@
 #define MIN_DEFAULT_STORE_BYTES ((uint64_t)1 << 30) /* the default shrinks to this at most */
 #define DEFAULT_MAX_PAYLOAD ((uint64_t)1 << 20)
 #define DEFAULT_SYNC_INTERVAL_MS 100
-#define EXPIRY_PERIOD_MS 1000
+#define EXPIRY_PERIOD_MS 1000 /* expiry sweep and clearing dead readers' slots */
 #define MAX_READERS 1022
 
 /* ---- in-process registry of open store directories ---- */
@@ -137,6 +137,7 @@ static void *maintenance_main(void *arg)
             add_ms(&next_sync, st->sync_interval_ms);
         }
         if (!before(&now, &next_expiry)) {
+            sl_env_clear_stale_readers(st->env);
             sl_retention_sweep(st);
             next_expiry = now;
             add_ms(&next_expiry, EXPIRY_PERIOD_MS);

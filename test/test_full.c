@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "test_util.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #define MIB ((int64_t)1 << 20)
@@ -207,6 +208,89 @@ START_TEST(batch_too_big_for_store)
 }
 END_TEST
 
+/* Group commit puts concurrent appends into one transaction; a batch that
+ * finds the store full only after writing must fail alone, the appends
+ * committed with it intact. */
+enum { SMALL_THREADS = 3, SMALL_EACH = 300, BIG_N = 400 };
+
+struct small_arg {
+    streamlog_channel *ch;
+    int id;
+    int failures;
+    int done;
+};
+
+static void *small_appender(void *p)
+{
+    struct small_arg *a = p;
+    unsigned char buf[100];
+    for (int i = 0; i < SMALL_EACH; i++) {
+        tu_fill(buf, sizeof buf, (uint64_t)a->id, (uint64_t)i);
+        a->failures += streamlog_append(a->ch, buf, sizeof buf, NULL) != STREAMLOG_OK;
+    }
+    __atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+START_TEST(too_big_batch_among_concurrent_appends)
+{
+    streamlog_store *st = tu_open2(STREAMLOG_OPT_MAX_STORE_BYTES, MIB, STREAMLOG_OPT_SYNC,
+                                   STREAMLOG_SYNC_NONE);
+    streamlog_channel *ch = tu_chan(st, "c", NULL);
+    static unsigned char big[PAYLOAD];
+    const void *d[BIG_N];
+    size_t l[BIG_N];
+    for (int i = 0; i < BIG_N; i++) {
+        d[i] = big;
+        l[i] = PAYLOAD;
+    }
+    pthread_t tid[SMALL_THREADS];
+    struct small_arg args[SMALL_THREADS];
+    for (int t = 0; t < SMALL_THREADS; t++) {
+        args[t] = (struct small_arg){ ch, t, 0, 0 };
+        ck_assert_int_eq(pthread_create(&tid[t], NULL, small_appender, &args[t]), 0);
+    }
+    /* the too-big batch again and again while the small appenders run */
+    int running = SMALL_THREADS;
+    while (running > 0) {
+        TU_RC(streamlog_append_batch(ch, d, l, BIG_N, NULL), STREAMLOG_EFULL);
+        running = 0;
+        for (int t = 0; t < SMALL_THREADS; t++)
+            running += !__atomic_load_n(&args[t].done, __ATOMIC_ACQUIRE);
+    }
+    for (int t = 0; t < SMALL_THREADS; t++) {
+        pthread_join(tid[t], NULL);
+        ck_assert_int_eq(args[t].failures, 0);
+    }
+    /* exactly the small messages, each once */
+    streamlog_channel_stats s = tu_stats(ch);
+    ck_assert_uint_eq(s.msgs, SMALL_THREADS * SMALL_EACH);
+    ck_assert_uint_eq(s.last_seq, SMALL_THREADS * SMALL_EACH);
+    int next[SMALL_THREADS] = { 0 };
+    streamlog_iter *it;
+    const streamlog_msg *m;
+    TU_OK(streamlog_iter_open(ch, STREAMLOG_START_FIRST, 0, &it));
+    while (streamlog_iter_next(it, &m) == STREAMLOG_OK) {
+        size_t len;
+        const unsigned char *p = streamlog_msg_data(m, &len);
+        ck_assert_uint_eq(len, 100);
+        int found = 0;
+        for (int t = 0; t < SMALL_THREADS && !found; t++)
+            if (next[t] < SMALL_EACH && tu_check_fill(p, len, (uint64_t)t, (uint64_t)next[t])) {
+                next[t]++;
+                found = 1;
+            }
+        ck_assert_msg(found, "message %llu is no small appender's next message",
+                      (unsigned long long)streamlog_msg_seq(m));
+    }
+    streamlog_iter_close(it);
+    for (int t = 0; t < SMALL_THREADS; t++)
+        ck_assert_int_eq(next[t], SMALL_EACH);
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
 START_TEST(full_store_reopens)
 {
     streamlog_store *st = tu_open2(STREAMLOG_OPT_MAX_STORE_BYTES, MIB, STREAMLOG_OPT_SYNC,
@@ -248,6 +332,7 @@ static Suite *full_suite(void)
     tcase_add_test(tc, retention_keeps_store_bounded);
     tcase_add_test(tc, batch_too_big_for_store);
     tcase_add_test(tc, full_store_reopens);
+    tcase_add_test(tc, too_big_batch_among_concurrent_appends);
     suite_add_tcase(s, tc);
     return s;
 }

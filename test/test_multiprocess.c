@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -471,6 +472,88 @@ START_TEST(delete_seen_by_other_process)
 }
 END_TEST
 
+/* ---- a reader killed while it holds a snapshot ---- */
+
+enum { CHURN_BATCH = 1000, CHURN_BATCHES = 50, CHURN_LEN = 200 };
+
+static void pinning_reader_child(void *p)
+{
+    struct del_arg *a = p;
+    gate_wait(a->go); /* the parent has the store open and the channel filled */
+    streamlog_store *st = NULL;
+    CCHECK(streamlog_open(tu_store, NULL, &st));
+    streamlog_channel *ch = NULL;
+    CCHECK(streamlog_channel_open(st, "churn", 0, NULL, &ch));
+    streamlog_iter *it = NULL;
+    const streamlog_msg *m = NULL;
+    CCHECK(streamlog_iter_open(ch, STREAMLOG_START_FIRST, 0, &it));
+    CCHECK(streamlog_iter_next(it, &m)); /* the view holds the snapshot */
+    close(a->ready_fd);
+    for (;;)
+        pause(); /* until SIGKILL */
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    return (uint64_t)sb.st_size;
+}
+
+/* A reader killed with SIGKILL leaves its slot in LMDB's reader table, and
+ * its snapshot keeps freed pages from being reused. The maintenance thread
+ * clears such slots (at least once a second), so with a bounded channel the
+ * file stops growing: some window of 10 MB of churn must grow it by less
+ * than 2 MB. Before, every window grew it by its whole churn. */
+START_TEST(killed_reader_does_not_grow_file)
+{
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    struct gate go;
+    gate_init(&go);
+    struct del_arg a = { NULL, ready[1], &go };
+    struct child c = spawn(pinning_reader_child, &a);
+    close(ready[1]);
+    streamlog_store *st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
+    streamlog_channel *ch = tu_chan1(st, "churn", STREAMLOG_OPT_MAX_MSGS, 100);
+    unsigned char buf[CHURN_LEN];
+    memset(buf, 'x', sizeof buf);
+    const void *data[CHURN_BATCH];
+    size_t lens[CHURN_BATCH];
+    for (int i = 0; i < CHURN_BATCH; i++) {
+        data[i] = buf;
+        lens[i] = sizeof buf;
+    }
+    TU_OK(streamlog_append_batch(ch, data, lens, CHURN_BATCH, NULL));
+    gate_open(&go);
+    char x;
+    ck_assert_int_eq(read(ready[0], &x, 1), 0); /* EOF: the child holds its view */
+    close(ready[0]);
+    ck_assert_int_eq(kill(c.pid, SIGKILL), 0);
+    int status;
+    ck_assert_int_eq(waitpid(c.pid, &status, 0), c.pid);
+    close(c.result_fd);
+
+    char path[sizeof tu_store + 16];
+    snprintf(path, sizeof path, "%s/data.mdb", tu_store);
+    int64_t deadline = tu_mono_ms() + 60000;
+    uint64_t growth;
+    int windows = 0;
+    do {
+        uint64_t before = file_size(path);
+        for (int b = 0; b < CHURN_BATCHES; b++)
+            TU_OK(streamlog_append_batch(ch, data, lens, CHURN_BATCH, NULL));
+        growth = file_size(path) - before;
+        windows++;
+    } while (growth >= ((uint64_t)2 << 20) && tu_mono_ms() < deadline);
+    ck_assert_msg(growth < ((uint64_t)2 << 20),
+                  "data.mdb still grew by %llu bytes per 10 MB of churn after %d windows",
+                  (unsigned long long)growth, windows);
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
 /* ---- large writes by one process, read by another already open ---- */
 
 enum { BIG_N = 40, BIG_LEN = 1 << 20 };
@@ -540,6 +623,7 @@ static Suite *multiprocess_suite(void)
     tcase_add_test(tc, append_expect_across_processes);
     tcase_add_test(tc, delete_seen_by_other_process);
     tcase_add_test(tc, large_writes_seen_by_other_process);
+    tcase_add_test(tc, killed_reader_does_not_grow_file);
     suite_add_tcase(s, tc);
     return s;
 }

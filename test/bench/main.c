@@ -29,7 +29,7 @@
 #include <sqlite3.h>
 #endif
 
-#define NROWS 10
+#define NROWS 11
 #define MAX_ENG    3    /* table columns: streamlog, raw LMDB, SQLite */
 #define MAX_RUNS   9
 
@@ -48,6 +48,7 @@ typedef struct config {
     int      seeks;           /* row 6, seeks per run */
     uint64_t big_single_msgs; /* row 7, one per commit */
     uint64_t big_batch_msgs;  /* row 7, batched */
+    uint64_t nosync_per_thread; /* row 11, messages per thread */
 } config;
 
 static const config full_config = {
@@ -56,6 +57,7 @@ static const config full_config = {
     .threads = 16, .per_thread = 500, .replay_msgs = 1000000,
     .big_msgs = 10000000, .seeks = 10000,
     .big_single_msgs = 100000, .big_batch_msgs = 500000,
+    .nosync_per_thread = 20000,
 };
 
 static const config quick_config = {
@@ -64,6 +66,7 @@ static const config quick_config = {
     .threads = 16, .per_thread = 50, .replay_msgs = 100000,
     .big_msgs = 1000000, .seeks = 2000,
     .big_single_msgs = 10000, .big_batch_msgs = 100000,
+    .nosync_per_thread = 2000,
 };
 
 static const engine *engines[MAX_ENG] = {
@@ -276,9 +279,22 @@ static void *writer_main(void *p)
     return NULL;
 }
 
-/* Durable appends from several threads at once to one channel of a fresh
- * store; returns the total messages per second. */
-static double threaded_append_rate(const engine *e, int threads, uint64_t per_thread)
+/* The id of the last commit of the closed LMDB environment in dir. */
+static uint64_t lmdb_last_txnid(const char *dir)
+{
+    MDB_env *env;
+    MDB_envinfo info;
+    if (mdb_env_create(&env) || mdb_env_open(env, dir, MDB_RDONLY, 0644) || mdb_env_info(env, &info))
+        die("cannot read the LMDB environment in %s", dir);
+    mdb_env_close(env);
+    return info.me_last_txnid;
+}
+
+/* Appends from several threads at once to one channel of a fresh store;
+ * returns the total messages per second. With commits non-NULL (LMDB-based
+ * engines only), also how many LMDB commits the appends took. */
+static double threaded_append_rate(const engine *e, int threads, uint64_t per_thread, int durable,
+                                   uint64_t *commits)
 {
     char dir[PATH_MAX];
     pthread_t tid[64];
@@ -290,7 +306,7 @@ static double threaded_append_rate(const engine *e, int threads, uint64_t per_th
     if (threads > 64)
         die("at most 64 threads");
     new_dir(dir, "threads");
-    db = e->open(dir, 1);
+    db = e->open(dir, durable);
     pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
     for (int i = 0; i < threads; i++) {
         arg[i] = (writer_arg){ e, e->writer_open(db), per_thread, &start };
@@ -307,8 +323,33 @@ static double threaded_append_rate(const engine *e, int threads, uint64_t per_th
         e->writer_close(arg[i].w);
     pthread_barrier_destroy(&start);
     e->close(db);
+    if (commits)
+        *commits = lmdb_last_txnid(dir);
     remove_tree(dir);
     return (double)threads * (double)per_thread / seconds(t1 - t0);
+}
+
+/* Raw LMDB's rate for n appends in the given number of commits of as equal
+ * sizes as can be, no sync. */
+static double batched_append_rate(const engine *e, uint64_t n, uint64_t commits)
+{
+    char dir[PATH_MAX];
+    void *db;
+    int64_t t0, t1;
+
+    new_dir(dir, "batched");
+    db = e->open(dir, 0);
+    settle();
+    t0 = now_ns();
+    if (n / commits >= BATCH_SIZE)
+        die("batches of %llu are more than the %d payloads prepared", (unsigned long long)(n / commits),
+            BATCH_SIZE);
+    for (uint64_t c = 0; c < commits; c++)
+        e->append_batch(db, payload_ptr, payload_len, (size_t)(n * (c + 1) / commits - n * c / commits));
+    t1 = now_ns();
+    e->close(db);
+    remove_tree(dir);
+    return (double)n / seconds(t1 - t0);
 }
 
 /* ---------------------------------------------------------------- rows */
@@ -338,7 +379,7 @@ static void row_threads(const config *cfg, const double *single)
         double this_run[MAX_ENG];
         for (int e = 0; e < neng; e++)
             this_run[e] = rate[e][run] = threaded_append_rate(engines[e], cfg->threads,
-                                                              cfg->per_thread);
+                                                              cfg->per_thread, 1, NULL);
         progress_rates("row 4", run, this_run);
     }
     for (int e = 0; e < neng; e++)
@@ -352,6 +393,41 @@ static void row_threads(const config *cfg, const double *single)
     r = add_row("   (each vs its own row 3)");
     for (int e = 0; e < neng; e++)
         snprintf(r->cell[e], sizeof r->cell[e], "%.1fx", med[e] / single[e]);
+}
+
+/* Row 11: libstreamlog's group commit against raw LMDB committing batches
+ * of the same size. Group commit forms batches as appenders arrive; the
+ * number of commits is counted from LMDB's transaction ids (commits without
+ * appends, made by opening the store, are counted by an empty run), and raw
+ * LMDB then makes the same appends in as many commits from one thread,
+ * which is what those batches cost LMDB itself. */
+static void row_threads_nosync(const config *cfg)
+{
+    double rate[2][MAX_RUNS], med[MAX_ENG] = { 0 }, batch_sum = 0;
+    uint64_t total = (uint64_t)cfg->threads * cfg->nosync_per_thread, setup, commits;
+    char label[48];
+    trow *r;
+
+    fprintf(stderr, "row 11: %d threads x %s no-sync appends x %d runs\n", cfg->threads,
+            fmt_count(cfg->nosync_per_thread), cfg->runs);
+    threaded_append_rate(&engine_streamlog, cfg->threads, 0, 0, &setup);
+    for (int run = 0; run < cfg->runs; run++) {
+        rate[0][run] = threaded_append_rate(&engine_streamlog, cfg->threads, cfg->nosync_per_thread, 0,
+                                            &commits);
+        double batch = (double)total / (double)(commits - setup);
+        batch_sum += batch;
+        rate[1][run] = batched_append_rate(&engine_lmdb, total, commits - setup);
+        fprintf(stderr, "  row 11, run %d: mean batch %.1f, streamlog %.0f/s, lmdb %.0f/s\n", run + 1,
+                batch, rate[0][run], rate[1][run]);
+    }
+    med[0] = median(rate[0], cfg->runs);
+    med[1] = median(rate[1], cfg->runs);
+    snprintf(label, sizeof label, "11. %d threads, no sync", cfg->threads);
+    r = add_row(label);
+    set_rates(r, med);
+    if (neng > 2)
+        snprintf(r->cell[2], sizeof r->cell[2], "-");
+    set_target(r, med[0] / med[1] >= 0.9, ">= 0.9x LMDB, batch %.1f", batch_sum / cfg->runs);
 }
 
 static void row_replay(const config *cfg)
@@ -570,6 +646,7 @@ static void usage(FILE *f)
         "                 8 replay through a subscription (AUTO and MANUAL acks) vs iterator\n"
         "                 9 append-to-delivery latency, other thread and other process\n"
         "                10 acks per second on a durable subscription\n"
+        "                11 no-sync appends from 16 threads vs raw LMDB in batches of the same size\n"
         "  --help       this text\n");
 }
 
@@ -616,7 +693,7 @@ int main(int argc, char **argv)
     };
     const config *cfg = &full_config;
     const char *parent = "/var/tmp";
-    int sel[NROWS + 1] = { 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+    int sel[NROWS + 1] = { 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
     double single[MAX_ENG] = { 0 }, med[MAX_ENG];
     char label[48];
     int64_t t_start = now_ns();
@@ -689,6 +766,8 @@ int main(int argc, char **argv)
         row_replay(cfg);
     if (sel[6] || sel[7])
         rows_big(cfg, sel[6], sel[7]);
+    if (sel[11])
+        row_threads_nosync(cfg);
 
     print_table();
     if (sel[8] || sel[9] || sel[10])
