@@ -2,14 +2,13 @@
  *
  * Every append becomes a request on the store's queue. Whoever finds no
  * leader at work becomes the leader, takes the whole queue, applies it in one
- * LMDB write transaction and commits once, so concurrent appenders share one
- * fdatasync (SYNC_ALWAYS) instead of queueing for one each. One request
- * failing (ECONFLICT, EFULL, ...) leaves the others of its batch intact
- * (see commit_batch). No
- * transaction outlives the leader's call, and the leader's own request is
- * part of the batch, so there is no background writer thread.
+ * LMDB write transaction and commits once, so concurrent appenders share
+ * one commit's syncs instead of queueing for their own. One request failing
+ * (ECONFLICT, EFULL, ...) leaves the others of its batch intact (see
+ * commit_batch). No transaction outlives the leader's call, and the leader's
+ * own request is part of the batch, so there is no background writer thread.
  *
- * Under SYNC_ALWAYS a commit costs an fdatasync, and appenders that just
+ * Except under SYNC_NONE a commit costs an fdatasync, and appenders that just
  * got their result come back a moment later: a leader that finds fewer
  * requests queued than the previous batch held waits a little (a quarter of
  * the last commit's time, at most GATHER_MAX_NS) for them, so batches stay
@@ -282,7 +281,7 @@ int sl_append(streamlog_channel *ch, const void *const *data, const size_t *lens
             continue;
         }
         cm->leader_active = 1;
-        if (st->sync_policy == STREAMLOG_SYNC_ALWAYS && cm->queued < cm->last_batch)
+        if (st->sync_policy != STREAMLOG_SYNC_NONE && cm->queued < cm->last_batch)
             gather(cm);
         /* Lead: take everything queued so far, including our own request. */
         struct sl_append_req *batch = cm->head;

@@ -40,11 +40,20 @@ enum sl_db {
     SL_DB_COUNT
 };
 
+/* How commits reach the disk; each keeps the store consistent through the
+ * crashes it names (see sl_env_open for the LMDB flags behind them). */
+enum sl_sync_mode {
+    SL_SYNC_FULL, /* data and meta page synced: a commit survives an OS crash */
+    SL_SYNC_DATA, /* data synced, meta page left to the next commit or sync: an OS
+                     crash may undo the last commit, never corrupts */
+    SL_SYNC_NONE, /* nothing synced until a sync: survives process crashes only */
+};
+
 struct sl_env_config {
     uint64_t map_bytes;    /* LMDB map size */
     uint64_t min_map_bytes;/* when smaller than map_bytes: halve the map down to this if the
                               address space will not hold it (ulimit -v, valgrind) */
-    int nosync;            /* commit without fdatasync (SYNC_INTERVAL / SYNC_NONE) */
+    int sync_mode;         /* an SL_SYNC_* mode, from the store's sync policy */
     unsigned max_readers;  /* reader table size, fixed by the first opener */
 };
 
@@ -64,10 +73,13 @@ void sl_read_end(sl_txn *t);
 int  sl_write_begin(sl_env *env, sl_txn *t);
 int  sl_child_begin(sl_txn *parent, sl_txn *child);   /* nested write transaction */
 int  sl_commit(sl_txn *t);   /* write or child; the transaction is over either way */
-/* Commit without fdatasync even under SYNC_ALWAYS: for state whose loss in
- * an OS crash costs only a redelivery (delivery claims, acks). It survives a
- * crash of the process like any commit. */
-int  sl_commit_nosync(sl_txn *t);
+/* Commit that an OS crash may undo, for state whose loss costs only a
+ * redelivery (delivery claims, acks): under SL_SYNC_FULL its meta page is
+ * not synced (SL_SYNC_DATA for this commit), which saves one of its two
+ * syncs. Never MDB_NOSYNC: a later commit could then overwrite pages that
+ * the newest durable meta page still points to. It survives a crash of the
+ * process like any commit. */
+int  sl_commit_relaxed(sl_txn *t);
 void sl_abort(sl_txn *t);    /* write or child */
 
 /* Point reads and writes. sl_get returns STREAMLOG_ENOTFOUND for a missing key;

@@ -263,7 +263,9 @@ int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store *
     struct sl_env_config cfg = {
         .map_bytes = st->max_store_bytes + map_headroom(st->max_store_bytes),
         .min_map_bytes = default_size ? MIN_DEFAULT_STORE_BYTES : 0,
-        .nosync = st->sync_policy != STREAMLOG_SYNC_ALWAYS,
+        .sync_mode = st->sync_policy == STREAMLOG_SYNC_ALWAYS     ? SL_SYNC_FULL
+                     : st->sync_policy == STREAMLOG_SYNC_INTERVAL ? SL_SYNC_DATA
+                                                                  : SL_SYNC_NONE,
         .max_readers = MAX_READERS,
     };
     uint64_t map_bytes;

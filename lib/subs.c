@@ -167,7 +167,7 @@ static int flush_acks(streamlog_sub *sub)
         sl_abort(&t);
         return rc;
     }
-    rc = sl_commit_nosync(&t);
+    rc = sl_commit_relaxed(&t);
     sl_store_note_commit(sub->ch.st, rc);
     return rc;
 }
@@ -431,7 +431,7 @@ static int claim_own(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int 
         sl_abort(&t);
         return rc;
     }
-    rc = sl_commit_nosync(&t);
+    rc = sl_commit_relaxed(&t);
     sl_store_note_commit(st, rc);
     return rc;
 }
@@ -600,7 +600,7 @@ static int claim_shared(streamlog_sub *sub)
         sl_abort(&t);
         return rc;
     }
-    rc = sl_commit_nosync(&t);
+    rc = sl_commit_relaxed(&t);
     sl_store_note_commit(st, rc);
     return rc ? rc : taken;
 }
@@ -640,7 +640,7 @@ static int claim_new(streamlog_sub *sub, uint64_t capacity)
         if (rc || (rc = sl_group_save(&t, sub->group_key, sub->group_klen, &g)))
             goto fail;
     }
-    rc = sl_commit_nosync(&t);
+    rc = sl_commit_relaxed(&t);
     sl_store_note_commit(st, rc);
     if (rc)
         return rc;
