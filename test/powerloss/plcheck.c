@@ -4,7 +4,9 @@
  *   pl-check DIR POLICY EVENT_LOG KIND
  *
  * KIND is "powerloss" (an OS crash or power loss: under SYNC_ALWAYS every
- * event counts, under INTERVAL and NONE the events before the last "S") or
+ * event counts, under INTERVAL and NONE the events before the last completed
+ * sync: an "S" line, or an "F" line the driver adds where the trace shows an
+ * fdatasync of data.mdb completed, e.g. the interval thread's) or
  * "kill" (a process crash: the page cache survived, every event counts under
  * every policy). EVENT_LOG holds what the workload saw returned before the
  * crash (plcommon.h).
@@ -16,13 +18,17 @@
  * each channel ends with EAGAIN; the durable subscription resumes and
  * delivers every stored message the workload never acked; a new append gets
  * last + 1; listing channels ends; the store closes. Each broken promise is
- * one line "FAIL <kind>: <detail>" on stdout; the exit status is 0 when none
+ * one line "FAIL <kind>: <detail>" on stdout, and a last line
+ * "STATS <messages read> <required appends found> <unacked messages the durable
+ * had to deliver>" shows what was verified; the exit status is 0 when none
  * broke, PL_EXIT_FAIL otherwise. The driver runs this in a child process,
  * so a crash or a hang is reported too. */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "plcommon.h"
@@ -46,6 +52,8 @@ struct chan_expect {
 static struct chan_expect chans[PL_NCHANS];
 static unsigned char *acked; /* by sequence of PL_CHAN_SUB */
 static int failures;
+/* what was verified, printed as a STATS line so that a passing run shows it checked something */
+static unsigned long stat_msgs, stat_required, stat_unacked;
 
 static void failf(const char *kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void failf(const char *kind, const char *fmt, ...)
@@ -89,7 +97,7 @@ static void load_expectations(const char *path, int whole_log)
         if (n == cap)
             lines = realloc(lines, (cap *= 2) * sizeof *lines);
         lines[n++] = strdup(line);
-        if (line[0] == 'S')
+        if (line[0] == 'S' || line[0] == 'F')
             last_sync = n;
     }
     fclose(f);
@@ -99,7 +107,6 @@ static void load_expectations(const char *path, int whole_log)
         chans[i].must_exist = i != 2; /* the temporary channel may be between delete and create */
     }
     acked = calloc(MAX_SEQ, 1);
-    int inc[PL_NCHANS] = {1, 1, 1};
     for (size_t i = 0; i < n; i++) {
         char name[64];
         unsigned long long seq;
@@ -127,7 +134,6 @@ static void load_expectations(const char *path, int whole_log)
             int c = chan_index(name);
             if (c < 0)
                 harness_error("bad C line in the event log");
-            inc[c] = in;
             /* a new incarnation reuses sequences: forget the old one's */
             memset(chans[c].msgs, 0, MAX_SEQ * sizeof *chans[c].msgs);
         }
@@ -236,6 +242,7 @@ static void check_channel(streamlog_store *st, int c, unsigned char *present)
                       (unsigned long long)seq);
             if (present)
                 present[seq] = 1;
+            stat_msgs++;
             prev = seq;
             if (++steps > bound) {
                 failf("iter-endless", "%s: more than %llu messages from an iteration of a channel whose last is %llu",
@@ -256,6 +263,7 @@ static void check_channel(streamlog_store *st, int c, unsigned char *present)
             continue;
         if (c == 1 && s.last_seq >= seq + PL_CAPPED_MAX)
             continue; /* MAX_MSGS pruned it */
+        stat_required++;
         streamlog_msg *m;
         rc = streamlog_get(ch, seq, &m);
         if (rc) {
@@ -323,6 +331,8 @@ static void check_durable(streamlog_store *st, const unsigned char *present)
     if (rc && rc != STREAMLOG_EAGAIN)
         failf("durable-next", "%s (%s)", streamlog_errname(rc), streamlog_errmsg());
     for (uint64_t seq = 1; seq < MAX_SEQ; seq++)
+        stat_unacked += present[seq] && !acked[seq];
+    for (uint64_t seq = 1; seq < MAX_SEQ; seq++)
         if (present[seq] && !acked[seq] && !got[seq])
             failf("durable-lost", "message %llu is stored and was never acked, but the durable does not deliver it",
                   (unsigned long long)seq);
@@ -332,8 +342,32 @@ static void check_durable(streamlog_store *st, const unsigned char *present)
     streamlog_channel_close(ch);
 }
 
+/* "pl-check boot-id": print the boot id as read through fopen() and open(),
+ * the two ways a library reads it; the driver checks that the shim serves a
+ * new one. */
+static int print_boot_id(void)
+{
+    char a[128] = "", b[128] = "";
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+    if (f) {
+        if (!fgets(a, sizeof a, f))
+            a[0] = '\0';
+        fclose(f);
+    }
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, b, sizeof b - 1);
+        b[n > 0 ? n : 0] = '\0';
+        close(fd);
+    }
+    printf("%s%s", a, b);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 2 && !strcmp(argv[1], "boot-id"))
+        return print_boot_id();
     if (argc != 5 || (strcmp(argv[4], "powerloss") && strcmp(argv[4], "kill"))) {
         fprintf(stderr, "usage: pl-check DIR always|interval|none EVENT_LOG powerloss|kill\n");
         return PL_EXIT_HARNESS;
@@ -397,6 +431,7 @@ int main(int argc, char **argv)
 
     if ((rc = streamlog_close(st)))
         failf("close", "%s (%s)", streamlog_errname(rc), streamlog_errmsg());
+    printf("STATS %lu %lu %lu\n", stat_msgs, stat_required, stat_unacked);
     free(present);
     for (int c = 0; c < PL_NCHANS; c++)
         free(chans[c].msgs);

@@ -8,6 +8,8 @@
  *   d <chan>                     streamlog_channel_delete() is about to be called
  *   D <chan>                     ... and returned 0
  *   C <chan> <inc>               the channel was created again (incarnation inc)
+ *   F                            (added by the driver from the trace) an fdatasync of
+ *                                data.mdb completed, whoever called it
  *
  * Payload: "PL <chan> <inc> <seq>\n", filler bytes, then the crc32 of all
  * the bytes before it (4 bytes, little endian): every stored message can be

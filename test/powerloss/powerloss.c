@@ -475,15 +475,21 @@ static void build_image(const struct trace *t, size_t cut, enum image_kind kind,
     free(u);
 }
 
-/* The workload's event lines traced before the cut. */
+/* The workload's event lines traced before the cut, with an "F" line where
+ * an fdatasync/fsync of data.mdb completed: whoever called it (the workload
+ * through streamlog_sync, or the library's interval sync), every commit
+ * before it is durable. */
 static void write_events(const struct trace *t, size_t cut, const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         harness_fail("cannot create %s", path);
-    for (size_t i = 0; i < cut; i++)
-        if (t->recs[i].type == PL_REC_MARK && write(fd, t->recs[i].data, t->recs[i].len) != (ssize_t)t->recs[i].len)
+    for (size_t i = 0; i < cut; i++) {
+        const struct rec *r = &t->recs[i];
+        if ((r->type == PL_REC_MARK && write(fd, r->data, r->len) != (ssize_t)r->len) ||
+            (r->type == PL_REC_SYNC && write(fd, "F\n", 2) != 2))
             harness_fail("cannot write %s", path);
+    }
     close(fd);
 }
 
@@ -495,6 +501,7 @@ static struct {
     int count;
 } failure_kinds[MAX_FAILURE_KINDS];
 static int images_checked, images_failed;
+static unsigned long total_msgs, total_required, total_unacked; /* from the checkers' STATS lines */
 static int by_kind_checked[IMG_KINDS], by_kind_failed[IMG_KINDS];
 
 static void count_failure(const char *name)
@@ -582,6 +589,10 @@ static void check_image(const char *dir, const char *events, const char *mode, i
     }
     struct child_result r;
     run_child(argv, env, check_timeout_s, -1, &r);
+    const char *stats = strstr(r.out, "STATS ");
+    unsigned long m, q, u;
+    if (stats && sscanf(stats, "STATS %lu %lu %lu", &m, &q, &u) == 3)
+        total_msgs += m, total_required += q, total_unacked += u;
     int failed = judge(&r, label);
     images_checked++;
     images_failed += failed;
@@ -600,6 +611,28 @@ static void check_image(const char *dir, const char *events, const char *mode, i
         free(ev);
         printf("    kept in %s\n", keep);
     }
+}
+
+/* The checker must see a new boot id under the shim, through open() and
+ * fopen(): a library may read it to tell a power loss from a process crash. */
+static void check_boot_id_served(void)
+{
+    const char *fake = "00000000-0000-4000-8000-00000000b007";
+    char *argv[] = {(char *)checker_path, "boot-id", NULL};
+    static char env_boot[128], env_preload[8300];
+    snprintf(env_boot, sizeof env_boot, "PL_BOOT_ID=%s", fake);
+    snprintf(env_preload, sizeof env_preload, "LD_PRELOAD=%s", preload);
+    char *env[] = {env_boot, env_preload, NULL};
+    struct child_result r;
+    run_child(argv, env, check_timeout_s, -1, &r);
+    char want[256];
+    snprintf(want, sizeof want, "%s\n%s\n", fake, fake);
+    if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) || strcmp(r.out, want))
+        harness_fail("the shim does not serve a new boot id: the checker read '%s'", r.out);
+    char *plain_argv[] = {(char *)checker_path, "boot-id", NULL};
+    run_child(plain_argv, NULL, check_timeout_s, -1, &r);
+    if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) || strstr(r.out, fake))
+        harness_fail("reading the boot id without the shim failed: '%s'", r.out);
 }
 
 static uint64_t env_u64(const char *name, uint64_t dflt)
@@ -743,6 +776,8 @@ int main(int argc, char **argv)
 
     char base_dir[2048];
     snprintf(base_dir, sizeof base_dir, "%s/base", work);
+    if (!kill_mode)
+        check_boot_id_served();
     run_setup(base_dir);
     size_t base_len;
     unsigned char *base = read_file(path_of("%s/data.mdb", base_dir), &base_len);
@@ -762,6 +797,9 @@ int main(int argc, char **argv)
     printf("powerloss: policy %s, %s: %d runs, %d %s checked, %d failed\n", policy,
            kill_mode ? "process kill" : "power loss", runs, images_checked, kill_mode ? "kills" : "images",
            images_failed);
+    printf("  verified: %lu stored messages read, %lu required appends found, %lu unacked messages the durable "
+           "had to deliver\n",
+           total_msgs, total_required, total_unacked);
     if (!kill_mode)
         for (int k = 0; k < IMG_KINDS; k++)
             printf("  image %-10s %4d checked, %4d failed\n", kind_names[k], by_kind_checked[k], by_kind_failed[k]);
