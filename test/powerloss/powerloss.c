@@ -32,7 +32,7 @@
  * the page cache survived, so every policy must keep everything returned.
  *
  * Environment:
- *   STREAMLOG_POWERLOSS_IMAGES=N     images (power loss) or kills to check (default 100 / 10)
+ *   STREAMLOG_POWERLOSS_IMAGES=N     images (power loss) or kills to check (default 200 / 20)
  *   STREAMLOG_POWERLOSS_SEED=S       master seed (default: from the time); printed
  *   STREAMLOG_POWERLOSS_RUN_SEED=S   replay just the run with that seed (printed with each failure)
  *   STREAMLOG_POWERLOSS_NONE=consistent|report
@@ -542,12 +542,13 @@ static int judge(const struct child_result *r, const char *label)
                 if (sscanf(p, "FAIL open: %39s", code) == 1)
                     snprintf(name, sizeof name, "open:%s", code);
             }
-            char tag[80];
-            snprintf(tag, sizeof tag, " %s,", name);
-            if (strstr(kinds, tag))
-                continue;
-            if (strlen(kinds) + strlen(tag) < sizeof kinds)
-                strcat(kinds, tag);
+            char tag[80], padded[1100];
+            snprintf(tag, sizeof tag, ", %s,", name);
+            snprintf(padded, sizeof padded, ", %s,", kinds);
+            if (strstr(padded, tag))
+                continue; /* one count per kind and image */
+            if (strlen(kinds) + strlen(name) + 2 < sizeof kinds)
+                strcat(strcat(kinds, kinds[0] ? ", " : ""), name);
             count_failure(name);
             any = 1;
         }
@@ -563,7 +564,8 @@ static int judge(const struct child_result *r, const char *label)
     for (const char *p = r->out; *p;) {
         const char *e = strchr(p, '\n');
         size_t n = e ? (size_t)(e - p) : strlen(p);
-        printf("    %.*s\n", (int)n, p);
+        if (strncmp(p, "STATS ", 6))
+            printf("    %.*s\n", (int)n, p);
         p += n + (e != NULL);
     }
     return 1;
@@ -671,18 +673,30 @@ static void powerloss_run(uint64_t run_seed, const unsigned char *base, size_t b
                      (unsigned long long)run_seed, im.len, real_len);
     free(real);
 
-    size_t nwrites = 0;
-    for (size_t i = 0; i < t.n; i++)
-        nwrites += t.recs[i].type == PL_REC_WRITE;
+    /* Cuts: the end; just after a random write; just after a random write
+     * of a meta page that no barrier covered yet (the moment an unordered
+     * disk can betray a commit, rare among all writes); another random write. */
+    size_t nwrites = 0, nmeta = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        const struct rec *r = &t.recs[i];
+        nwrites += r->type == PL_REC_WRITE;
+        nmeta += r->type == PL_REC_WRITE && !(r->flags & PL_WRITE_DURABLE) && r->off < 2 * (uint64_t)page_size;
+    }
     for (int c = 0; c < CUTS_PER_RUN; c++) {
         size_t cut = t.n;
-        if (c > 0 && nwrites > 0) { /* just after a random write */
-            size_t w = pl_below(&rng, nwrites);
-            for (size_t i = 0; i < t.n; i++)
-                if (t.recs[i].type == PL_REC_WRITE && w-- == 0) {
+        int meta = c == 2 && nmeta > 0;
+        if (c > 0 && nwrites > 0) {
+            size_t w = pl_below(&rng, meta ? nmeta : nwrites);
+            for (size_t i = 0; i < t.n; i++) {
+                const struct rec *r = &t.recs[i];
+                if (r->type != PL_REC_WRITE ||
+                    (meta && ((r->flags & PL_WRITE_DURABLE) || r->off >= 2 * (uint64_t)page_size)))
+                    continue;
+                if (w-- == 0) {
                     cut = i + 1;
                     break;
                 }
+            }
         }
         char ev[2048];
         snprintf(ev, sizeof ev, "%s/events-%d", run, c);
@@ -748,7 +762,15 @@ int main(int argc, char **argv)
         return PL_EXIT_HARNESS;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    shim_path = argv[1], workload_path = argv[2], checker_path = argv[3], policy = argv[4];
+    /* absolute paths: the children run elsewhere, and LD_PRELOAD wants one */
+    static char abs_paths[3][4096];
+    for (int i = 0; i < 3; i++) {
+        if (!realpath(argv[1 + i], abs_paths[i])) {
+            fprintf(stderr, "powerloss: %s: %s\n", argv[1 + i], strerror(errno));
+            return PL_EXIT_HARNESS;
+        }
+    }
+    shim_path = abs_paths[0], workload_path = abs_paths[1], checker_path = abs_paths[2], policy = argv[4];
     int kill_mode = argc == 6;
     page_size = sysconf(_SC_PAGESIZE);
     check_timeout_s = (int)env_u64("STREAMLOG_POWERLOSS_TIMEOUT_S", 60);
@@ -758,7 +780,7 @@ int main(int argc, char **argv)
         return PL_EXIT_HARNESS;
     }
     int report_only = !kill_mode && !strcmp(policy, "none") && none_mode && !strcmp(none_mode, "report");
-    uint64_t target = env_u64("STREAMLOG_POWERLOSS_IMAGES", kill_mode ? 10 : 100);
+    uint64_t target = env_u64("STREAMLOG_POWERLOSS_IMAGES", kill_mode ? 20 : 200);
     uint64_t master = env_u64("STREAMLOG_POWERLOSS_SEED", (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid());
     const char *replay = getenv("STREAMLOG_POWERLOSS_RUN_SEED");
     setup_preload();
