@@ -8,7 +8,9 @@
  * (open, pwrite, lseek+writev, fdatasync/fsync; meta pages through a second
  * O_DSYNC descriptor unless MDB_NOSYNC/MDB_NOMETASYNC), so the trace is
  * complete; the builder checks that by replaying the trace of a killed run
- * and comparing with the data.mdb the run left behind.
+ * and comparing with the data.mdb the run left behind. I/O it cannot replay
+ * (msync of MDB_WRITEMAP, dup of a traced fd, fallocate, sync_file_range,
+ * pwritev2 flags) is recorded as such and makes the builder stop.
  *
  * lock.mdb is not traced: LMDB rebuilds it when the first process opens the
  * environment. The procs/ entries are empty files: only their names count.
@@ -88,6 +90,7 @@ DECLARE_REAL(int, sync_file_range, int, off_t, off_t, unsigned int)
 DECLARE_REAL(int, ftruncate, int, off_t)
 DECLARE_REAL(int, ftruncate64, int, off_t)
 DECLARE_REAL(int, fallocate, int, int, off_t, off_t)
+DECLARE_REAL(int, msync, void *, size_t, int)
 DECLARE_REAL(int, dup, int)
 DECLARE_REAL(int, dup2, int, int)
 DECLARE_REAL(int, dup3, int, int, int)
@@ -101,7 +104,7 @@ static void resolve_all(void)
     RESOLVE(write); RESOLVE(pwrite); RESOLVE(pwrite64); RESOLVE(writev); RESOLVE(pwritev);
     RESOLVE(pwritev64); RESOLVE(pwritev2); RESOLVE(fdatasync); RESOLVE(fsync); RESOLVE(syncfs);
     RESOLVE(sync_file_range); RESOLVE(ftruncate); RESOLVE(ftruncate64); RESOLVE(fallocate);
-    RESOLVE(dup); RESOLVE(dup2); RESOLVE(dup3);
+    RESOLVE(msync); RESOLVE(dup); RESOLVE(dup2); RESOLVE(dup3);
 }
 
 static void die(const char *what)
@@ -617,4 +620,17 @@ int fallocate(int fd, int mode, off_t off, off_t len)
     if (kind_of(fd) == FD_DATA)
         unsupported(fd, "fallocate");
     return real_fallocate(fd, mode, off, len);
+}
+
+/* LMDB calls msync only with MDB_WRITEMAP, whose writes through the map the
+ * trace cannot see: refuse rather than build images from half the I/O. */
+int msync(void *addr, size_t len, int flags)
+{
+    ensure_init();
+    if (trace_fd >= 0) {
+        pthread_mutex_lock(&mu);
+        trace_text(PL_REC_UNSUPPORTED, "msync (MDB_WRITEMAP?) in a traced process");
+        pthread_mutex_unlock(&mu);
+    }
+    return real_msync(addr, len, flags);
 }

@@ -212,6 +212,7 @@ struct child_result {
     int status;        /* from waitpid */
     int hung;          /* killed at the deadline */
     char out[4096];    /* its stdout (the checker's FAIL lines) */
+    char err[2048];    /* the start of its stderr (an LMDB assertion, a sanitizer report) */
 };
 
 /* Run argv with extra environment entries (NAME=VALUE, NULL-terminated);
@@ -222,6 +223,11 @@ static void run_child(char *const argv[], char *const env[], int timeout_s, long
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC))
         harness_fail("pipe: %s", strerror(errno));
+    char err_path[1100];
+    snprintf(err_path, sizeof err_path, "%s/child.stderr", work);
+    int err_fd = open(err_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (err_fd < 0)
+        harness_fail("cannot create %s", err_path);
     pid_t pid = fork();
     if (pid < 0)
         harness_fail("fork: %s", strerror(errno));
@@ -229,6 +235,7 @@ static void run_child(char *const argv[], char *const env[], int timeout_s, long
         for (int i = 0; env && env[i]; i++)
             putenv(env[i]);
         dup2(pfd[1], 1);
+        dup2(err_fd, 2);
         execv(argv[0], argv);
         _exit(127);
     }
@@ -260,6 +267,9 @@ static void run_child(char *const argv[], char *const env[], int timeout_s, long
         got += (size_t)n;
     res->out[got] = '\0';
     close(pfd[0]);
+    ssize_t e = pread(err_fd, res->err, sizeof res->err - 1, 0);
+    res->err[e > 0 ? e : 0] = '\0';
+    close(err_fd);
 }
 
 static void run_setup(const char *dir)
@@ -268,7 +278,7 @@ static void run_setup(const char *dir)
     struct child_result r;
     run_child(argv, NULL, 0, -1, &r);
     if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0)
-        harness_fail("pl-workload setup failed (status %#x)", r.status);
+        harness_fail("pl-workload setup failed (status %#x): %s", r.status, r.err);
 }
 
 /* Start the workload; returns once it is dead. */
@@ -291,7 +301,7 @@ static void run_workload(const char *store, const char *events, const char *trac
     struct child_result r;
     run_child(argv, env, 0, kill_after_ms, &r);
     if (!WIFSIGNALED(r.status) || WTERMSIG(r.status) != SIGKILL)
-        harness_fail("pl-workload (seed %s) ended with status %#x instead of being killed", seed_s, r.status);
+        harness_fail("pl-workload (seed %s) ended with status %#x instead of being killed: %s", seed_s, r.status, r.err);
 }
 
 /* ---- the trace ---- */
@@ -524,12 +534,17 @@ static int judge(const struct child_result *r, const char *label)
         count_failure("hang");
         snprintf(kinds, sizeof kinds, "hang (no result within %d s)", check_timeout_s);
     } else if (WIFSIGNALED(r->status)) {
-        char name[64];
-        snprintf(name, sizeof name, "crash:%s", sigabbrev_np(WTERMSIG(r->status)) ? sigabbrev_np(WTERMSIG(r->status)) : "?");
+        char name[64], asan_sig[16];
+        const char *rep = strstr(r->err, "AddressSanitizer: ");
+        if (rep && sscanf(rep, "AddressSanitizer: %15[A-Z]", asan_sig) == 1) /* ASan turns SIGBUS/SIGSEGV into abort */
+            snprintf(name, sizeof name, "crash:%s", asan_sig);
+        else
+            snprintf(name, sizeof name, "crash:%s",
+                     sigabbrev_np(WTERMSIG(r->status)) ? sigabbrev_np(WTERMSIG(r->status)) : "?");
         count_failure(name);
         snprintf(kinds, sizeof kinds, "%s", name);
     } else if (WEXITSTATUS(r->status) == PL_EXIT_HARNESS || WEXITSTATUS(r->status) == 127) {
-        harness_fail("pl-check failed to run on %s:\n%s", label, r->out);
+        harness_fail("pl-check failed to run on %s:\n%s%s", label, r->out, r->err);
     } else if (WEXITSTATUS(r->status) != 0) {
         /* one count per distinct kind of FAIL line in this image */
         int any = 0;
@@ -566,6 +581,17 @@ static int judge(const struct child_result *r, const char *label)
         size_t n = e ? (size_t)(e - p) : strlen(p);
         if (strncmp(p, "STATS ", 6))
             printf("    %.*s\n", (int)n, p);
+        p += n + (e != NULL);
+    }
+    /* and the first lines of its stderr */
+    int lines = 0;
+    for (const char *p = r->err; *p && lines < 3;) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n && strncmp(p, "AddressSanitizer:DEADLYSIGNAL", 29) && strncmp(p, "====", 4) && p[0] != '\n') {
+            printf("    stderr: %.*s\n", (int)n, p);
+            lines++;
+        }
         p += n + (e != NULL);
     }
     return 1;
