@@ -158,22 +158,34 @@ typedef struct streamlog_msg     streamlog_msg;
  * returns STREAMLOG_OK:
  *
  * STREAMLOG_SYNC_ALWAYS (default): the commit holding the message has been
- *   written and fdatasync()ed before the append returns. The message
- *   survives a process crash, an OS crash and a power loss (given a disk that
- *   honours flushes).
- * STREAMLOG_SYNC_INTERVAL: the commit has been written to the OS page cache
- *   before the append returns, and a background thread syncs the store every
- *   SYNC_INTERVAL_MS. The message survives a crash of the process; an OS crash
- *   or power loss may lose the commits of the last interval (never older
- *   ones), and the store stays consistent.
- * STREAMLOG_SYNC_NONE: as INTERVAL, but the store is synced only by a clean
- *   streamlog_close(). Survives a process crash; an OS crash may lose any
- *   commits since the last clean close.
+ *   written and fdatasync()ed, its pages and then its meta page, before the
+ *   append returns. The message survives a process crash, an OS crash and a
+ *   power loss (given a disk that honours flushes).
+ * STREAMLOG_SYNC_INTERVAL: the commit's pages have been written and
+ *   fdatasync()ed before the append returns; its meta page (what makes the
+ *   commit the newest) is synced by the next commit, or by a background sync
+ *   every SYNC_INTERVAL_MS. The message survives a crash of the process; an OS
+ *   crash or power loss may undo the last commit (never one before the last
+ *   completed sync, in practice only the last one), and the store stays
+ *   consistent. Costs one fdatasync per commit, where ALWAYS costs two.
+ * STREAMLOG_SYNC_NONE: nothing is synced until streamlog_sync() or a clean
+ *   streamlog_close(). Survives a process crash, with nothing lost. An OS
+ *   crash or power loss may lose any commits since the last sync AND MAY
+ *   CORRUPT THE STORE (LMDB's MDB_NOSYNC: the disk may keep a commit's meta
+ *   page without its pages); use NONE only for data you can rebuild.
  *
- * Under every policy a crash never corrupts the store: after reopening it is
- * exactly the state of some commit. Under every policy a failed write or sync
- * makes the store refuse further writes with STREAMLOG_EIO until it is closed
- * and reopened, so nothing is ever reported stored that might not be.
+ * Subscription state (claims and acks) is committed with the meta page left
+ * to the next sync under ALWAYS too: an OS crash may undo the last such
+ * commit, which can only cause redeliveries.
+ *
+ * Under ALWAYS and INTERVAL no crash corrupts the store: after reopening it
+ * is exactly the state of some commit no older than the last completed sync.
+ * The test suite proves this with a power-loss simulation (test/powerloss)
+ * that rebuilds the data file from the writes and syncs made before a crash,
+ * in every order a disk may persist unsynced writes. Under every policy a
+ * failed write or sync makes the store refuse further writes with
+ * STREAMLOG_EIO until it is closed and reopened, so nothing is ever reported
+ * stored that might not be.
  */
 #define STREAMLOG_SYNC_ALWAYS    0
 #define STREAMLOG_SYNC_INTERVAL  1
