@@ -66,6 +66,8 @@ const char *streamlog_version(void);
 #define STREAMLOG_ENOMEM    -11  /**< out of memory */
 #define STREAMLOG_EIO       -12  /**< I/O error; after a failed sync the store refuses writes */
 #define STREAMLOG_ECLOSED   -13  /**< the handle's store or channel is gone */
+#define STREAMLOG_EREADERS  -15  /**< too many read snapshots held at once (STREAMLOG_OPT_MAX_READERS) */
+#define STREAMLOG_EMFILE    -16  /**< out of file descriptors (EMFILE/ENFILE); nothing latched */
 
 /**
  * Return a static, human-readable description of a result code.
@@ -133,6 +135,15 @@ typedef struct streamlog_msg     streamlog_msg;
  *   STREAMLOG_OPT_MAX_CHANNELS      int, >= 0, channels the store may hold (default 0)
  *   STREAMLOG_OPT_MAX_PAYLOAD       int, >= 0, largest payload in bytes
  *                                   (default 1 MiB; 0 = up to STREAMLOG_PAYLOAD_HARD_MAX)
+ *   STREAMLOG_OPT_MAX_READERS       int, 16..65536 (default 1022): read snapshots all
+ *                                   processes of the store may hold at once. Each
+ *                                   iterator and message view holds one while it is
+ *                                   valid, and each thread reading holds one during a
+ *                                   call. Beyond it reads fail with STREAMLOG_EREADERS
+ *                                   (slots of dead processes are freed first). LMDB
+ *                                   fixes the table's size when a process opens the
+ *                                   store while no other has it open; a value given
+ *                                   later applies from the next such open.
  * Limit keys (streamlog_open: store-wide defaults for channels that have no
  * limit of their own; streamlog_channel_open: the channel's own limits):
  *   STREAMLOG_OPT_MAX_MSGS          int, >= 0, messages kept per channel
@@ -145,6 +156,7 @@ typedef struct streamlog_msg     streamlog_msg;
 #define STREAMLOG_OPT_MAX_STORE_BYTES   3
 #define STREAMLOG_OPT_MAX_CHANNELS      4
 #define STREAMLOG_OPT_MAX_PAYLOAD       5
+#define STREAMLOG_OPT_MAX_READERS       7
 #define STREAMLOG_OPT_MAX_MSGS          16
 #define STREAMLOG_OPT_MAX_BYTES         17
 #define STREAMLOG_OPT_MAX_AGE_MS        18

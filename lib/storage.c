@@ -83,6 +83,11 @@ static int map_err(int rc, const char *what)
     case MDB_INCOMPATIBLE:
         return sl_fail(STREAMLOG_ECORRUPT, "%s: %s", what, mdb_strerror(rc));
     case MDB_READERS_FULL:
+        return sl_fail(STREAMLOG_EREADERS, "%s: every reader slot is taken (STREAMLOG_OPT_MAX_READERS): close "
+                                           "iterators or release views", what);
+    case EMFILE:
+    case ENFILE:
+        return sl_fail(STREAMLOG_EMFILE, "%s: %s", what, mdb_strerror(rc));
     case MDB_MAP_RESIZED:
     case EBUSY:
     case EAGAIN:
@@ -218,6 +223,8 @@ int sl_read_begin(sl_env *env, sl_txn *t)
     }
     if (!txn) {
         rc = mdb_txn_begin(env->mdb, NULL, MDB_RDONLY, &txn);
+        if (rc == MDB_READERS_FULL && sl_env_clear_stale_readers(env) > 0)
+            rc = mdb_txn_begin(env->mdb, NULL, MDB_RDONLY, &txn);
         if (rc)
             return map_err(rc, "beginning a read transaction");
     }

@@ -19,7 +19,7 @@
 #define DEFAULT_MAX_PAYLOAD ((uint64_t)1 << 20)
 #define DEFAULT_SYNC_INTERVAL_MS 100
 #define EXPIRY_PERIOD_MS 1000 /* expiry sweep and clearing dead readers' slots */
-#define MAX_READERS 1022
+#define DEFAULT_MAX_READERS 1022
 
 /* ---- in-process registry of open store directories ---- */
 
@@ -266,7 +266,7 @@ int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store *
         .sync_mode = st->sync_policy == STREAMLOG_SYNC_ALWAYS     ? SL_SYNC_FULL
                      : st->sync_policy == STREAMLOG_SYNC_INTERVAL ? SL_SYNC_DATA
                                                                   : SL_SYNC_NONE,
-        .max_readers = MAX_READERS,
+        .max_readers = (unsigned)sl_opts_int(opts, STREAMLOG_OPT_MAX_READERS, DEFAULT_MAX_READERS),
     };
     uint64_t map_bytes;
     rc = sl_env_open(dir, &cfg, &st->env, &map_bytes);

@@ -27,10 +27,13 @@ static const struct {
     { STREAMLOG_ENOMEM, "STREAMLOG_ENOMEM" },
     { STREAMLOG_EIO, "STREAMLOG_EIO" },
     { STREAMLOG_ECLOSED, "STREAMLOG_ECLOSED" },
+    { STREAMLOG_EPERM, "STREAMLOG_EPERM" },
+    { STREAMLOG_EREADERS, "STREAMLOG_EREADERS" },
+    { STREAMLOG_EMFILE, "STREAMLOG_EMFILE" },
 };
 #define NCODES (sizeof codes / sizeof codes[0])
 
-static const int unknown_codes[] = { 1, 2, 100, -14, -15, -100, -1000, INT_MAX, INT_MIN };
+static const int unknown_codes[] = { 1, 2, 100, -17, -18, -100, -1000, INT_MAX, INT_MIN };
 #define NUNKNOWN (sizeof unknown_codes / sizeof unknown_codes[0])
 
 /* The values are part of the ABI: programs compiled against 0.1 keep them. */
