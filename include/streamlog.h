@@ -38,13 +38,21 @@
 extern "C" {
 #endif
 
-/** @defgroup version Version */
-#define STREAMLOG_VERSION_MAJOR 0
-#define STREAMLOG_VERSION_MINOR 1
-#define STREAMLOG_VERSION_PATCH 0
+/** @defgroup version Version
+ *
+ * STREAMLOG_VERSION_MAJOR, _MINOR, _PATCH, _STRING and _NUMBER describe the
+ * header compiled against (generated from meson.build into
+ * streamlog_version.h, installed beside this header); the functions describe
+ * the library loaded at run time. A program may compare the two.
+ */
+#include "streamlog_version.h"
 
 /** Return the library's version as "MAJOR.MINOR.PATCH" (static string). */
 const char *streamlog_version(void);
+
+/** Return the library's version as MAJOR * 10000 + MINOR * 100 + PATCH
+ *  (0.1.0 gives 100), comparable with STREAMLOG_VERSION_NUMBER. */
+int streamlog_version_number(void);
 
 /* ------------------------------------------------------------------------ */
 /** @defgroup errors Result codes
@@ -66,6 +74,7 @@ const char *streamlog_version(void);
 #define STREAMLOG_ENOMEM    -11  /**< out of memory */
 #define STREAMLOG_EIO       -12  /**< I/O error; after a failed sync the store refuses writes */
 #define STREAMLOG_ECLOSED   -13  /**< the handle's store or channel is gone */
+#define STREAMLOG_EPERM     -14  /**< permission denied by the file system, or a write to a read-only store */
 
 /**
  * Return a static, human-readable description of a result code.
@@ -133,6 +142,8 @@ typedef struct streamlog_msg     streamlog_msg;
  *   STREAMLOG_OPT_MAX_CHANNELS      int, >= 0, channels the store may hold (default 0)
  *   STREAMLOG_OPT_MAX_PAYLOAD       int, >= 0, largest payload in bytes
  *                                   (default 1 MiB; 0 = up to STREAMLOG_PAYLOAD_HARD_MAX)
+ *   STREAMLOG_OPT_READONLY          int, 0 or 1 (default 0): open read-only (see
+ *                                   streamlog_open)
  * Limit keys (streamlog_open: store-wide defaults for channels that have no
  * limit of their own; streamlog_channel_open: the channel's own limits):
  *   STREAMLOG_OPT_MAX_MSGS          int, >= 0, messages kept per channel
@@ -145,6 +156,7 @@ typedef struct streamlog_msg     streamlog_msg;
 #define STREAMLOG_OPT_MAX_STORE_BYTES   3
 #define STREAMLOG_OPT_MAX_CHANNELS      4
 #define STREAMLOG_OPT_MAX_PAYLOAD       5
+#define STREAMLOG_OPT_READONLY          6
 #define STREAMLOG_OPT_MAX_MSGS          16
 #define STREAMLOG_OPT_MAX_BYTES         17
 #define STREAMLOG_OPT_MAX_AGE_MS        18
@@ -219,8 +231,23 @@ int  streamlog_opts_set_str(streamlog_opts *opts, int key, const char *value);
  *         key); EBUSY (this process already has this store open: LMDB's
  *         locks do not survive a second open in one process, so share the
  *         first handle); ECORRUPT (the directory holds something that is not
- *         a libstreamlog store of a known format); EIO (the directory cannot
- *         be created or opened); ENOMEM.
+ *         a libstreamlog store of a known format); EPERM (the file system
+ *         refuses access to the directory or its files); EIO (the directory
+ *         cannot be created or opened for another reason); ENOMEM.
+ *         Read-only also: ENOTFOUND (no store in @p dir).
+ * @note Read-only (STREAMLOG_OPT_READONLY 1): nothing is created or written,
+ *       so the store may belong to another user, and any number of read-only
+ *       processes may inspect a store that others are writing. Channel
+ *       listing, statistics, streamlog_get() and iterators work; every call
+ *       that writes (appends, creating or deleting channels, changing
+ *       limits, subscriptions, streamlog_sync) fails with EPERM. Expired
+ *       messages are not reclaimed, so statistics may still count them. When
+ *       the process can write the store's lock.mdb, reads take LMDB reader
+ *       slots as usual and are safe against concurrent writers. When it
+ *       cannot (a store of another user), the store is read without LMDB's
+ *       lock: a writer in another process may then reuse pages a read is
+ *       looking at, and that read may fail with ECORRUPT; inspect such stores
+ *       while no one writes, or ask the owner to make lock.mdb writable to you.
  * @note Several processes may open the same store at once (local file
  *       systems only, not NFS). Their appends are serialised and sequence
  *       numbers never collide; each reader sees all that is committed.

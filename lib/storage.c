@@ -87,6 +87,10 @@ static int map_err(int rc, const char *what)
     case EBUSY:
     case EAGAIN:
         return sl_fail(STREAMLOG_EBUSY, "%s: %s", what, mdb_strerror(rc));
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return sl_fail(STREAMLOG_EPERM, "%s: %s", what, mdb_strerror(rc));
     default:
         return sl_fail(STREAMLOG_EIO, "%s: %s", what, mdb_strerror(rc));
     }
@@ -97,7 +101,7 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
     sl_env *env = sl_calloc(1, sizeof *env);
     if (!env)
         return sl_fail(STREAMLOG_ENOMEM, "out of memory opening the store");
-    unsigned flags = MDB_NOTLS | (cfg->nosync ? MDB_NOSYNC : 0);
+    unsigned flags = MDB_NOTLS | (cfg->nosync ? MDB_NOSYNC : 0) | (cfg->readonly ? MDB_RDONLY : 0);
     uint64_t map = cfg->map_bytes;
     int rc;
     for (;;) {
@@ -114,17 +118,26 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
                 map /= 2;
                 continue;
             }
+            /* a reader that may not write lock.mdb (another user's store) reads
+             * without LMDB's reader table; streamlog_open documents the risk */
+            if (rc == EACCES && cfg->readonly && !(flags & MDB_NOLOCK)) {
+                flags |= MDB_NOLOCK;
+                continue;
+            }
             sl_free(env);
+            if (rc == ENOENT && cfg->readonly)
+                return sl_fail(STREAMLOG_ENOTFOUND, "'%s' holds no store", dir);
             return map_err(rc, "opening the store");
         }
         break;
     }
     *map_bytes_out = map;
     int dead = 0;
-    mdb_reader_check(env->mdb, &dead); /* clear slots left by crashed processes */
+    if (!(flags & MDB_NOLOCK))
+        mdb_reader_check(env->mdb, &dead); /* clear slots left by crashed processes */
 
     MDB_txn *txn;
-    if ((rc = mdb_txn_begin(env->mdb, NULL, 0, &txn))) {
+    if ((rc = mdb_txn_begin(env->mdb, NULL, cfg->readonly ? MDB_RDONLY : 0, &txn))) {
         mdb_env_close(env->mdb);
         sl_free(env);
         return map_err(rc, "opening the store's databases");
@@ -152,14 +165,16 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
         }
     }
     for (int i = 0; i < SL_DB_COUNT && !rc; i++)
-        rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &env->dbi[i]);
+        rc = mdb_dbi_open(txn, db_names[i], cfg->readonly ? 0 : MDB_CREATE, &env->dbi[i]);
     if (!rc)
-        rc = mdb_txn_commit(txn);
+        rc = mdb_txn_commit(txn); /* also keeps the handles of a read-only transaction */
     else
         mdb_txn_abort(txn);
     if (rc) {
         mdb_env_close(env->mdb);
         sl_free(env);
+        if (rc == MDB_NOTFOUND)
+            return sl_fail(STREAMLOG_ENOTFOUND, "'%s' holds no store", dir);
         return map_err(rc, "opening the store's databases");
     }
     pthread_mutex_init(&env->pool_mu, NULL);

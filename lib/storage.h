@@ -46,6 +46,7 @@ struct sl_env_config {
                               address space will not hold it (ulimit -v, valgrind) */
     int nosync;            /* commit without fdatasync (SYNC_INTERVAL / SYNC_NONE) */
     unsigned max_readers;  /* reader table size, fixed by the first opener */
+    int readonly;          /* MDB_RDONLY: nothing created or written */
 };
 
 /* Opens the environment; *map_bytes_out receives the map size used. */

@@ -27,10 +27,11 @@ static const struct {
     { STREAMLOG_ENOMEM, "STREAMLOG_ENOMEM" },
     { STREAMLOG_EIO, "STREAMLOG_EIO" },
     { STREAMLOG_ECLOSED, "STREAMLOG_ECLOSED" },
+    { STREAMLOG_EPERM, "STREAMLOG_EPERM" },
 };
 #define NCODES (sizeof codes / sizeof codes[0])
 
-static const int unknown_codes[] = { 1, 2, 100, -14, -15, -100, -1000, INT_MAX, INT_MIN };
+static const int unknown_codes[] = { 1, 2, 100, -15, -16, -100, -1000, INT_MAX, INT_MIN };
 #define NUNKNOWN (sizeof unknown_codes / sizeof unknown_codes[0])
 
 /* The values are part of the ABI: programs compiled against 0.1 keep them. */
@@ -223,6 +224,10 @@ START_TEST(version_matches_macros)
     const char *v = streamlog_version();
     ck_assert_ptr_nonnull(v);
     ck_assert_str_eq(v, exp);
+    ck_assert_str_eq(v, STREAMLOG_VERSION_STRING);
+    ck_assert_int_eq(streamlog_version_number(), STREAMLOG_VERSION_NUMBER);
+    ck_assert_int_eq(STREAMLOG_VERSION_NUMBER,
+                     STREAMLOG_VERSION_MAJOR * 10000 + STREAMLOG_VERSION_MINOR * 100 + STREAMLOG_VERSION_PATCH);
 }
 END_TEST
 
