@@ -246,8 +246,9 @@ int  streamlog_opts_set_str(streamlog_opts *opts, int key, const char *value);
  *       slots as usual and are safe against concurrent writers. When it
  *       cannot (a store of another user), the store is read without LMDB's
  *       lock: a writer in another process may then reuse pages a read is
- *       looking at, and that read may fail with ECORRUPT; inspect such stores
- *       while no one writes, or ask the owner to make lock.mdb writable to you.
+ *       looking at, and that read may fail with ECORRUPT or return wrong
+ *       data; inspect such stores while no one writes, or ask the owner to
+ *       make lock.mdb writable to you.
  * @note Several processes may open the same store at once (local file
  *       systems only, not NFS). Their appends are serialised and sequence
  *       numbers never collide; each reader sees all that is committed.
