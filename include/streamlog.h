@@ -38,7 +38,7 @@
 extern "C" {
 #endif
 
-/** @defgroup version Version
+/** @defgroup streamlog_version Version
  *
  * STREAMLOG_VERSION_MAJOR, _MINOR, _PATCH, _STRING and _NUMBER describe the
  * header compiled against (generated from meson.build into
@@ -55,7 +55,7 @@ const char *streamlog_version(void);
 int streamlog_version_number(void);
 
 /* ------------------------------------------------------------------------ */
-/** @defgroup errors Result codes
+/** @defgroup streamlog_errors Result codes
  *
  * 0 is success; every error is a distinct negative constant. The values are
  * stable and part of the ABI.
@@ -100,7 +100,7 @@ const char *streamlog_errname(int rc);
 const char *streamlog_errmsg(void);
 
 /* ------------------------------------------------------------------------ */
-/** @defgroup handles Handle types
+/** @defgroup streamlog_handles Handle types
  *
  * streamlog_store:   one open store directory. Thread-safe. Created by
  *                    streamlog_open(), destroyed by streamlog_close(), which
@@ -123,7 +123,7 @@ typedef struct streamlog_iter    streamlog_iter;
 typedef struct streamlog_msg     streamlog_msg;
 
 /* ------------------------------------------------------------------------ */
-/** @defgroup options Options
+/** @defgroup streamlog_options Options
  *
  * Keys. Each key has one type (int or string) and applies to some calls;
  * passing a key to a call it does not apply to is STREAMLOG_EINVAL.
@@ -218,7 +218,7 @@ int  streamlog_opts_set_int(streamlog_opts *opts, int key, int64_t value);
 int  streamlog_opts_set_str(streamlog_opts *opts, int key, const char *value);
 
 /* ------------------------------------------------------------------------ */
-/** @defgroup store Store */
+/** @defgroup streamlog_store Store */
 
 /**
  * Open the store in directory @p dir, creating the directory (mode 0755) and
@@ -279,7 +279,7 @@ int streamlog_close(streamlog_store *st);
 int streamlog_sync(streamlog_store *st);
 
 /* ------------------------------------------------------------------------ */
-/** @defgroup channels Channels
+/** @defgroup streamlog_channels Channels
  *
  * A channel name follows NATS Streaming's subject rule: 1 to 255 bytes of
  * UTF-8, dot-separated tokens, no empty token, no wildcard character '*' or
@@ -350,7 +350,7 @@ int  streamlog_channel_get_stats(streamlog_channel *ch, streamlog_channel_stats 
 int  streamlog_channel_name(streamlog_channel *ch, const char **out);
 
 /* ------------------------------------------------------------------------ */
-/** @defgroup append Appending
+/** @defgroup streamlog_append Appending
  *
  * Every append is stored under the store's sync policy before it returns.
  * Appends from many threads are committed together (group commit): one LMDB
@@ -402,7 +402,7 @@ int streamlog_append_batch(streamlog_channel *ch, const void *const *data, const
                            size_t n, uint64_t *out_first_seq);
 
 /* ------------------------------------------------------------------------ */
-/** @defgroup messages Messages and reading
+/** @defgroup streamlog_messages Messages and reading
  *
  * A message seen through an iterator is a view into the store's memory map:
  * valid until the next call on that iterator or its close, never to be freed.
@@ -487,7 +487,7 @@ int  streamlog_iter_position(streamlog_iter *it, uint64_t *out_seq);
 void streamlog_iter_close(streamlog_iter *it);
 
 /* ------------------------------------------------------------------------ */
-/** @defgroup subscriptions Subscriptions
+/** @defgroup streamlog_subscriptions Subscriptions
  *
  * A subscription delivers a channel's messages in sequence order with
  * at-least-once semantics: a delivered message stays in flight until it is
@@ -634,7 +634,7 @@ typedef struct streamlog_sub_stats {
 int streamlog_sub_get_stats(streamlog_sub *sub, streamlog_sub_stats *out);
 
 /* ------------------------------------------------------------------------ */
-/** @defgroup retention Retention and expiry
+/** @defgroup streamlog_retention Retention and expiry
  *
  * max_msgs and max_bytes are enforced in the commit of each append.
  * max_age: a message older than max_age is no longer returned by
