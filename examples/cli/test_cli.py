@@ -155,11 +155,10 @@ def test_export_import(store, tmp):
         check(rc == 65 and ":2:" in err, f"import of {bad!r}: {rc} {err!r}")
 
 
-def test_progress_on_a_terminal(store, tmp):
-    """export draws a progress line on a terminal and nothing into a pipe."""
+def on_a_terminal(args):
+    """Run the CLI with stderr on a pseudo-terminal; returns (exit status, what it drew there)."""
     master, slave = pty.openpty()
-    with open(os.path.join(tmp, "out.jsonl"), "wb") as out:
-        p = subprocess.Popen([CLI, "export", store], stdout=out, stderr=slave)
+    p = subprocess.Popen([CLI, *args], stdout=subprocess.DEVNULL, stderr=slave)
     os.close(slave)
     seen = b""
     deadline = time.monotonic() + DEADLINE_S
@@ -176,12 +175,22 @@ def test_progress_on_a_terminal(store, tmp):
         elif p.poll() is not None:
             break
     os.close(master)
-    check(p.wait(timeout=DEADLINE_S) == 0, "export with a terminal on stderr")
-    text = seen.decode(errors="replace")
-    check("100%" in text and "1003 messages exported" in text and "msgs/s" in text,
-          f"progress on a terminal: {text!r}")
+    return p.wait(timeout=DEADLINE_S), seen.decode(errors="replace")
+
+
+def test_progress_on_a_terminal(store, tmp):
+    """export and import draw a progress line on a terminal, and nothing into a pipe."""
+    rc, text = on_a_terminal(["export", store])
+    check(rc == 0 and "100%" in text and "1003 messages exported" in text and "msgs/s" in text,
+          f"export progress on a terminal: {rc} {text!r}")
     rc, _, err = run("export", store)
-    check(rc == 0 and err == "", f"no progress into a pipe: {err!r}")
+    check(rc == 0 and err == "", f"no export progress into a pipe: {err!r}")
+    dump = os.path.join(tmp, "progress.jsonl")
+    ok("export", store, "--output", dump)
+    rc, text = on_a_terminal(["import", os.path.join(tmp, "progress-copy"), dump])
+    check(rc == 0 and "100%" in text and "1003 messages imported" in text, f"import progress: {rc} {text!r}")
+    rc, _, err = run("import", os.path.join(tmp, "progress-copy2"), dump)
+    check(rc == 0 and "\r" not in err and "messages imported," not in err, f"no import progress into a pipe: {err!r}")
 
 
 def test_follow_with_concurrent_writer(store):
