@@ -282,9 +282,11 @@ int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store *
         st->max_store_bytes = map_bytes - map_bytes / 5;
     if (!rc)
         rc = check_format(st);
-    if (!rc && readonly) { /* nothing to register, finish or maintain */
-        *out = st;
-        return STREAMLOG_OK;
+    if (!rc && readonly) { /* nothing to register, finish or maintain; appends meet EPERM in the committer */
+        if (!(rc = sl_committer_init(&st->committer))) {
+            *out = st;
+            return STREAMLOG_OK;
+        }
     }
     if (!rc)
         rc = sl_notifier_init(&st->notifier, dir, foreign_commits, st);
@@ -315,6 +317,7 @@ int sl_store_close(streamlog_store *st)
     if (children > 0)
         return sl_fail(STREAMLOG_EBUSY, "%ld channel handle(s) or iterator(s) of this store are still open", children);
     if (st->readonly) {
+        sl_committer_destroy(&st->committer);
         sl_env_close(st->env);
         registry_remove(st->dev, st->ino);
         sl_free(st);
