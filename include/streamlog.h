@@ -38,16 +38,24 @@
 extern "C" {
 #endif
 
-/** @defgroup version Version */
-#define STREAMLOG_VERSION_MAJOR 0
-#define STREAMLOG_VERSION_MINOR 1
-#define STREAMLOG_VERSION_PATCH 0
+/** @defgroup streamlog_version Version
+ *
+ * STREAMLOG_VERSION_MAJOR, _MINOR, _PATCH, _STRING and _NUMBER describe the
+ * header compiled against (generated from meson.build into
+ * streamlog_version.h, installed beside this header); the functions describe
+ * the library loaded at run time. A program may compare the two.
+ */
+#include "streamlog_version.h"
 
 /** Return the library's version as "MAJOR.MINOR.PATCH" (static string). */
 const char *streamlog_version(void);
 
+/** Return the library's version as MAJOR * 10000 + MINOR * 100 + PATCH
+ *  (0.1.0 gives 100), comparable with STREAMLOG_VERSION_NUMBER. */
+int streamlog_version_number(void);
+
 /* ------------------------------------------------------------------------ */
-/** @defgroup errors Result codes
+/** @defgroup streamlog_errors Result codes
  *
  * 0 is success; every error is a distinct negative constant. The values are
  * stable and part of the ABI.
@@ -66,6 +74,7 @@ const char *streamlog_version(void);
 #define STREAMLOG_ENOMEM    -11  /**< out of memory */
 #define STREAMLOG_EIO       -12  /**< I/O error; after a failed sync the store refuses writes */
 #define STREAMLOG_ECLOSED   -13  /**< the handle's store or channel is gone */
+#define STREAMLOG_EPERM     -14  /**< permission denied by the file system, or a write to a read-only store */
 #define STREAMLOG_EREADERS  -15  /**< too many read snapshots held at once (STREAMLOG_OPT_MAX_READERS) */
 #define STREAMLOG_EMFILE    -16  /**< out of file descriptors (EMFILE/ENFILE); nothing latched */
 
@@ -93,7 +102,7 @@ const char *streamlog_errname(int rc);
 const char *streamlog_errmsg(void);
 
 /* ------------------------------------------------------------------------ */
-/** @defgroup handles Handle types
+/** @defgroup streamlog_handles Handle types
  *
  * streamlog_store:   one open store directory. Thread-safe. Created by
  *                    streamlog_open(), destroyed by streamlog_close(), which
@@ -116,7 +125,7 @@ typedef struct streamlog_iter    streamlog_iter;
 typedef struct streamlog_msg     streamlog_msg;
 
 /* ------------------------------------------------------------------------ */
-/** @defgroup options Options
+/** @defgroup streamlog_options Options
  *
  * Keys. Each key has one type (int or string) and applies to some calls;
  * passing a key to a call it does not apply to is STREAMLOG_EINVAL.
@@ -135,6 +144,8 @@ typedef struct streamlog_msg     streamlog_msg;
  *   STREAMLOG_OPT_MAX_CHANNELS      int, >= 0, channels the store may hold (default 0)
  *   STREAMLOG_OPT_MAX_PAYLOAD       int, >= 0, largest payload in bytes
  *                                   (default 1 MiB; 0 = up to STREAMLOG_PAYLOAD_HARD_MAX)
+ *   STREAMLOG_OPT_READONLY          int, 0 or 1 (default 0): open read-only (see
+ *                                   streamlog_open)
  *   STREAMLOG_OPT_MAX_READERS       int, 16..65536 (default 1022): read snapshots all
  *                                   processes of the store may hold at once. Each
  *                                   iterator and message view holds one while it is
@@ -156,6 +167,7 @@ typedef struct streamlog_msg     streamlog_msg;
 #define STREAMLOG_OPT_MAX_STORE_BYTES   3
 #define STREAMLOG_OPT_MAX_CHANNELS      4
 #define STREAMLOG_OPT_MAX_PAYLOAD       5
+#define STREAMLOG_OPT_READONLY          6
 #define STREAMLOG_OPT_MAX_READERS       7
 #define STREAMLOG_OPT_MAX_MSGS          16
 #define STREAMLOG_OPT_MAX_BYTES         17
@@ -230,7 +242,7 @@ int  streamlog_opts_set_int(streamlog_opts *opts, int key, int64_t value);
 int  streamlog_opts_set_str(streamlog_opts *opts, int key, const char *value);
 
 /* ------------------------------------------------------------------------ */
-/** @defgroup store Store */
+/** @defgroup streamlog_store Store */
 
 /**
  * Open the store in directory @p dir, creating the directory (mode 0755) and
@@ -243,8 +255,24 @@ int  streamlog_opts_set_str(streamlog_opts *opts, int key, const char *value);
  *         key); EBUSY (this process already has this store open: LMDB's
  *         locks do not survive a second open in one process, so share the
  *         first handle); ECORRUPT (the directory holds something that is not
- *         a libstreamlog store of a known format); EIO (the directory cannot
- *         be created or opened); ENOMEM.
+ *         a libstreamlog store of a known format); EPERM (the file system
+ *         refuses access to the directory or its files); EIO (the directory
+ *         cannot be created or opened for another reason); ENOMEM.
+ *         Read-only also: ENOTFOUND (no store in @p dir).
+ * @note Read-only (STREAMLOG_OPT_READONLY 1): nothing is created or written,
+ *       so the store may belong to another user, and any number of read-only
+ *       processes may inspect a store that others are writing. Channel
+ *       listing, statistics, streamlog_get() and iterators work; every call
+ *       that writes (appends, creating or deleting channels, changing
+ *       limits, subscriptions, streamlog_sync) fails with EPERM. Expired
+ *       messages are not reclaimed, so statistics may still count them. When
+ *       the process can write the store's lock.mdb, reads take LMDB reader
+ *       slots as usual and are safe against concurrent writers. When it
+ *       cannot (a store of another user), the store is read without LMDB's
+ *       lock: a writer in another process may then reuse pages a read is
+ *       looking at, and that read may fail with ECORRUPT or return wrong
+ *       data; inspect such stores while no one writes, or ask the owner to
+ *       make lock.mdb writable to you.
  * @note Several processes may open the same store at once (local file
  *       systems only, not NFS). Their appends are serialised and sequence
  *       numbers never collide; each reader sees all that is committed.
@@ -275,7 +303,7 @@ int streamlog_close(streamlog_store *st);
 int streamlog_sync(streamlog_store *st);
 
 /* ------------------------------------------------------------------------ */
-/** @defgroup channels Channels
+/** @defgroup streamlog_channels Channels
  *
  * A channel name follows NATS Streaming's subject rule: 1 to 255 bytes of
  * UTF-8, dot-separated tokens, no empty token, no wildcard character '*' or
@@ -346,7 +374,7 @@ int  streamlog_channel_get_stats(streamlog_channel *ch, streamlog_channel_stats 
 int  streamlog_channel_name(streamlog_channel *ch, const char **out);
 
 /* ------------------------------------------------------------------------ */
-/** @defgroup append Appending
+/** @defgroup streamlog_append Appending
  *
  * Every append is stored under the store's sync policy before it returns.
  * Appends from many threads are committed together (group commit): one LMDB
@@ -398,7 +426,7 @@ int streamlog_append_batch(streamlog_channel *ch, const void *const *data, const
                            size_t n, uint64_t *out_first_seq);
 
 /* ------------------------------------------------------------------------ */
-/** @defgroup messages Messages and reading
+/** @defgroup streamlog_messages Messages and reading
  *
  * A message seen through an iterator is a view into the store's memory map:
  * valid until the next call on that iterator or its close, never to be freed.
@@ -483,7 +511,7 @@ int  streamlog_iter_position(streamlog_iter *it, uint64_t *out_seq);
 void streamlog_iter_close(streamlog_iter *it);
 
 /* ------------------------------------------------------------------------ */
-/** @defgroup subscriptions Subscriptions
+/** @defgroup streamlog_subscriptions Subscriptions
  *
  * A subscription delivers a channel's messages in sequence order with
  * at-least-once semantics: a delivered message stays in flight until it is
@@ -630,7 +658,7 @@ typedef struct streamlog_sub_stats {
 int streamlog_sub_get_stats(streamlog_sub *sub, streamlog_sub_stats *out);
 
 /* ------------------------------------------------------------------------ */
-/** @defgroup retention Retention and expiry
+/** @defgroup streamlog_retention Retention and expiry
  *
  * max_msgs and max_bytes are enforced in the commit of each append.
  * max_age: a message older than max_age is no longer returned by

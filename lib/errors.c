@@ -28,6 +28,7 @@ static const struct code_info codes[] = {
     {STREAMLOG_ENOMEM, "STREAMLOG_ENOMEM", "out of memory"},
     {STREAMLOG_EIO, "STREAMLOG_EIO", "I/O error; the store refuses writes until reopened"},
     {STREAMLOG_ECLOSED, "STREAMLOG_ECLOSED", "channel or store is closed or deleted"},
+    {STREAMLOG_EPERM, "STREAMLOG_EPERM", "permission denied, or the store is open read-only"},
     {STREAMLOG_EREADERS, "STREAMLOG_EREADERS", "too many read snapshots held at once"},
     {STREAMLOG_EMFILE, "STREAMLOG_EMFILE", "out of file descriptors"},
 };

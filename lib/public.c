@@ -21,7 +21,12 @@
 
 SL_PUBLIC const char *streamlog_version(void)
 {
-    return "0.1.0";
+    return STREAMLOG_VERSION_STRING;
+}
+
+SL_PUBLIC int streamlog_version_number(void)
+{
+    return STREAMLOG_VERSION_NUMBER;
 }
 
 SL_PUBLIC const char *streamlog_errmsg(void)
@@ -270,6 +275,8 @@ SL_PUBLIC int streamlog_subscribe(streamlog_channel *ch, const streamlog_opts *o
     sl_clear_error();
     REQUIRE(ch, "streamlog_subscribe: channel is NULL");
     REQUIRE(out, "streamlog_subscribe: out is NULL");
+    if (ch->st->readonly) /* delivery state and wake-ups need a writable store */
+        return sl_fail(STREAMLOG_EPERM, "streamlog_subscribe: the store is open read-only");
     int rc = sl_opts_check_keys(opts, SL_KEYS_SUB, "streamlog_subscribe");
     return rc ? rc : sl_subscribe(ch, opts, out);
 }

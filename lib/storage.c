@@ -92,6 +92,10 @@ static int map_err(int rc, const char *what)
     case EBUSY:
     case EAGAIN:
         return sl_fail(STREAMLOG_EBUSY, "%s: %s", what, mdb_strerror(rc));
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return sl_fail(STREAMLOG_EPERM, "%s: %s", what, mdb_strerror(rc));
     default:
         return sl_fail(STREAMLOG_EIO, "%s: %s", what, mdb_strerror(rc));
     }
@@ -109,7 +113,7 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
      * corrupt the store in an OS crash (never in a process crash). */
     static const unsigned sync_flags[] = {
         [SL_SYNC_FULL] = 0, [SL_SYNC_DATA] = MDB_NOMETASYNC, [SL_SYNC_NONE] = MDB_NOSYNC};
-    unsigned flags = MDB_NOTLS | sync_flags[cfg->sync_mode];
+    unsigned flags = MDB_NOTLS | sync_flags[cfg->sync_mode] | (cfg->readonly ? MDB_RDONLY : 0);
     uint64_t map = cfg->map_bytes;
     int rc;
     for (;;) {
@@ -126,16 +130,25 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
                 map /= 2;
                 continue;
             }
+            /* a reader that may not write lock.mdb (another user's store) reads
+             * without LMDB's reader table; streamlog_open documents the risk */
+            if (rc == EACCES && cfg->readonly && !(flags & MDB_NOLOCK)) {
+                flags |= MDB_NOLOCK;
+                continue;
+            }
             sl_free(env);
+            if (rc == ENOENT && cfg->readonly)
+                return sl_fail(STREAMLOG_ENOTFOUND, "'%s' holds no store", dir);
             return map_err(rc, "opening the store");
         }
         break;
     }
     *map_bytes_out = map;
-    sl_env_clear_stale_readers(env);
+    if (!(flags & MDB_NOLOCK))
+        sl_env_clear_stale_readers(env); /* slots left by crashed processes */
 
     MDB_txn *txn;
-    if ((rc = mdb_txn_begin(env->mdb, NULL, 0, &txn))) {
+    if ((rc = mdb_txn_begin(env->mdb, NULL, cfg->readonly ? MDB_RDONLY : 0, &txn))) {
         mdb_env_close(env->mdb);
         sl_free(env);
         return map_err(rc, "opening the store's databases");
@@ -163,14 +176,16 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
         }
     }
     for (int i = 0; i < SL_DB_COUNT && !rc; i++)
-        rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &env->dbi[i]);
+        rc = mdb_dbi_open(txn, db_names[i], cfg->readonly ? 0 : MDB_CREATE, &env->dbi[i]);
     if (!rc)
-        rc = mdb_txn_commit(txn);
+        rc = mdb_txn_commit(txn); /* also keeps the handles of a read-only transaction */
     else
         mdb_txn_abort(txn);
     if (rc) {
         mdb_env_close(env->mdb);
         sl_free(env);
+        if (rc == MDB_NOTFOUND)
+            return sl_fail(STREAMLOG_ENOTFOUND, "'%s' holds no store", dir);
         return map_err(rc, "opening the store's databases");
     }
     pthread_mutex_init(&env->pool_mu, NULL);

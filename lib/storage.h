@@ -55,6 +55,7 @@ struct sl_env_config {
                               address space will not hold it (ulimit -v, valgrind) */
     int sync_mode;         /* an SL_SYNC_* mode, from the store's sync policy */
     unsigned max_readers;  /* reader table size, fixed by the first opener */
+    int readonly;          /* MDB_RDONLY: nothing created or written */
 };
 
 /* Opens the environment; *map_bytes_out receives the map size used. */

@@ -76,6 +76,8 @@ int64_t sl_now_ns(void)
 
 int sl_store_writable(streamlog_store *st)
 {
+    if (st->readonly)
+        return sl_fail(STREAMLOG_EPERM, "the store is open read-only");
     if (atomic_load_explicit(&st->write_error, memory_order_acquire))
         return sl_fail(STREAMLOG_EIO, "an earlier write or sync failed; the store refuses writes until reopened");
     return STREAMLOG_OK;
@@ -216,6 +218,8 @@ static int check_format(streamlog_store *st)
     if (format != 0)
         return sl_fail(STREAMLOG_ECORRUPT, "store format %llu is not supported (this library reads format %d)",
                        (unsigned long long)format, SL_STORE_FORMAT);
+    if (st->readonly)
+        return sl_fail(STREAMLOG_ENOTFOUND, "the store was never initialised");
     if ((rc = sl_write_begin(st->env, &t)))
         return rc;
     rc = sl_meta_put(&t, SL_META_FORMAT, SL_STORE_FORMAT);
@@ -230,11 +234,16 @@ static int check_format(streamlog_store *st)
 
 int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store **out)
 {
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return sl_fail(STREAMLOG_EIO, "cannot create store directory '%s': %s", dir, strerror(errno));
+    int readonly = (int)sl_opts_int(opts, STREAMLOG_OPT_READONLY, 0);
+    if (!readonly && mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return sl_fail(errno == EACCES || errno == EPERM || errno == EROFS ? STREAMLOG_EPERM : STREAMLOG_EIO,
+                       "cannot create store directory '%s': %s", dir, strerror(errno));
     struct stat sb;
     if (stat(dir, &sb) != 0)
-        return sl_fail(STREAMLOG_EIO, "cannot open store directory '%s': %s", dir, strerror(errno));
+        return sl_fail(errno == ENOENT && readonly ? STREAMLOG_ENOTFOUND
+                       : errno == EACCES       ? STREAMLOG_EPERM
+                                               : STREAMLOG_EIO,
+                       "cannot open store directory '%s': %s", dir, strerror(errno));
     if (!S_ISDIR(sb.st_mode))
         return sl_fail(STREAMLOG_EIO, "'%s' is not a directory", dir);
 
@@ -242,6 +251,7 @@ int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store *
     if (!st)
         return sl_fail(STREAMLOG_ENOMEM, "out of memory opening the store");
     st->dev = sb.st_dev;
+    st->readonly = readonly;
     st->ino = sb.st_ino;
     st->sync_policy = (int)sl_opts_int(opts, STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_ALWAYS);
     st->sync_interval_ms = sl_opts_int(opts, STREAMLOG_OPT_SYNC_INTERVAL_MS, DEFAULT_SYNC_INTERVAL_MS);
@@ -267,6 +277,7 @@ int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store *
                      : st->sync_policy == STREAMLOG_SYNC_INTERVAL ? SL_SYNC_DATA
                                                                   : SL_SYNC_NONE,
         .max_readers = (unsigned)sl_opts_int(opts, STREAMLOG_OPT_MAX_READERS, DEFAULT_MAX_READERS),
+        .readonly = readonly,
     };
     uint64_t map_bytes;
     rc = sl_env_open(dir, &cfg, &st->env, &map_bytes);
@@ -274,6 +285,12 @@ int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store *
         st->max_store_bytes = map_bytes - map_bytes / 5;
     if (!rc)
         rc = check_format(st);
+    if (!rc && readonly) { /* nothing to register, finish or maintain; appends meet EPERM in the committer */
+        if (!(rc = sl_committer_init(&st->committer))) {
+            *out = st;
+            return STREAMLOG_OK;
+        }
+    }
     if (!rc)
         rc = sl_notifier_init(&st->notifier, dir, foreign_commits, st);
     if (!rc && (rc = sl_committer_init(&st->committer)))
@@ -302,6 +319,13 @@ int sl_store_close(streamlog_store *st)
     long children = atomic_load(&st->children);
     if (children > 0)
         return sl_fail(STREAMLOG_EBUSY, "%ld channel handle(s) or iterator(s) of this store are still open", children);
+    if (st->readonly) {
+        sl_committer_destroy(&st->committer);
+        sl_env_close(st->env);
+        registry_remove(st->dev, st->ino);
+        sl_free(st);
+        return STREAMLOG_OK;
+    }
     maintenance_stop(st);
     int rc = atomic_load(&st->write_error)
                  ? sl_fail(STREAMLOG_EIO, "the store was closed after a failed write or sync")

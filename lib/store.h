@@ -24,6 +24,7 @@ struct streamlog_store {
     sl_env *env;
     dev_t dev;                  /* identity of the directory, for the in-process registry */
     ino_t ino;
+    int readonly;               /* STREAMLOG_OPT_READONLY: no writes, no notifier, no background thread */
     int sync_policy;            /* STREAMLOG_SYNC_* */
     int64_t sync_interval_ms;
     uint64_t max_store_bytes;   /* limit on live data */
@@ -48,7 +49,8 @@ int  sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store 
 int  sl_store_close(streamlog_store *st);
 int  sl_store_sync(streamlog_store *st);
 
-/* STREAMLOG_OK, or STREAMLOG_EIO when an earlier write or sync failed. */
+/* STREAMLOG_OK; STREAMLOG_EPERM for a read-only store; STREAMLOG_EIO when an
+ * earlier write or sync failed. */
 int  sl_store_writable(streamlog_store *st);
 /* Latch the store read-only when a commit or sync result means that what was
  * written may not be on disk (anything but a clean refusal such as EFULL). */

@@ -226,6 +226,10 @@ START_TEST(version_matches_macros)
     const char *v = streamlog_version();
     ck_assert_ptr_nonnull(v);
     ck_assert_str_eq(v, exp);
+    ck_assert_str_eq(v, STREAMLOG_VERSION_STRING);
+    ck_assert_int_eq(streamlog_version_number(), STREAMLOG_VERSION_NUMBER);
+    ck_assert_int_eq(STREAMLOG_VERSION_NUMBER,
+                     STREAMLOG_VERSION_MAJOR * 10000 + STREAMLOG_VERSION_MINOR * 100 + STREAMLOG_VERSION_PATCH);
 }
 END_TEST
 

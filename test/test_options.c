@@ -19,7 +19,7 @@ static const int all_keys[] = {
 
 static const int store_only_keys[] = {
     STREAMLOG_OPT_SYNC, STREAMLOG_OPT_SYNC_INTERVAL_MS, STREAMLOG_OPT_MAX_STORE_BYTES,
-    STREAMLOG_OPT_MAX_CHANNELS, STREAMLOG_OPT_MAX_PAYLOAD,
+    STREAMLOG_OPT_MAX_CHANNELS, STREAMLOG_OPT_MAX_PAYLOAD, STREAMLOG_OPT_READONLY,
 };
 #define NSTOREONLY (sizeof store_only_keys / sizeof store_only_keys[0])
 
@@ -32,11 +32,12 @@ static int64_t valid_value(int key)
     case STREAMLOG_OPT_MAX_STORE_BYTES: return (int64_t)64 << 20;
     case STREAMLOG_OPT_MAX_CHANNELS: return 10;
     case STREAMLOG_OPT_MAX_PAYLOAD: return 1000;
+    case STREAMLOG_OPT_READONLY: return 1;
     default: return 5;
     }
 }
 
-static const int unknown_keys[] = { 0, -1, 6, 7, 15, 20, 21, 31, 41, 100, 9999, INT_MAX, INT_MIN };
+static const int unknown_keys[] = { 0, -1, 7, 15, 20, 21, 31, 41, 100, 9999, INT_MAX, INT_MIN };
 
 static const int string_keys[] = { STREAMLOG_OPT_DURABLE, STREAMLOG_OPT_QUEUE,
                                    STREAMLOG_OPT_DEAD_LETTER };

@@ -1,0 +1,885 @@
+/*
+ * streamlog - look into and operate a libstreamlog store from the shell.
+ *
+ *   streamlog ls STORE [--json]
+ *   streamlog stat STORE [CHANNEL] [--json]
+ *   streamlog pub STORE CHANNEL [MESSAGE]
+ *   streamlog cat STORE CHANNEL [--from SEQ | --since TIME | --last N] [--follow] [--format raw|json|hex]
+ *   streamlog delete STORE CHANNEL
+ *   streamlog export STORE [CHANNEL...] [--output FILE]
+ *   streamlog import STORE [FILE] [--renumber]
+ *
+ * Read commands (ls, stat, cat, export) open the store read-only. Exit status:
+ * 0, or the library's code negated (STREAMLOG_ENOTFOUND -> 2, ...), 64 for a
+ * usage error, 65 for bad import input, 74 for a failed write of the output.
+ * See streamlog.1.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <streamlog.h>
+
+#include "format.h"
+#include "progress.h"
+
+#define EXIT_USAGE 64
+#define EXIT_DATAERR 65
+#define EXIT_IOERR 74
+#define IMPORT_BATCH_MSGS 1000
+#define IMPORT_BATCH_BYTES ((size_t)8 << 20)
+#define PUB_BATCH_MAX 1024
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* Report a library failure; the exit status is the code negated. */
+static int fail(int rc, const char *what)
+{
+    const char *detail = streamlog_errmsg();
+    fprintf(stderr, "streamlog: %s: %s: %s\n", what, streamlog_errname(rc),
+            *detail ? detail : streamlog_strerror(rc));
+    return -rc;
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fputs("streamlog: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs(" (see streamlog --help)\n", stderr);
+    return EXIT_USAGE;
+}
+
+static int output_error(void)
+{
+    fprintf(stderr, "streamlog: writing the output: %s\n", strerror(errno));
+    return EXIT_IOERR;
+}
+
+static int open_store(const char *dir, int readonly, streamlog_store **st)
+{
+    streamlog_opts *o = NULL;
+    int rc = streamlog_opts_new(&o);
+    if (!rc && readonly)
+        rc = streamlog_opts_set_int(o, STREAMLOG_OPT_READONLY, 1);
+    if (!rc)
+        rc = streamlog_open(dir, o, st);
+    streamlog_opts_free(o);
+    return rc ? fail(rc, dir) : 0;
+}
+
+/* Close what a command opened; a failed close matters only when the command succeeded. */
+static int finish(int status, streamlog_store *st, streamlog_channel *ch)
+{
+    streamlog_channel_close(ch);
+    if (st) {
+        int rc = streamlog_close(st);
+        if (rc && !status)
+            status = fail(rc, "closing the store");
+    }
+    return status;
+}
+
+/* getopt_long over a subcommand's arguments; `positional` receives the rest. */
+struct parsed {
+    int json, follow, renumber, have_start;
+    const char *from, *since, *last, *format, *output;
+    int npos;
+    char **pos;
+};
+
+static int parse_args(int argc, char **argv, const char *allowed, struct parsed *p)
+{
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, 'j'},       {"follow", no_argument, NULL, 'f'},
+        {"from", required_argument, NULL, 'F'}, {"since", required_argument, NULL, 'S'},
+        {"last", required_argument, NULL, 'L'}, {"format", required_argument, NULL, 'o'},
+        {"output", required_argument, NULL, 'O'}, {"renumber", no_argument, NULL, 'r'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(p, 0, sizeof *p);
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":f", longopts, NULL)) != -1) {
+        if (c == '?' || c == ':')
+            return usage_error("%s: unknown option or missing value", argv[optind - 1]);
+        if (!strchr(allowed, c))
+            return usage_error("%s does not apply to this command", argv[optind - 1]);
+        switch (c) {
+        case 'j': p->json = 1; break;
+        case 'f': p->follow = 1; break;
+        case 'r': p->renumber = 1; break;
+        case 'F': p->from = optarg; p->have_start++; break;
+        case 'S': p->since = optarg; p->have_start++; break;
+        case 'L': p->last = optarg; p->have_start++; break;
+        case 'o': p->format = optarg; break;
+        case 'O': p->output = optarg; break;
+        }
+    }
+    p->npos = argc - optind;
+    p->pos = argv + optind;
+    return 0;
+}
+
+static int print_json(json_t *doc)
+{
+    if (!doc) {
+        fprintf(stderr, "streamlog: out of memory\n");
+        return -STREAMLOG_ENOMEM;
+    }
+    int rc = json_dumpf(doc, stdout, JSON_COMPACT) == 0 && fputc('\n', stdout) != EOF ? 0 : output_error();
+    json_decref(doc);
+    return rc;
+}
+
+/* ---- ls / stat ---- */
+
+struct chan_info {
+    streamlog_channel_stats s;
+    int64_t first_time, last_time; /* 0 when empty */
+};
+
+static int channel_info(streamlog_channel *ch, struct chan_info *ci)
+{
+    memset(ci, 0, sizeof *ci);
+    int rc = streamlog_channel_get_stats(ch, &ci->s);
+    if (rc || !ci->s.msgs)
+        return rc;
+    streamlog_msg *m;
+    /* the first message may expire meanwhile; its time is then unknown (0) */
+    if (streamlog_get(ch, ci->s.first_seq, &m) == 0) {
+        ci->first_time = streamlog_msg_time(m);
+        streamlog_msg_free(m);
+    }
+    if (streamlog_get(ch, ci->s.last_seq, &m) == 0) {
+        ci->last_time = streamlog_msg_time(m);
+        streamlog_msg_free(m);
+    }
+    return 0;
+}
+
+static json_t *chan_json(const char *name, const struct chan_info *ci)
+{
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "name", name, "msgs", (json_int_t)ci->s.msgs,
+                     "bytes", (json_int_t)ci->s.bytes, "first_seq", (json_int_t)ci->s.first_seq, "last_seq",
+                     (json_int_t)ci->s.last_seq, "subs", (json_int_t)ci->s.subs, "first_time",
+                     ci->first_time ? json_integer(ci->first_time) : json_null(), "last_time",
+                     ci->last_time ? json_integer(ci->last_time) : json_null());
+}
+
+static void print_chan_line(const char *name, const struct chan_info *ci)
+{
+    char t1[48] = "-", t2[48] = "-";
+    if (ci->first_time)
+        format_time(ci->first_time, t1, sizeof t1);
+    if (ci->last_time)
+        format_time(ci->last_time, t2, sizeof t2);
+    printf("%-24s %10llu %12llu %10llu %10llu  %-30s  %s\n", name, (unsigned long long)ci->s.msgs,
+           (unsigned long long)ci->s.bytes, (unsigned long long)ci->s.first_seq,
+           (unsigned long long)ci->s.last_seq, t1, t2);
+}
+
+/* Call fn for every channel, in name order. */
+static int each_channel(streamlog_store *st, int (*fn)(void *ctx, const char *name, const struct chan_info *ci),
+                        void *ctx)
+{
+    char name[256] = "";
+    int rc;
+    while ((rc = streamlog_channel_list_next(st, name, name, sizeof name)) == 0) {
+        streamlog_channel *ch;
+        struct chan_info ci;
+        rc = streamlog_channel_open(st, name, 0, NULL, &ch);
+        if (rc == STREAMLOG_ENOTFOUND)
+            continue; /* deleted since it was listed */
+        if (rc)
+            return fail(rc, name);
+        rc = channel_info(ch, &ci);
+        streamlog_channel_close(ch);
+        if (rc == STREAMLOG_ECLOSED)
+            continue;
+        if (rc)
+            return fail(rc, name);
+        if ((rc = fn(ctx, name, &ci)))
+            return rc;
+    }
+    return rc == STREAMLOG_ENOTFOUND ? 0 : fail(rc, "listing channels");
+}
+
+static int ls_line(void *ctx, const char *name, const struct chan_info *ci)
+{
+    json_t *arr = ctx;
+    if (arr)
+        return json_array_append_new(arr, chan_json(name, ci)) ? -STREAMLOG_ENOMEM : 0;
+    print_chan_line(name, ci);
+    return 0;
+}
+
+static int cmd_ls(int argc, char **argv)
+{
+    struct parsed a;
+    int rc = parse_args(argc, argv, "j", &a);
+    if (rc)
+        return rc;
+    if (a.npos != 1)
+        return usage_error("%s: ls takes STORE", "usage");
+    streamlog_store *st;
+    if ((rc = open_store(a.pos[0], 1, &st)))
+        return rc;
+    json_t *arr = a.json ? json_array() : NULL;
+    if (!a.json)
+        printf("%-24s %10s %12s %10s %10s  %-30s  %s\n", "CHANNEL", "MSGS", "BYTES", "FIRST", "LAST", "FIRST_TIME",
+               "LAST_TIME");
+    rc = each_channel(st, ls_line, arr);
+    if (!rc && a.json)
+        rc = print_json(json_incref(arr));
+    json_decref(arr);
+    if (!rc && fflush(stdout))
+        rc = output_error();
+    return finish(rc, st, NULL);
+}
+
+struct totals {
+    uint64_t channels, msgs, bytes, subs;
+};
+
+static int add_totals(void *ctx, const char *name, const struct chan_info *ci)
+{
+    (void)name;
+    struct totals *t = ctx;
+    t->channels++;
+    t->msgs += ci->s.msgs;
+    t->bytes += ci->s.bytes;
+    t->subs += ci->s.subs;
+    return 0;
+}
+
+static int cmd_stat(int argc, char **argv)
+{
+    struct parsed a;
+    int rc = parse_args(argc, argv, "j", &a);
+    if (rc)
+        return rc;
+    if (a.npos != 1 && a.npos != 2)
+        return usage_error("%s: stat takes STORE [CHANNEL]", "usage");
+    streamlog_store *st;
+    streamlog_channel *ch = NULL;
+    if ((rc = open_store(a.pos[0], 1, &st)))
+        return rc;
+    if (a.npos == 2) {
+        struct chan_info ci;
+        if ((rc = streamlog_channel_open(st, a.pos[1], 0, NULL, &ch)) || (rc = channel_info(ch, &ci)))
+            return finish(fail(rc, a.pos[1]), st, ch);
+        if (a.json) {
+            rc = print_json(chan_json(a.pos[1], &ci));
+        } else {
+            char t1[48] = "-", t2[48] = "-";
+            if (ci.first_time)
+                format_time(ci.first_time, t1, sizeof t1);
+            if (ci.last_time)
+                format_time(ci.last_time, t2, sizeof t2);
+            printf("channel     %s\nmessages    %llu\nbytes       %llu\nfirst seq   %llu\nlast seq    %llu\n"
+                   "first time  %s\nlast time   %s\nsubs        %llu\n",
+                   a.pos[1], (unsigned long long)ci.s.msgs, (unsigned long long)ci.s.bytes,
+                   (unsigned long long)ci.s.first_seq, (unsigned long long)ci.s.last_seq, t1, t2,
+                   (unsigned long long)ci.s.subs);
+        }
+        return finish(rc, st, ch);
+    }
+    struct totals t = {0};
+    if ((rc = each_channel(st, add_totals, &t)))
+        return finish(rc, st, NULL);
+    char path[PATH_MAX];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/data.mdb", a.pos[0]);
+    if (stat(path, &sb) != 0)
+        memset(&sb, 0, sizeof sb);
+    uint64_t file_bytes = (uint64_t)sb.st_size, disk_bytes = (uint64_t)sb.st_blocks * 512;
+    if (a.json) {
+        rc = print_json(json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "store", a.pos[0], "library_version",
+                                  streamlog_version(), "channels", (json_int_t)t.channels, "msgs",
+                                  (json_int_t)t.msgs, "bytes", (json_int_t)t.bytes, "subs", (json_int_t)t.subs,
+                                  "file_bytes", (json_int_t)file_bytes, "disk_bytes", (json_int_t)disk_bytes));
+    } else {
+        printf("store       %s\nlibrary     libstreamlog %s\nchannels    %llu\nmessages    %llu\n"
+               "bytes       %llu (payload)\nsubs        %llu\nfile        %llu bytes (data.mdb), %llu on disk\n",
+               a.pos[0], streamlog_version(), (unsigned long long)t.channels, (unsigned long long)t.msgs,
+               (unsigned long long)t.bytes, (unsigned long long)t.subs, (unsigned long long)file_bytes,
+               (unsigned long long)disk_bytes);
+    }
+    return finish(rc, st, NULL);
+}
+
+/* ---- pub ---- */
+
+static int cmd_pub(int argc, char **argv)
+{
+    struct parsed a;
+    int rc = parse_args(argc, argv, "j", &a);
+    if (rc)
+        return rc;
+    if (a.npos != 2 && a.npos != 3)
+        return usage_error("%s: pub takes STORE CHANNEL [MESSAGE]", "usage");
+    streamlog_store *st;
+    streamlog_channel *ch = NULL;
+    if ((rc = open_store(a.pos[0], 0, &st)))
+        return rc;
+    if ((rc = streamlog_channel_open(st, a.pos[1], STREAMLOG_CREATE, NULL, &ch)))
+        return finish(fail(rc, a.pos[1]), st, ch);
+    uint64_t first = 0, last = 0, count = 0;
+    if (a.npos == 3) {
+        if ((rc = streamlog_append(ch, a.pos[2], strlen(a.pos[2]), &first)))
+            return finish(fail(rc, a.pos[1]), st, ch);
+        last = first;
+        count = 1;
+    } else {
+        /* stdin, one message per line: each read()'s complete lines go in one
+         * commit, so a pipe is fast and an interactive line is stored at once */
+        size_t cap = 1 << 16, len = 0;
+        char *buf = malloc(cap);
+        const void *data[PUB_BATCH_MAX];
+        size_t lens[PUB_BATCH_MAX];
+        int eof = 0;
+        while (!rc && buf && !eof) {
+            if (len == cap) { /* one line longer than the buffer */
+                char *bigger = realloc(buf, cap * 2);
+                if (!bigger)
+                    break;
+                buf = bigger;
+                cap *= 2;
+            }
+            ssize_t n = read(STDIN_FILENO, buf + len, cap - len);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                fprintf(stderr, "streamlog: reading stdin: %s\n", strerror(errno));
+                rc = EXIT_IOERR;
+                break;
+            }
+            eof = n == 0;
+            len += (size_t)n;
+            size_t start = 0;
+            while (!rc) {
+                size_t nmsg = 0, pos = start;
+                while (nmsg < PUB_BATCH_MAX && pos < len) {
+                    char *nl = memchr(buf + pos, '\n', len - pos);
+                    if (!nl && !eof)
+                        break;
+                    size_t end = nl ? (size_t)(nl - buf) : len;
+                    data[nmsg] = buf + pos;
+                    lens[nmsg++] = end - pos;
+                    pos = nl ? end + 1 : len;
+                }
+                if (!nmsg)
+                    break;
+                uint64_t seq;
+                if ((rc = streamlog_append_batch(ch, data, lens, nmsg, &seq))) {
+                    rc = fail(rc, a.pos[1]);
+                    break;
+                }
+                if (!count)
+                    first = seq;
+                last = seq + nmsg - 1;
+                count += nmsg;
+                start = pos;
+            }
+            memmove(buf, buf + start, len - start);
+            len -= start;
+        }
+        if (!buf || (!rc && !eof)) {
+            fprintf(stderr, "streamlog: out of memory reading stdin\n");
+            rc = -STREAMLOG_ENOMEM;
+        }
+        free(buf);
+    }
+    if (!rc) {
+        if (a.json)
+            rc = print_json(json_pack("{s:I, s:I, s:I}", "count", (json_int_t)count, "first_seq", (json_int_t)first,
+                                      "last_seq", (json_int_t)last));
+        else if (count == 1)
+            printf("%llu\n", (unsigned long long)first);
+        else if (count)
+            printf("%llu-%llu\n", (unsigned long long)first, (unsigned long long)last);
+        if (!rc && fflush(stdout))
+            rc = output_error();
+    }
+    return finish(rc, st, ch);
+}
+
+/* ---- cat ---- */
+
+enum format { FORMAT_RAW, FORMAT_JSON, FORMAT_HEX };
+
+static int print_msg(enum format fmt, const streamlog_msg *m)
+{
+    size_t len;
+    const void *data = streamlog_msg_data(m, &len);
+    switch (fmt) {
+    case FORMAT_RAW:
+        if ((len && fwrite(data, 1, len, stdout) != len) || fputc('\n', stdout) == EOF)
+            return output_error();
+        return 0;
+    case FORMAT_JSON:
+        return print_json(msg_to_json(NULL, streamlog_msg_seq(m), streamlog_msg_time(m), data, len));
+    case FORMAT_HEX:
+        print_hex(stdout, streamlog_msg_seq(m), streamlog_msg_time(m), data, len);
+        return ferror(stdout) ? output_error() : 0;
+    }
+    return 0;
+}
+
+/* Wait until the store's data file changes (a commit by any process), a
+ * signal arrives, or a second passes (a safety net should a change be missed). */
+static void wait_for_commit(int inotify_fd)
+{
+    struct pollfd pfd = {.fd = inotify_fd, .events = POLLIN};
+    if (poll(&pfd, 1, 1000) > 0) {
+        char buf[4096];
+        while (read(inotify_fd, buf, sizeof buf) > 0) {
+        }
+    }
+}
+
+static int cmd_cat(int argc, char **argv)
+{
+    struct parsed a;
+    int rc = parse_args(argc, argv, "jfFSLo", &a);
+    if (rc)
+        return rc;
+    if (a.npos != 2)
+        return usage_error("%s: cat takes STORE CHANNEL", "usage");
+    if (a.have_start > 1)
+        return usage_error("%s: give at most one of --from, --since and --last", "usage");
+    enum format fmt = a.json ? FORMAT_JSON : FORMAT_RAW;
+    if (a.format) {
+        if (strcmp(a.format, "raw") == 0 && !a.json)
+            fmt = FORMAT_RAW;
+        else if (strcmp(a.format, "json") == 0)
+            fmt = FORMAT_JSON;
+        else if (strcmp(a.format, "hex") == 0 && !a.json)
+            fmt = FORMAT_HEX;
+        else
+            return usage_error("--format %s: use raw, json or hex (--json is --format json)", a.format);
+    }
+    int start = STREAMLOG_START_FIRST;
+    int64_t value = 0;
+    uint64_t n;
+    if (a.from) {
+        if (parse_u64(a.from, &n) || n > INT64_MAX)
+            return usage_error("--from %s: not a sequence number", a.from);
+        start = STREAMLOG_START_SEQUENCE;
+        value = (int64_t)n;
+    } else if (a.since) {
+        int delta;
+        if (parse_since(a.since, &value, &delta))
+            return usage_error("--since %s: use Unix ns, 2026-12-04T10:00:00Z or a duration such as 90s, 15m, 2h, 1d",
+                               a.since);
+        start = delta ? STREAMLOG_START_TIME_DELTA : STREAMLOG_START_TIME;
+    } else if (a.last && parse_u64(a.last, &n)) {
+        return usage_error("--last %s: not a count", a.last);
+    }
+
+    streamlog_store *st;
+    streamlog_channel *ch = NULL;
+    streamlog_iter *it = NULL;
+    if ((rc = open_store(a.pos[0], 1, &st)))
+        return rc;
+    if ((rc = streamlog_channel_open(st, a.pos[1], 0, NULL, &ch)))
+        return finish(fail(rc, a.pos[1]), st, ch);
+    if (a.last) {
+        streamlog_channel_stats s;
+        if ((rc = streamlog_channel_get_stats(ch, &s)))
+            return finish(fail(rc, a.pos[1]), st, ch);
+        start = n ? STREAMLOG_START_SEQUENCE : STREAMLOG_START_NEW_ONLY;
+        value = n && n <= s.last_seq ? (int64_t)(s.last_seq - n + 1) : 1;
+    }
+    int inotify_fd = -1;
+    if (a.follow) {
+        /* set up before the iterator opens, so no commit falls between */
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/data.mdb", a.pos[0]);
+        inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (inotify_fd < 0 || inotify_add_watch(inotify_fd, path, IN_MODIFY) < 0) {
+            fprintf(stderr, "streamlog: cannot watch %s: %s\n", path, strerror(errno));
+            if (inotify_fd >= 0)
+                close(inotify_fd);
+            return finish(EXIT_IOERR, st, ch);
+        }
+        struct sigaction sa = {.sa_handler = on_signal};
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+    }
+    if ((rc = streamlog_iter_open(ch, start, value, &it))) {
+        rc = fail(rc, a.pos[1]);
+    } else {
+        const streamlog_msg *m;
+        while (!interrupted) {
+            int r = streamlog_iter_next(it, &m);
+            if (r == 0) {
+                if ((rc = print_msg(fmt, m)))
+                    break;
+                continue;
+            }
+            if (r != STREAMLOG_EAGAIN) {
+                rc = fail(r, a.pos[1]);
+                break;
+            }
+            if (!a.follow)
+                break;
+            if (fflush(stdout)) {
+                rc = output_error();
+                break;
+            }
+            wait_for_commit(inotify_fd);
+        }
+    }
+    if (!rc && fflush(stdout))
+        rc = output_error();
+    streamlog_iter_close(it);
+    if (inotify_fd >= 0)
+        close(inotify_fd);
+    return finish(rc, st, ch);
+}
+
+/* ---- delete ---- */
+
+static int cmd_delete(int argc, char **argv)
+{
+    struct parsed a;
+    int rc = parse_args(argc, argv, "", &a);
+    if (rc)
+        return rc;
+    if (a.npos != 2)
+        return usage_error("%s: delete takes STORE CHANNEL", "usage");
+    streamlog_store *st;
+    if ((rc = open_store(a.pos[0], 0, &st)))
+        return rc;
+    if ((rc = streamlog_channel_delete(st, a.pos[1])))
+        rc = fail(rc, a.pos[1]);
+    return finish(rc, st, NULL);
+}
+
+/* ---- export / import ---- */
+
+static int export_channel(streamlog_store *st, const char *name, FILE *out, struct progress *pr)
+{
+    streamlog_channel *ch;
+    streamlog_iter *it;
+    const streamlog_msg *m;
+    int rc = streamlog_channel_open(st, name, 0, NULL, &ch);
+    if (rc)
+        return fail(rc, name);
+    if ((rc = streamlog_iter_open(ch, STREAMLOG_START_FIRST, 0, &it))) {
+        streamlog_channel_close(ch);
+        return fail(rc, name);
+    }
+    /* up to the last message when the export started, even if writers go on */
+    streamlog_channel_stats s;
+    if ((rc = streamlog_channel_get_stats(ch, &s)))
+        rc = fail(rc, name);
+    while (!rc && !interrupted) {
+        int r = streamlog_iter_next(it, &m);
+        if (r == STREAMLOG_EAGAIN)
+            break;
+        if (r) {
+            rc = fail(r, name);
+            break;
+        }
+        size_t len;
+        const void *data = streamlog_msg_data(m, &len);
+        json_t *o = msg_to_json(name, streamlog_msg_seq(m), streamlog_msg_time(m), data, len);
+        if (!o) {
+            rc = fail(STREAMLOG_ENOMEM, name);
+            break;
+        }
+        int werr = json_dumpf(o, out, JSON_COMPACT) || fputc('\n', out) == EOF;
+        json_decref(o);
+        if (werr) {
+            rc = output_error();
+            break;
+        }
+        progress_add(pr, 1, 1);
+        if (streamlog_msg_seq(m) >= s.last_seq)
+            break;
+    }
+    streamlog_iter_close(it);
+    streamlog_channel_close(ch);
+    return rc;
+}
+
+static int cmd_export(int argc, char **argv)
+{
+    struct parsed a;
+    int rc = parse_args(argc, argv, "O", &a);
+    if (rc)
+        return rc;
+    if (a.npos < 1)
+        return usage_error("%s: export takes STORE [CHANNEL...]", "usage");
+    streamlog_store *st;
+    if ((rc = open_store(a.pos[0], 1, &st)))
+        return rc;
+    FILE *out = stdout;
+    if (a.output && !(out = fopen(a.output, "w"))) {
+        fprintf(stderr, "streamlog: %s: %s\n", a.output, strerror(errno));
+        return finish(EXIT_IOERR, st, NULL);
+    }
+    /* the channels to export: those named, or all of them */
+    char **names = NULL;
+    size_t count = 0;
+    uint64_t total = 0;
+    char name[256] = "";
+    if (a.npos > 1) {
+        names = calloc((size_t)a.npos - 1, sizeof *names);
+        for (int i = 1; names && i < a.npos; i++)
+            names[count++] = strdup(a.pos[i]);
+    } else {
+        while ((rc = streamlog_channel_list_next(st, name, name, sizeof name)) == 0) {
+            char **more = realloc(names, (count + 1) * sizeof *names);
+            if (!more)
+                break;
+            names = more;
+            names[count++] = strdup(name);
+        }
+        rc = rc == STREAMLOG_ENOTFOUND ? 0 : rc ? fail(rc, "listing channels") : fail(STREAMLOG_ENOMEM, "export");
+    }
+    for (size_t i = 0; !rc && i < count; i++) {
+        streamlog_channel *ch;
+        streamlog_channel_stats s;
+        if (!names[i]) {
+            rc = fail(STREAMLOG_ENOMEM, "export");
+        } else if ((rc = streamlog_channel_open(st, names[i], 0, NULL, &ch)) == 0) {
+            if (streamlog_channel_get_stats(ch, &s) == 0)
+                total += s.msgs;
+            streamlog_channel_close(ch);
+        } else {
+            rc = fail(rc, names[i]);
+        }
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    struct progress pr;
+    progress_start(&pr, "exported", total);
+    for (size_t i = 0; !rc && i < count; i++)
+        rc = export_channel(st, names[i], out, &pr);
+    progress_end(&pr);
+    if (!rc && interrupted) {
+        fprintf(stderr, "streamlog: export interrupted\n");
+        rc = 128 + SIGINT;
+    }
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+    if ((out != stdout ? fclose(out) : fflush(out)) && !rc)
+        rc = output_error();
+    return finish(rc, st, NULL);
+}
+
+/* Messages of one channel read from the import file, appended in one commit. */
+struct batch {
+    char channel[256];
+    uint64_t first_seq; /* the file's sequence of the first message */
+    size_t n, bytes;
+    void *data[IMPORT_BATCH_MSGS];
+    size_t lens[IMPORT_BATCH_MSGS];
+};
+
+static void batch_clear(struct batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        free(b->data[i]);
+    b->n = b->bytes = 0;
+}
+
+struct importer {
+    streamlog_store *st;
+    streamlog_channel *ch; /* the channel of the last batch */
+    int renumber;
+    uint64_t msgs, renumbered;
+};
+
+static int import_flush(struct importer *im, struct batch *b)
+{
+    if (!b->n)
+        return 0;
+    int rc;
+    const char *cur = NULL;
+    if (im->ch)
+        streamlog_channel_name(im->ch, &cur);
+    if (!cur || strcmp(cur, b->channel) != 0) {
+        streamlog_channel_close(im->ch);
+        im->ch = NULL;
+        if ((rc = streamlog_channel_open(im->st, b->channel, STREAMLOG_CREATE, NULL, &im->ch)))
+            return fail(rc, b->channel);
+    }
+    streamlog_channel_stats s;
+    if ((rc = streamlog_channel_get_stats(im->ch, &s)))
+        return fail(rc, b->channel);
+    if (s.last_seq + 1 != b->first_seq) {
+        if (!im->renumber) {
+            fprintf(stderr,
+                    "streamlog: import: channel %s: its next sequence is %llu but the input's is %llu; import "
+                    "into an empty channel with the same first sequence, or use --renumber\n",
+                    b->channel, (unsigned long long)(s.last_seq + 1), (unsigned long long)b->first_seq);
+            return -STREAMLOG_ECONFLICT;
+        }
+        im->renumbered += b->n;
+    }
+    uint64_t first;
+    if ((rc = streamlog_append_batch(im->ch, (const void *const *)b->data, b->lens, b->n, &first)))
+        return fail(rc, b->channel);
+    if (first != b->first_seq && !im->renumber) {
+        fprintf(stderr, "streamlog: import: channel %s: another writer appended meanwhile; messages from input "
+                        "sequence %llu were stored from sequence %llu\n",
+                b->channel, (unsigned long long)b->first_seq, (unsigned long long)first);
+        return -STREAMLOG_ECONFLICT;
+    }
+    im->msgs += b->n;
+    batch_clear(b);
+    return 0;
+}
+
+static int import_error(const char *src, size_t line, const char *why)
+{
+    fprintf(stderr, "streamlog: import: %s:%zu: %s\n", src, line, why);
+    return EXIT_DATAERR;
+}
+
+static int cmd_import(int argc, char **argv)
+{
+    struct parsed a;
+    int rc = parse_args(argc, argv, "r", &a);
+    if (rc)
+        return rc;
+    if (a.npos != 1 && a.npos != 2)
+        return usage_error("%s: import takes STORE [FILE]", "usage");
+    const char *src = a.npos == 2 ? a.pos[1] : "-";
+    FILE *in = strcmp(src, "-") == 0 ? stdin : fopen(src, "r");
+    if (!in) {
+        fprintf(stderr, "streamlog: %s: %s\n", src, strerror(errno));
+        return EXIT_IOERR;
+    }
+    struct importer im = {.renumber = a.renumber};
+    if ((rc = open_store(a.pos[0], 0, &im.st))) {
+        if (in != stdin)
+            fclose(in);
+        return rc;
+    }
+    struct batch *b = calloc(1, sizeof *b);
+    struct stat sb;
+    /* a regular file's size gives the progress bar its end */
+    uint64_t total = fstat(fileno(in), &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
+    struct progress pr;
+    progress_start(&pr, "imported", total);
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t len;
+    if (!b)
+        rc = fail(STREAMLOG_ENOMEM, "import");
+    while (!rc && (len = getline(&line, &cap, in)) >= 0) {
+        lineno++;
+        json_error_t jerr;
+        json_t *o = json_loadb(line, (size_t)len, 0, &jerr);
+        const json_t *jch = json_object_get(o, "channel"), *jseq = json_object_get(o, "seq");
+        char why[128];
+        void *data;
+        size_t dlen;
+        if (!o) {
+            rc = import_error(src, lineno, jerr.text);
+        } else if (!json_is_object(o) || !json_is_string(jch) || json_string_length(jch) >= sizeof b->channel ||
+                   !json_is_integer(jseq) || json_integer_value(jseq) < 1) {
+            rc = import_error(src, lineno, "needs an object with \"channel\" (a name) and \"seq\" (>= 1)");
+        } else if (json_payload(o, &data, &dlen, why, sizeof why)) {
+            rc = import_error(src, lineno, why);
+        } else {
+            uint64_t seq = (uint64_t)json_integer_value(jseq);
+            /* a new channel, a gap in sequences or a full batch starts a new batch */
+            if (b->n && (strcmp(b->channel, json_string_value(jch)) != 0 || seq != b->first_seq + b->n ||
+                         b->n == IMPORT_BATCH_MSGS || b->bytes + dlen > IMPORT_BATCH_BYTES))
+                rc = import_flush(&im, b);
+            if (!rc) {
+                if (!b->n) {
+                    snprintf(b->channel, sizeof b->channel, "%s", json_string_value(jch));
+                    b->first_seq = seq;
+                }
+                b->data[b->n] = data;
+                b->lens[b->n++] = dlen;
+                b->bytes += dlen;
+            } else {
+                free(data);
+            }
+        }
+        json_decref(o);
+        progress_add(&pr, (uint64_t)len, 1);
+    }
+    if (!rc && ferror(in)) {
+        fprintf(stderr, "streamlog: reading %s: %s\n", src, strerror(errno));
+        rc = EXIT_IOERR;
+    }
+    if (!rc && b)
+        rc = import_flush(&im, b);
+    progress_end(&pr);
+    if (b)
+        batch_clear(b);
+    free(b);
+    free(line);
+    if (in != stdin)
+        fclose(in);
+    if (!rc)
+        fprintf(stderr, "streamlog: imported %llu message(s)%s%s\n", (unsigned long long)im.msgs,
+                im.renumbered ? ", some under new sequences" : ", sequences as in the input",
+                "; times are those of the import (the library stamps each message at commit)");
+    return finish(rc, im.st, im.ch);
+}
+
+/* ---- main ---- */
+
+static const char usage_text[] =
+    "usage: streamlog COMMAND STORE [ARGS]\n"
+    "  ls STORE [--json]                      channels: messages, bytes, first/last sequence and time\n"
+    "  stat STORE [CHANNEL] [--json]          store or channel statistics\n"
+    "  pub STORE CHANNEL [MESSAGE]            append MESSAGE, or each line of stdin\n"
+    "  cat STORE CHANNEL [--from SEQ | --since TIME | --last N] [--follow] [--format raw|json|hex] [--json]\n"
+    "  delete STORE CHANNEL                   delete a channel and its messages\n"
+    "  export STORE [CHANNEL...] [--output FILE]   JSON lines: channel, seq, time, data\n"
+    "  import STORE [FILE] [--renumber]       append JSON lines written by export\n"
+    "Read commands open the store read-only. Exit status: 0, the library's error code negated\n"
+    "(2 = STREAMLOG_ENOTFOUND ...), 64 usage, 65 bad import input, 74 output error. See streamlog(1).\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error("%s: no command", "usage");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("streamlog (libstreamlog %s)\n", streamlog_version());
+        return 0;
+    }
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {{"ls", cmd_ls},         {"stat", cmd_stat},     {"pub", cmd_pub},     {"cat", cmd_cat},
+                {"delete", cmd_delete}, {"export", cmd_export}, {"import", cmd_import}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (strcmp(cmd, cmds[i].name) == 0)
+            return cmds[i].fn(argc - 1, argv + 1);
+    return usage_error("unknown command '%s'", cmd);
+}

@@ -1,0 +1,274 @@
+#!/usr/bin/env python3
+"""Runs every subcommand of the streamlog CLI against real stores.
+
+usage: test_cli.py PATH_TO_STREAMLOG   (meson test --suite cli)
+Exits 0 when every check passed; prints what failed otherwise.
+"""
+import json
+import os
+import pty
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+CLI = os.path.abspath(sys.argv[1])
+DEADLINE_S = 60  # generous: 2 busy cores, sanitizers, valgrind
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, flush=True)
+
+
+def run(*args, stdin=None, preexec=None):
+    """Run the CLI; returns (exit status, stdout bytes, stderr text)."""
+    p = subprocess.run([CLI, *args], input=stdin, capture_output=True, preexec_fn=preexec, timeout=DEADLINE_S)
+    return p.returncode, p.stdout, p.stderr.decode(errors="replace")
+
+
+def ok(*args, stdin=None):
+    rc, out, err = run(*args, stdin=stdin)
+    check(rc == 0, f"{args}: exit {rc}, stderr {err!r}")
+    return out
+
+
+def jsonl(out):
+    return [json.loads(line) for line in out.decode().splitlines()]
+
+
+def test_pub_ls_stat_cat(store):
+    check(ok("pub", store, "orders", "hello") == b"1\n", "pub MESSAGE prints its sequence")
+    lines = [f"line {i}" for i in range(1, 1001)]
+    check(ok("pub", store, "orders", stdin=("\n".join(lines) + "\n").encode()) == b"2-1001\n",
+          "pub from stdin prints the sequence range")
+    out = ok("pub", store, "bin", "--json", stdin=b"\xff\x00\x01binary\n\n")
+    check(json.loads(out) == {"count": 2, "first_seq": 1, "last_seq": 2}, f"pub --json: {out!r}")
+
+    # ls
+    out = ok("ls", store).decode()
+    rows = [line.split() for line in out.splitlines()]
+    check(rows[0][0] == "CHANNEL" and [r[0] for r in rows[1:]] == ["bin", "orders"], f"ls text: {out!r}")
+    check(rows[2][1:5] == ["1001", str(5 + sum(len(l) for l in lines)), "1", "1001"], f"ls orders row: {rows[2]}")
+    chans = json.loads(ok("ls", store, "--json"))
+    by_name = {c["name"]: c for c in chans}
+    check(set(by_name) == {"bin", "orders"}, f"ls --json names: {chans}")
+    o = by_name["orders"]
+    check((o["msgs"], o["first_seq"], o["last_seq"]) == (1001, 1, 1001), f"ls --json orders: {o}")
+    check(isinstance(o["first_time"], int) and o["first_time"] <= o["last_time"], f"ls --json times: {o}")
+    check(abs(o["last_time"] / 1e9 - time.time()) < 3600, f"ls --json time is Unix ns: {o['last_time']}")
+
+    # stat
+    s = json.loads(ok("stat", store, "--json"))
+    check((s["channels"], s["msgs"]) == (2, 1003) and s["file_bytes"] > 0, f"stat --json: {s}")
+    check(s["library_version"].count(".") == 2, f"stat --json version: {s}")
+    s = json.loads(ok("stat", store, "orders", "--json"))
+    check((s["name"], s["msgs"], s["last_seq"]) == ("orders", 1001, 1001), f"stat CHANNEL --json: {s}")
+    check("messages    1003" in ok("stat", store).decode(), "stat text counts all messages")
+
+    # cat: formats and start positions
+    out = ok("cat", store, "orders")
+    check(out.decode().splitlines() == ["hello"] + lines, "cat raw prints every payload in order")
+    msgs = jsonl(ok("cat", store, "orders", "--json"))
+    check([m["seq"] for m in msgs] == list(range(1, 1002)), "cat --json: sequences 1..1001")
+    check([m["data"] for m in msgs] == ["hello"] + lines, "cat --json: data round-trips")
+    check(all(a["time"] <= b["time"] for a, b in zip(msgs, msgs[1:])), "cat --json: times never decrease")
+    check(jsonl(ok("cat", store, "orders", "--format", "json")) == msgs, "--format json equals --json")
+    check([m["seq"] for m in jsonl(ok("cat", store, "orders", "--json", "--from", "990"))] == list(range(990, 1002)),
+          "cat --from")
+    check([m["seq"] for m in jsonl(ok("cat", store, "orders", "--json", "--last", "3"))] == [999, 1000, 1001],
+          "cat --last")
+    check(ok("cat", store, "orders", "--last", "0") == b"", "cat --last 0 prints nothing")
+    t = msgs[500]["time"]
+    since = [m["seq"] for m in jsonl(ok("cat", store, "orders", "--json", "--since", str(t)))]
+    expect = [m["seq"] for m in msgs if m["time"] >= t]
+    check(since == expect, f"cat --since NS: got {since[:3]}.., expected {expect[:3]}..")
+    secs = t // 10**9
+    rfc = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + "Z"
+    since = [m["seq"] for m in jsonl(ok("cat", store, "orders", "--json", "--since", rfc))]
+    check(since == [m["seq"] for m in msgs if m["time"] >= secs * 10**9], "cat --since RFC 3339")
+    check(len(jsonl(ok("cat", store, "orders", "--json", "--since", "1h"))) == 1001, "cat --since 1h: all")
+    bins = jsonl(ok("cat", store, "bin", "--json"))
+    check(bins[0].get("data_base64") == "/wABYmluYXJ5" and bins[1].get("data") == "", f"binary as base64: {bins}")
+    hexout = ok("cat", store, "bin", "--format", "hex").decode()
+    check("ff 00 01 62 69 6e 61 72  79" in hexout and "seq 1 " in hexout, f"cat --format hex: {hexout!r}")
+    check(ok("cat", store, "bin") == b"\xff\x00\x01binary\n\n", "cat raw keeps binary payloads")
+
+
+def test_errors(store):
+    rc, _, err = run("cat", store, "missing")
+    check(rc == 2 and "STREAMLOG_ENOTFOUND" in err, f"cat of a missing channel: {rc} {err!r}")
+    rc, _, err = run("ls", store + "-none")
+    check(rc == 2 and "STREAMLOG_ENOTFOUND" in err, f"ls of a missing store: {rc} {err!r}")
+    check(not os.path.exists(store + "-none"), "a read command does not create a store")
+    rc, _, err = run("pub", store, "a..b", "x")
+    check(rc == 1 and "STREAMLOG_EINVAL" in err and "a..b" in err, f"pub to a bad channel name: {rc} {err!r}")
+    for args in (["nosuch"], ["cat", store], ["cat", store, "orders", "--from", "x"],
+                 ["cat", store, "orders", "--since", "yesterday"], ["cat", store, "orders", "--format", "xml"],
+                 ["cat", store, "orders", "--from", "1", "--last", "1"], ["ls", store, "--follow"], []):
+        rc, out, err = run(*args)
+        check(rc == 64 and out == b"" and err.startswith("streamlog: "), f"usage error {args}: {rc} {err!r}")
+    rc, out, _ = run("--help")
+    check(rc == 0 and b"usage: streamlog" in out, "--help")
+    rc, out, _ = run("--version")
+    check(rc == 0 and b"libstreamlog" in out, "--version")
+
+
+def test_delete(store):
+    ok("pub", store, "doomed", "x")
+    ok("delete", store, "doomed")
+    rc, _, err = run("cat", store, "doomed")
+    check(rc == 2, f"a deleted channel is gone: {rc} {err!r}")
+    rc, _, err = run("delete", store, "doomed")
+    check(rc == 2 and "STREAMLOG_ENOTFOUND" in err, f"delete of a missing channel: {rc} {err!r}")
+
+
+def test_export_import(store, tmp):
+    dump = os.path.join(tmp, "dump.jsonl")
+    ok("export", store, "--output", dump)
+    rows = [json.loads(line) for line in open(dump)]
+    check([r["channel"] for r in rows] == ["bin"] * 2 + ["orders"] * 1001, "export covers every channel in order")
+    check(ok("export", store, "orders").decode().splitlines() == open(dump).read().splitlines()[2:],
+          "export CHANNEL writes that channel only, as in the full export")
+    copy = os.path.join(tmp, "copy")
+    rc, _, err = run("import", copy, dump)
+    check(rc == 0 and "imported 1003 message(s), sequences as in the input" in err, f"import: {rc} {err!r}")
+    again = [json.loads(line) for line in ok("export", copy).decode().splitlines()]
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "time"} for r in rs]
+    check(strip(again) == strip(rows), "import keeps channel, sequence and data")
+    # importing again cannot keep the sequences: refused, nothing written
+    rc, _, err = run("import", copy, dump)
+    check(rc == 5 and "--renumber" in err, f"import over existing messages: {rc} {err!r}")
+    check(json.loads(ok("stat", copy, "orders", "--json"))["msgs"] == 1001, "refused import wrote nothing")
+    rc, _, err = run("import", copy, "--renumber", stdin=open(dump, "rb").read())
+    check(rc == 0 and "new sequences" in err, f"import --renumber from stdin: {rc} {err!r}")
+    check(json.loads(ok("stat", copy, "orders", "--json"))["last_seq"] == 2002, "--renumber appends after the last")
+    # bad input: exit 65 and the line number
+    for bad in (b"not json\n", b'{"channel":"x","seq":1}\n', b'{"channel":"x","seq":0,"data":"a"}\n',
+                b'{"channel":"x","seq":1,"data_base64":"***"}\n', b'[1]\n'):
+        rc, _, err = run("import", os.path.join(tmp, "bad"), "-", stdin=b'{"channel":"ok","seq":1,"data":""}\n' + bad)
+        check(rc == 65 and ":2:" in err, f"import of {bad!r}: {rc} {err!r}")
+
+
+def on_a_terminal(args):
+    """Run the CLI with stderr on a pseudo-terminal; returns (exit status, what it drew there)."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen([CLI, *args], stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([master], [], [], 1)
+        if r:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        elif p.poll() is not None:
+            break
+    os.close(master)
+    return p.wait(timeout=DEADLINE_S), seen.decode(errors="replace")
+
+
+def test_progress_on_a_terminal(store, tmp):
+    """export and import draw a progress line on a terminal, and nothing into a pipe."""
+    rc, text = on_a_terminal(["export", store])
+    check(rc == 0 and "100%" in text and "1003 messages exported" in text and "msgs/s" in text,
+          f"export progress on a terminal: {rc} {text!r}")
+    rc, _, err = run("export", store)
+    check(rc == 0 and err == "", f"no export progress into a pipe: {err!r}")
+    dump = os.path.join(tmp, "progress.jsonl")
+    ok("export", store, "--output", dump)
+    rc, text = on_a_terminal(["import", os.path.join(tmp, "progress-copy"), dump])
+    check(rc == 0 and "100%" in text and "1003 messages imported" in text, f"import progress: {rc} {text!r}")
+    rc, _, err = run("import", os.path.join(tmp, "progress-copy2"), dump)
+    check(rc == 0 and "\r" not in err and "messages imported," not in err, f"no import progress into a pipe: {err!r}")
+
+
+def test_follow_with_concurrent_writer(store):
+    """cat --follow prints what another process appends, as it is appended."""
+    follower = subprocess.Popen([CLI, "cat", store, "live", "--follow", "--json"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    # the channel does not exist yet: the follower reports it and exits
+    check(follower.wait(timeout=DEADLINE_S) == 2, "cat --follow of a missing channel fails")
+    follower.stdout.close()
+    follower.stderr.close()
+    ok("pub", store, "live", "first")
+    follower = subprocess.Popen([CLI, "cat", store, "live", "--follow", "--json"], stdout=subprocess.PIPE)
+    writer = subprocess.Popen([CLI, "pub", store, "live"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    got = []
+    deadline = time.monotonic() + DEADLINE_S
+    # one line at a time: the writer stores each line as it arrives, and the
+    # follower must show it before the next is written
+    for i in range(1, 21):
+        writer.stdin.write(f"msg {i}\n".encode())
+        writer.stdin.flush()
+        want = 1 + i
+        while len(got) < want and time.monotonic() < deadline:
+            r, _, _ = select.select([follower.stdout], [], [], 1)
+            if r:
+                line = follower.stdout.readline()
+                if not line:
+                    break
+                got.append(json.loads(line))
+    writer.stdin.close()
+    check(writer.wait(timeout=DEADLINE_S) == 0, "writer exit status")
+    check([m["data"] for m in got] == ["first"] + [f"msg {i}" for i in range(1, 21)],
+          f"cat --follow saw each append: {[m['data'] for m in got]}")
+    # while it follows, other read-only processes inspect the same live store
+    check(json.loads(ok("stat", store, "live", "--json"))["msgs"] == 21, "stat beside a follower")
+    follower.send_signal(signal.SIGTERM)
+    check(follower.wait(timeout=DEADLINE_S) == 0, "cat --follow ends cleanly on SIGTERM")
+    follower.stdout.close()
+
+
+def test_readonly_store_of_another_user(store):
+    """Read commands work on a store the user may not write; writes get EPERM."""
+    if os.geteuid() != 0:
+        print("skipped the other-user check: needs root to switch to user nobody")
+        return
+    parent = os.path.dirname(store)
+    os.chmod(parent, 0o755)
+
+    def as_nobody():
+        os.setgid(65534)
+        os.setuid(65534)
+
+    rc, out, err = run("ls", store, "--json", preexec=as_nobody)
+    check(rc == 0 and {c["name"] for c in json.loads(out)} >= {"orders", "bin"}, f"ls as nobody: {rc} {err!r}")
+    rc, out, err = run("cat", store, "orders", "--last", "1", preexec=as_nobody)
+    check(rc == 0 and out == b"line 1000\n", f"cat as nobody: {rc} {out!r} {err!r}")
+    rc, _, err = run("pub", store, "orders", "x", preexec=as_nobody)
+    check(rc == 14 and "STREAMLOG_EPERM" in err, f"pub as nobody: {rc} {err!r}")
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="streamlog-cli-")
+    try:
+        store = os.path.join(tmp, "store")
+        test_pub_ls_stat_cat(store)
+        test_errors(store)
+        test_delete(store)
+        test_export_import(store, tmp)
+        test_progress_on_a_terminal(store, tmp)
+        test_follow_with_concurrent_writer(store)
+        test_readonly_store_of_another_user(store)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if failures:
+        print(f"{len(failures)} check(s) failed")
+        return 1
+    print("all CLI checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""The streamlog Python package against the real library (run by `meson test --suite python`)."""
+import gc
+import os
+import re
+import threading
+import time
+
+import pytest
+
+import streamlog
+
+DEADLINE_S = 60  # generous bound for waits on 2 busy cores; never a timing assertion
+
+
+@pytest.fixture
+def store(tmp_path):
+    with streamlog.open(str(tmp_path / "store"), sync="none") as st:
+        yield st
+
+
+def test_append_get_iter_stats(store):
+    ch = store.channel("orders", create=True)
+    assert ch.append(b"apples") == 1
+    assert ch.append("pears") == 2  # str is UTF-8
+    assert ch.append_batch([b"a", b"", "c"]) == 3
+    m = ch.get(2)
+    assert (m.seq, m.data, m.redelivery_count) == (2, b"pears", 0)
+    assert abs(m.time_ns / 1e9 - time.time()) < 3600
+    assert [(x.seq, x.data) for x in ch.iter()] == [(1, b"apples"), (2, b"pears"), (3, b"a"), (4, b""), (5, b"c")]
+    assert [x.seq for x in ch.iter(start="seq", value=4)] == [4, 5]
+    assert [x.seq for x in ch.iter(start="last")] == [5]
+    assert [x.seq for x in ch.iter(start="new")] == []
+    assert [x.seq for x in ch.iter(start="time", value=m.time_ns)] == [x.seq for x in ch if x.time_ns >= m.time_ns]
+    assert [x.seq for x in ch.iter(start="delta", value=3600 * 10**9)] == [1, 2, 3, 4, 5]
+    assert [x.seq for x in ch.iter(start=streamlog.START_SEQUENCE, value=5)] == [5]
+    assert ch.stats() == {"first_seq": 1, "last_seq": 5, "msgs": 5, "bytes": 13, "subs": 0}
+    assert ch.append_expect(b"x", 5) == 6
+    with pytest.raises(streamlog.Conflict):
+        ch.append_expect(b"y", 5)
+    assert store.channels() == ["orders"]
+
+
+def test_iterator_ends_when_caught_up_and_stays_ended(store):
+    ch = store.channel("c", create=True)
+    ch.append(b"1")
+    it = ch.iter()
+    assert next(it).data == b"1"
+    with pytest.raises(StopIteration):
+        next(it)
+    with pytest.raises(StopIteration):
+        next(it)
+
+
+def test_errors_carry_code_name_and_message(store):
+    with pytest.raises(streamlog.NotFound) as e:
+        store.channel("missing")
+    assert e.value.code == streamlog.ENOTFOUND == -2
+    assert e.value.name == "STREAMLOG_ENOTFOUND"
+    assert "missing" in e.value.message
+    assert isinstance(e.value, streamlog.Error) and isinstance(e.value, LookupError)
+    with pytest.raises(streamlog.InvalidArgument) as e:
+        store.channel("a..b", create=True)
+    assert e.value.code == -1 and "a..b" in str(e.value)
+    ch = store.channel("c", create=True)
+    with pytest.raises(streamlog.NotFound):
+        ch.get(99)
+    with pytest.raises(streamlog.InvalidArgument):
+        ch.iter(start="sometime")
+    with pytest.raises(streamlog.InvalidArgument):
+        ch.append_batch([])
+    with pytest.raises(streamlog.InvalidArgument):
+        ch.subscribe(max_inflight=0)
+    with pytest.raises(streamlog.InvalidArgument):
+        streamlog.open(store.path + "x", nonsense=1)
+    with pytest.raises(streamlog.Busy):  # one open per process
+        streamlog.open(store.path)
+    with pytest.raises(streamlog.LimitExceeded):
+        ch.append(b"x" * (2 << 20))  # default max payload 1 MiB
+
+
+def test_limits_and_store_options(tmp_path):
+    with streamlog.open(str(tmp_path / "s"), sync="interval", sync_interval_ms=50, max_msgs=3) as st:
+        ch = st.channel("c", create=True)
+        for i in range(5):
+            ch.append(str(i))
+        assert [m.data for m in ch] == [b"2", b"3", b"4"]
+        own = st.channel("own", create=True, max_msgs=1)
+        own.append_batch(["a", "b"])
+        assert own.stats()["msgs"] == 1
+
+
+def test_readonly_store(tmp_path):
+    path = str(tmp_path / "s")
+    with streamlog.open(path) as st:
+        st.channel("c", create=True).append(b"kept")
+    with streamlog.open(path, readonly=True) as ro:
+        ch = ro.channel("c")
+        assert [m.data for m in ch] == [b"kept"]
+        with pytest.raises(streamlog.PermissionDenied) as e:
+            ch.append(b"x")
+        assert e.value.code == streamlog.EPERM and "read-only" in e.value.message
+        with pytest.raises(streamlog.PermissionDenied):
+            ro.channel("new", create=True)
+    with pytest.raises(streamlog.NotFound):
+        streamlog.open(str(tmp_path / "none"), readonly=True)
+
+
+def test_store_close_closes_children_first(tmp_path):
+    st = streamlog.open(str(tmp_path / "s"))
+    ch = st.channel("c", create=True)
+    ch.append(b"1")
+    it = ch.iter()
+    sub = ch.subscribe(start="first")
+    st.close()  # the library would say EBUSY; the package closes sub, iterator, channel first
+    with pytest.raises(streamlog.Closed):
+        ch.append(b"2")
+    with pytest.raises(streamlog.Closed):
+        sub.next(timeout=0)
+    with pytest.raises(streamlog.Closed):
+        next(it)
+    st.close()  # idempotent
+    # reopening works: the store was really closed
+    with streamlog.open(str(tmp_path / "s")) as again:
+        assert again.channel("c").stats()["msgs"] == 1
+
+
+def test_garbage_collection_frees_children_before_the_store(tmp_path):
+    path = str(tmp_path / "s")
+
+    def use():
+        st = streamlog.open(path)
+        ch = st.channel("c", create=True)
+        ch.append(b"x")
+        sub = ch.subscribe(start="first")
+        assert sub.next(timeout=DEADLINE_S).data == b"x"
+        # nothing closed: references dropped in any order
+
+    use()
+    gc.collect()
+    with streamlog.open(path) as st:  # would be Busy if the first store were still open
+        assert st.channel("c").stats()["msgs"] == 1
+
+
+def test_subscription_manual_ack_and_redelivery(store):
+    ch = store.channel("jobs", create=True)
+    ch.append_batch([b"j1", b"j2"])
+    with ch.subscribe(durable="d", start="first", ack_wait_ms=50) as sub:
+        first = sub.next(timeout=DEADLINE_S)
+        assert first.data == b"j1"
+        sub.ack(first)
+        second = sub.next(timeout=DEADLINE_S)
+        assert (second.data, second.redelivery_count) == (b"j2", 0)
+        # not acked: it comes again after the ack wait, counted
+        again = sub.next(timeout=DEADLINE_S)
+        assert (again.seq, again.redelivery_count) == (second.seq, 1)
+        sub.ack(again.seq)
+        assert sub.next(timeout=0) is None
+        st = sub.stats()
+        assert st["acked"] == 2 and st["redelivered"] == 1 and st["pending"] == 0
+    # the durable resumes after its acked position
+    ch.append(b"j3")
+    with ch.subscribe(durable="d") as sub:
+        assert sub.next(timeout=DEADLINE_S).data == b"j3"
+        sub.unsubscribe()
+
+
+def test_next_releases_the_gil(store):
+    """A thread blocked in next() (no timeout) lets the main thread run and append."""
+    ch = store.channel("c", create=True)
+    sub = ch.subscribe(start="new")
+    got = []
+    t = threading.Thread(target=lambda: got.append(sub.next()))
+    t.start()
+    # if next() held the GIL, this thread could not run until it returned
+    counter = 0
+    while counter < 1000:
+        counter += 1
+    ch.append(b"wake")
+    t.join(DEADLINE_S)
+    assert not t.is_alive() and got[0].data == b"wake"
+    sub.close()
+
+
+def test_subscription_iteration_and_fileno(store):
+    import selectors
+    ch = store.channel("c", create=True)
+    with ch.subscribe(start="first", ack_mode="auto") as sub:
+        sel = selectors.DefaultSelector()
+        sel.register(sub.fileno(), selectors.EVENT_READ)
+        ch.append(b"a")
+        assert sel.select(timeout=DEADLINE_S), "the fd becomes readable for a new message"
+        assert sub.next(timeout=0).data == b"a"
+        ch.append_batch([b"b", b"c"])
+        it = iter(sub)
+        assert [next(it).data, next(it).data] == [b"b", b"c"]
+        sel.close()
+
+
+def test_constants_match_the_header():
+    header = os.environ.get("STREAMLOG_HEADER")
+    if not header:
+        pytest.skip("STREAMLOG_HEADER (path to streamlog.h) not set")
+    text = open(header).read()
+    found = 0
+    for name, value in re.findall(r"#define STREAMLOG_(\w+)\s+(-?\d+|0x[0-9a-f]+)u?\b", text):
+        if name.startswith("VERSION"):
+            continue
+        assert getattr(streamlog, name) == int(value, 0), name
+        found += 1
+    assert found >= 40
+
+
+def test_version():
+    assert re.fullmatch(r"\d+\.\d+\.\d+", streamlog.library_version())
