@@ -717,6 +717,39 @@ START_TEST(large_messages_via_iterator)
 }
 END_TEST
 
+/* Every iterator holding a view takes one of the store's reader slots;
+ * beyond STREAMLOG_OPT_MAX_READERS reads fail with EREADERS, not EBUSY, and
+ * work again as soon as a slot is released. */
+START_TEST(reader_slots_run_out)
+{
+    enum { SLOTS = 16 };
+    streamlog_store *st = tu_open1(STREAMLOG_OPT_MAX_READERS, SLOTS);
+    streamlog_channel *ch = tu_chan(st, "c", NULL);
+    tu_append_str(ch, "m");
+    streamlog_iter *its[SLOTS + 1];
+    int held = 0, rc = STREAMLOG_OK;
+    while (held <= SLOTS) {
+        const streamlog_msg *m;
+        if ((rc = streamlog_iter_open(ch, STREAMLOG_START_FIRST, 0, &its[held])))
+            break;
+        rc = streamlog_iter_next(its[held++], &m);
+        if (rc != STREAMLOG_OK)
+            break;
+    }
+    ck_assert_msg(rc == STREAMLOG_EREADERS, "after %d views: %s, expected EREADERS", held, tu_name(rc));
+    ck_assert_int_le(held, SLOTS);
+    ck_assert_ptr_nonnull(strstr(streamlog_errmsg(), "MAX_READERS"));
+    streamlog_iter_close(its[--held]); /* frees a slot */
+    streamlog_msg *copy;
+    TU_OK(streamlog_get(ch, 1, &copy));
+    streamlog_msg_free(copy);
+    while (held > 0)
+        streamlog_iter_close(its[--held]);
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
 static Suite *read_suite(void)
 {
     Suite *s = suite_create("read");
@@ -754,6 +787,7 @@ static Suite *read_suite(void)
     tcase_add_test(tc, view_stable_while_others_write);
     tcase_add_test(tc, many_iterators);
     tcase_add_test(tc, large_messages_via_iterator);
+    tcase_add_test(tc, reader_slots_run_out);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -18,15 +18,7 @@ static char tu_base[3000];
 
 const char *tu_name(int rc)
 {
-    static const char *names[] = {
-        "STREAMLOG_OK", "STREAMLOG_EINVAL", "STREAMLOG_ENOTFOUND", "STREAMLOG_EEXIST",
-        "STREAMLOG_ELIMIT", "STREAMLOG_ECONFLICT", "STREAMLOG_EAGAIN", "STREAMLOG_ETIMEDOUT",
-        "STREAMLOG_EFULL", "STREAMLOG_ECORRUPT", "STREAMLOG_EBUSY", "STREAMLOG_ENOMEM",
-        "STREAMLOG_EIO", "STREAMLOG_ECLOSED",
-    };
-    if (rc <= 0 && rc >= -13)
-        return names[-rc];
-    return "(not a streamlog code)";
+    return streamlog_errname(rc); /* itself checked by test_errors */
 }
 
 const char *tu_errmsg_safe(void)
