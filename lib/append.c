@@ -202,9 +202,13 @@ static void commit_batch(streamlog_store *st, struct sl_append_req *batch)
 {
     sl_txn t;
     int64_t now = sl_now_ns();
+    uint64_t written = 0; /* pages written are about twice the payload, at most */
+    for (struct sl_append_req *r = batch; r; r = r->next)
+        for (size_t i = 0; i < r->n; i++)
+            written += 2 * (SL_MSG_HDR_LEN + SL_MSG_KEY_LEN + r->lens[i]);
     int rc = sl_store_writable(st);
-    if (!rc)
-        rc = sl_write_begin(st->env, &t);
+    if (!rc && !(rc = sl_write_begin(st->env, &t)) && (rc = sl_env_reserve_space(&t, written)))
+        sl_abort(&t);
     int applied = 0;
     if (!rc && (rc = apply_batch(&t, batch, now, 0, &applied))) {
         sl_abort(&t);

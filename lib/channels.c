@@ -229,9 +229,12 @@ int sl_channel_delete(streamlog_store *st, const char *name)
     sl_store_note_commit(st, rc);
     if (rc)
         return rc;
-    /* The channel is gone once that commit is done; purging its messages can
-     * be resumed by the next open if it is interrupted. */
-    return purge_channel(st, rec.id);
+    /* The channel is gone once that commit is done. Purging its messages
+     * may fail for lack of space (copy-on-write needs pages even to delete)
+     * or be interrupted; the maintenance thread and the next open finish it,
+     * so only a failure that latched the store is reported. */
+    rc = purge_channel(st, rec.id);
+    return rc == STREAMLOG_EIO ? rc : STREAMLOG_OK;
 }
 
 int sl_channels_finish_deletes(streamlog_store *st)

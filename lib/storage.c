@@ -4,6 +4,7 @@
  * between uses so no snapshot pins old pages; write transactions never
  * outlive the call that began them. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 #define READ_POOL_MAX 32
 #define OWN_TXNIDS 64 /* this process's recent commit ids remembered */
+#define RESERVE_STEP ((uint64_t)1 << 20) /* the data file's blocks are allocated in steps of this */
 
 static const char *const db_names[SL_DB_COUNT] = {"meta",   "channels", "msgs",   "tombstones",
                                                   "groups", "members",  "pending"};
@@ -33,6 +35,10 @@ struct sl_env {
     atomic_uint own_next;
     MDB_dbi dbi[SL_DB_COUNT];
     unsigned page_size;
+    /* The data file's blocks are allocated (fallocate) up to here, ahead of
+     * LMDB's writes; see sl_env_reserve_space. Under write_mu. */
+    uint64_t allocated_to;
+    int cannot_allocate;            /* the file system has no fallocate */
     pthread_mutex_t pool_mu;
     MDB_txn *pool[READ_POOL_MAX];   /* reset read transactions ready to renew */
     int pool_len;
@@ -444,6 +450,37 @@ int sl_env_foreign_commits(sl_env *env, size_t *last_seen)
             return 1;
     }
     return 0;
+}
+
+int sl_env_reserve_space(const sl_txn *t, uint64_t need)
+{
+    sl_env *env = t->env;
+    if (env->cannot_allocate)
+        return STREAMLOG_OK;
+    uint64_t high_water = sl_env_high_water(env);
+    uint64_t target = high_water + need + SL_DELETE_RESERVE;
+    if (target <= env->allocated_to)
+        return STREAMLOG_OK;
+    target += RESERVE_STEP - target % RESERVE_STEP; /* fewer, larger calls */
+    int fd;
+    if (mdb_env_get_fd(env->mdb, &fd))
+        return STREAMLOG_OK;
+    /* KEEP_SIZE: LMDB extends the file itself as it writes pages */
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)target) == 0) {
+        env->allocated_to = target;
+        return STREAMLOG_OK;
+    }
+    if (errno == ENOSPC || errno == EDQUOT) {
+        /* Pages freed inside the file (a deleted channel, retention) are
+         * reused before the file grows: if they hold `need`, go ahead. */
+        uint64_t live;
+        if (sl_live_bytes(t, &live) == STREAMLOG_OK && live + need + SL_DELETE_RESERVE / 2 <= high_water)
+            return STREAMLOG_OK;
+        return sl_fail(STREAMLOG_EFULL, "the disk is full: no room for %llu more bytes beside the %d MiB kept for "
+                                        "deletions", (unsigned long long)need, (int)(SL_DELETE_RESERVE >> 20));
+    }
+    env->cannot_allocate = 1; /* EOPNOTSUPP and the like: do without */
+    return STREAMLOG_OK;
 }
 
 uint64_t sl_env_high_water(sl_env *env)

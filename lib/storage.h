@@ -115,6 +115,18 @@ int sl_read_is_latest(const sl_txn *t);
  * commit: an upper bound on live data before this transaction's writes. */
 uint64_t sl_env_high_water(sl_env *env);
 
+/* Disk space kept for deletions: copy-on-write needs new pages even to
+ * delete, so a disk filled by appends to the last block could never be
+ * freed again. */
+#define SL_DELETE_RESERVE ((uint64_t)2 << 20)
+/* Before writing about `need` bytes of new data: make sure the data file's
+ * blocks are allocated for them plus SL_DELETE_RESERVE beyond LMDB's
+ * high-water mark, so that a full disk is found here (EFULL, nothing
+ * written) and not by LMDB in the middle of a commit. Only appends call it:
+ * deletions may use the reserve. t is the write transaction about to
+ * write. */
+int sl_env_reserve_space(const sl_txn *t, uint64_t need);
+
 /* Bytes of pages holding live data, as seen by this transaction. */
 int sl_live_bytes(const sl_txn *t, uint64_t *out);
 

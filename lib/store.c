@@ -140,6 +140,8 @@ static void *maintenance_main(void *arg)
         }
         if (!before(&now, &next_expiry)) {
             sl_env_clear_stale_readers(st->env);
+            if (!atomic_load(&st->write_error))
+                (void)sl_channels_finish_deletes(st);
             sl_retention_sweep(st);
             next_expiry = now;
             add_ms(&next_expiry, EXPIRY_PERIOD_MS);
@@ -296,9 +298,10 @@ int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store *
     if (!rc && (rc = sl_committer_init(&st->committer)))
         sl_notifier_destroy(&st->notifier);
     if (!rc) {
-        rc = sl_channels_finish_deletes(st);
-        if (!rc)
-            rc = maintenance_start(st);
+        /* Best effort: a purge that cannot finish now (a full disk) must not
+         * make the store unopenable; the maintenance thread retries it. */
+        (void)sl_channels_finish_deletes(st);
+        rc = maintenance_start(st);
         if (rc) {
             sl_committer_destroy(&st->committer);
             sl_notifier_destroy(&st->notifier);
