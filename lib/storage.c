@@ -5,6 +5,7 @@
  * outlive the call that began them. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -107,6 +108,24 @@ static int map_err(int rc, const char *what)
     }
 }
 
+/* A data file shorter than its newest meta page says would make the first
+ * read of a missing page a SIGBUS: refuse it before any read. */
+static int check_file_size(MDB_env *mdb, const char *dir)
+{
+    MDB_envinfo info;
+    MDB_stat est;
+    int fd;
+    struct stat sb;
+    if (mdb_env_info(mdb, &info) || mdb_env_stat(mdb, &est) || mdb_env_get_fd(mdb, &fd) || fstat(fd, &sb))
+        return STREAMLOG_OK; /* nothing to compare with: LMDB checks what it can */
+    uint64_t needed = ((uint64_t)info.me_last_pgno + 1) * est.ms_psize;
+    if ((uint64_t)sb.st_size < needed)
+        return sl_fail(STREAMLOG_ECORRUPT, "'%s': data.mdb is %llu bytes, but its last commit uses %llu: the file "
+                                           "was truncated", dir, (unsigned long long)sb.st_size,
+                       (unsigned long long)needed);
+    return STREAMLOG_OK;
+}
+
 int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, uint64_t *map_bytes_out)
 {
     sl_env *env = sl_calloc(1, sizeof *env);
@@ -150,6 +169,11 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
         break;
     }
     *map_bytes_out = map;
+    if ((rc = check_file_size(env->mdb, dir))) {
+        mdb_env_close(env->mdb);
+        sl_free(env);
+        return rc;
+    }
     if (!(flags & MDB_NOLOCK))
         sl_env_clear_stale_readers(env); /* slots left by crashed processes */
 

@@ -325,6 +325,35 @@ START_TEST(open_close_releases_resources)
 }
 END_TEST
 
+/* A data file cut short (a copy interrupted, a disk error) is ECORRUPT at
+ * open, at every length that keeps LMDB's meta pages: never a SIGBUS on the
+ * first read of a missing page. */
+START_TEST(truncated_data_file)
+{
+    streamlog_store *st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
+    streamlog_channel *ch = tu_chan(st, "c", NULL);
+    static unsigned char buf[1000];
+    for (uint64_t i = 0; i < 2000; i++) {
+        tu_fill(buf, sizeof buf, 1, i);
+        tu_append(ch, buf, sizeof buf);
+    }
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+    char path[4400];
+    snprintf(path, sizeof path, "%s/data.mdb", tu_store);
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    for (off_t len = sb.st_size - 4096; len >= 3 * 4096; len -= sb.st_size / 7) {
+        ck_assert_int_eq(truncate(path, len - len % 4096), 0);
+        int rc = streamlog_open(tu_store, NULL, &st);
+        if (rc == STREAMLOG_OK)
+            TU_OK(streamlog_close(st));
+        ck_assert_msg(rc == STREAMLOG_ECORRUPT, "open of data.mdb cut to %lld bytes: %s", (long long)len, tu_name(rc));
+        ck_assert_ptr_nonnull(strstr(streamlog_errmsg(), "truncated"));
+    }
+}
+END_TEST
+
 START_TEST(garbage_data_file)
 {
     ck_assert_int_eq(mkdir(tu_store, 0755), 0);
@@ -519,6 +548,7 @@ static Suite *store_suite(void)
 
     tc = tu_tcase("foreign", 0);
     tcase_add_test(tc, garbage_data_file);
+    tcase_add_test(tc, truncated_data_file);
     tcase_add_test(tc, text_data_file);
     tcase_add_test(tc, foreign_lmdb_environment);
     tcase_add_test(tc, damaged_records_are_ecorrupt);
