@@ -112,9 +112,9 @@ static int write_request(sl_txn *t, struct sl_append_req *r, sl_chan_rec *rec, i
             rc = sl_cursor_put_reserve(c, key, sizeof key, vlen, 0, &dst);
         if (rc)
             break;
-        sl_msg_hdr_write(dst, now);
         if (r->lens[i])
             memcpy((uint8_t *)dst + SL_MSG_HDR_LEN, r->data[i], r->lens[i]);
+        sl_msg_hdr_write(dst, key, now, r->lens[i]);
         rec->bytes += r->lens[i];
     }
     sl_cursor_close(c);

@@ -1,21 +1,45 @@
 #include <string.h>
 
+#include "checksum.h"
 #include "encoding.h"
 #include "errors.h"
+
+static uint32_t msg_crc(const uint8_t *key, const uint8_t *time_be, const uint8_t *payload, size_t len)
+{
+    uint32_t crc = sl_crc32c(0, key, SL_MSG_KEY_LEN);
+    crc = sl_crc32c(crc, time_be, 8);
+    return sl_crc32c(crc, payload, len);
+}
+
+void sl_msg_hdr_write(uint8_t *rec, const uint8_t key[SL_MSG_KEY_LEN], int64_t time_ns, size_t payload_len)
+{
+    rec[0] = SL_MSG_FORMAT;
+    rec[1] = rec[2] = rec[3] = 0;
+    sl_be64_put(rec + 4, (uint64_t)time_ns);
+    sl_be32_put(rec + 12, msg_crc(key, rec + 4, rec + SL_MSG_HDR_LEN, payload_len));
+}
 
 int sl_msg_decode(const sl_val *key, const sl_val *val, sl_msg_rec *out)
 {
     const uint8_t *k = key->data, *v = val->data;
     if (key->len != SL_MSG_KEY_LEN)
         return sl_fail(STREAMLOG_ECORRUPT, "message key of %zu bytes, expected %d", key->len, SL_MSG_KEY_LEN);
-    if (val->len < SL_MSG_HDR_LEN || v[0] != SL_MSG_FORMAT || v[1] || v[2] || v[3])
-        return sl_fail(STREAMLOG_ECORRUPT, "malformed message record (channel %llu, seq %llu)",
-                       (unsigned long long)sl_be64_get(k), (unsigned long long)sl_be64_get(k + 8));
-    out->chan_id = sl_be64_get(k);
-    out->seq = sl_be64_get(k + 8);
+    unsigned long long chan = sl_be64_get(k), seq = sl_be64_get(k + 8);
+    size_t hdr = val->len >= 1 && v[0] == SL_MSG_FORMAT_V1 ? SL_MSG_HDR_LEN_V1 : SL_MSG_HDR_LEN;
+    if (val->len < hdr || (v[0] != SL_MSG_FORMAT && v[0] != SL_MSG_FORMAT_V1) || v[1] || v[2] || v[3])
+        return sl_fail(STREAMLOG_ECORRUPT, "malformed message record (channel id %llu, seq %llu)", chan, seq);
+    out->len = val->len - hdr;
+    out->data = out->len ? v + hdr : NULL;
+    if (v[0] == SL_MSG_FORMAT) {
+        uint32_t stored = sl_be32_get(v + 12), computed = msg_crc(k, v + 4, v + hdr, out->len);
+        if (stored != computed)
+            return sl_fail(STREAMLOG_ECORRUPT,
+                           "message record (channel id %llu, seq %llu) fails its checksum (stored %08x, "
+                           "computed %08x): the store is damaged", chan, seq, stored, computed);
+    }
+    out->chan_id = chan;
+    out->seq = seq;
     out->time = (int64_t)sl_be64_get(v + 4);
-    out->len = val->len - SL_MSG_HDR_LEN;
-    out->data = out->len ? v + SL_MSG_HDR_LEN : NULL;
     return STREAMLOG_OK;
 }
 

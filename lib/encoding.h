@@ -22,6 +22,17 @@ static inline uint64_t sl_be64_get(const uint8_t *p)
     return v;
 }
 
+static inline void sl_be32_put(uint8_t *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static inline uint32_t sl_be32_get(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 /* Message key: channel id then sequence, 8 bytes each. */
 #define SL_MSG_KEY_LEN 16
 static inline void sl_msg_key(uint8_t key[SL_MSG_KEY_LEN], uint64_t chan_id, uint64_t seq)
@@ -30,15 +41,17 @@ static inline void sl_msg_key(uint8_t key[SL_MSG_KEY_LEN], uint64_t chan_id, uin
     sl_be64_put(key + 8, seq);
 }
 
-/* Message record: format (1), flags (1, zero), reserved (2, zero), time (8), payload. */
-#define SL_MSG_FORMAT 1
-#define SL_MSG_HDR_LEN 12
-static inline void sl_msg_hdr_write(uint8_t *dst, int64_t time_ns)
-{
-    dst[0] = SL_MSG_FORMAT;
-    dst[1] = dst[2] = dst[3] = 0;
-    sl_be64_put(dst + 4, (uint64_t)time_ns);
-}
+/* Message record: format (1), flags (1, zero), reserved (2, zero), time (8),
+ * CRC32C (4, format 2 only), payload. The CRC covers the key, the time and
+ * the payload, so a record that is damaged, torn or found under another key
+ * is caught on read. Format 1 (no CRC) is still read: stores written before
+ * checksums keep working. */
+#define SL_MSG_FORMAT_V1 1
+#define SL_MSG_HDR_LEN_V1 12
+#define SL_MSG_FORMAT 2
+#define SL_MSG_HDR_LEN 16
+/* Fill the header of a record whose payload is already in place after it. */
+void sl_msg_hdr_write(uint8_t *rec, const uint8_t key[SL_MSG_KEY_LEN], int64_t time_ns, size_t payload_len);
 
 typedef struct sl_msg_rec {
     uint64_t chan_id, seq;
