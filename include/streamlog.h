@@ -302,6 +302,48 @@ int streamlog_close(streamlog_store *st);
  */
 int streamlog_sync(streamlog_store *st);
 
+/**
+ * What streamlog_verify() found. Set `size` to sizeof(streamlog_verify_report)
+ * before the call: the library fills at most that many bytes, so a program
+ * compiled against this header keeps working when fields are added.
+ */
+typedef struct streamlog_verify_report {
+    uint32_t size;                  /**< in: sizeof the caller's struct; out: bytes filled */
+    uint32_t reserved;              /**< zero */
+    uint64_t channels;              /**< channel records read */
+    uint64_t damaged_channels;      /**< channel records that do not decode */
+    uint64_t messages;              /**< message records read */
+    uint64_t bytes;                 /**< payload bytes of the intact ones */
+    uint64_t damaged_messages;      /**< malformed, or failing their CRC32C */
+    uint64_t orphan_messages;       /**< of no channel (and no deletion in progress) */
+    uint64_t out_of_range_messages; /**< outside their channel's first..last sequence */
+    uint64_t counter_mismatches;    /**< channels whose message count or bytes disagree with their messages */
+} streamlog_verify_report;
+
+/**
+ * Check a whole store in one snapshot: every channel record decodes, every
+ * message record decodes and passes its checksum (CRC32C over key, time and
+ * payload; records written before checksums, format 1, have none to check),
+ * belongs to a channel and lies within its range, and every channel's
+ * counters match its messages. Takes time in proportion to the store's size
+ * and holds one read snapshot while it runs (writers go on; the file may
+ * grow meanwhile). Subscription state is not checked yet.
+ *
+ * What it cannot see: damage to LMDB's own structure (branch pages, the free
+ * list, the meta pages) that still parses as pages. LMDB reports some of it
+ * as corruption (then this returns ECORRUPT with no report), some of it
+ * only shows as records in the wrong place, and damage to the free list can
+ * make a later commit overwrite live pages. Checksums cover the records, not
+ * the tree around them.
+ *
+ * @param report  in: its `size`; out: the counts, written on OK and on ECORRUPT.
+ * @return OK (nothing damaged); ECORRUPT (damage found: the report and
+ *         streamlog_errmsg() say what); EINVAL (NULL, or size < 8); ENOMEM;
+ *         EREADERS.
+ * @note Thread-safe; may run beside writers in this and other processes.
+ */
+int streamlog_verify(streamlog_store *st, streamlog_verify_report *report);
+
 /* ------------------------------------------------------------------------ */
 /** @defgroup streamlog_channels Channels
  *

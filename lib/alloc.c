@@ -37,6 +37,11 @@ void *sl_calloc(size_t count, size_t size)
     return should_fail() ? NULL : calloc(count ? count : 1, size ? size : 1);
 }
 
+void *sl_realloc(void *p, size_t n)
+{
+    return should_fail() ? NULL : realloc(p, n ? n : 1);
+}
+
 void sl_free(void *p)
 {
     free(p);

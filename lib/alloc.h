@@ -7,6 +7,7 @@
 
 void *sl_malloc(size_t n);
 void *sl_calloc(size_t count, size_t size);
+void *sl_realloc(void *p, size_t n);
 void  sl_free(void *p);
 char *sl_strdup(const char *s);
 

@@ -10,6 +10,7 @@
 #include "reader.h"
 #include "store.h"
 #include "subs.h"
+#include "verify.h"
 
 #define SL_PUBLIC __attribute__((visibility("default")))
 
@@ -89,6 +90,16 @@ SL_PUBLIC int streamlog_sync(streamlog_store *st)
     REQUIRE(st, "streamlog_sync: store is NULL");
     int rc = sl_store_writable(st);
     return rc ? rc : sl_store_sync(st);
+}
+
+SL_PUBLIC int streamlog_verify(streamlog_store *st, streamlog_verify_report *report)
+{
+    sl_clear_error();
+    REQUIRE(st, "streamlog_verify: store is NULL");
+    REQUIRE(report, "streamlog_verify: report is NULL");
+    REQUIRE(report->size >= 8, "streamlog_verify: report->size is %u; set it to sizeof(streamlog_verify_report)",
+            (unsigned)report->size);
+    return sl_verify(st, report);
 }
 
 /* ---- channels ---- */

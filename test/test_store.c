@@ -454,6 +454,28 @@ START_TEST(checksums_catch_damage)
         tu_append_str(ch, p);
     }
     streamlog_channel_close(ch);
+    streamlog_verify_report rep = { .size = sizeof rep };
+    TU_OK(streamlog_verify(st, &rep));
+    ck_assert_uint_eq(rep.size, sizeof rep);
+    ck_assert_uint_eq(rep.channels, 1);
+    ck_assert_uint_eq(rep.messages, 6);
+    ck_assert_uint_eq(rep.bytes, 6 * 9);
+    ck_assert_uint_eq(rep.damaged_messages + rep.orphan_messages + rep.counter_mismatches, 0);
+    /* bad input, and a caller compiled against a shorter struct */
+    TU_RC(streamlog_verify(NULL, &rep), STREAMLOG_EINVAL);
+    TU_RC(streamlog_verify(st, NULL), STREAMLOG_EINVAL);
+    rep.size = 0;
+    TU_RC(streamlog_verify(st, &rep), STREAMLOG_EINVAL);
+    union {
+        streamlog_verify_report r;
+        unsigned char bytes[sizeof(streamlog_verify_report)];
+    } old_caller;
+    memset(&old_caller, 0xab, sizeof old_caller);
+    old_caller.r.size = 24; /* size, reserved, channels, damaged_channels */
+    TU_OK(streamlog_verify(st, &old_caller.r));
+    ck_assert_uint_eq(old_caller.r.channels, 1);
+    for (size_t i = 24; i < sizeof old_caller; i++)
+        ck_assert_uint_eq(old_caller.bytes[i], 0xab);
     TU_OK(streamlog_close(st));
 
     MDB_env *env;
@@ -518,6 +540,13 @@ START_TEST(checksums_catch_damage)
     TU_RC(streamlog_iter_next(it, &view), STREAMLOG_ECORRUPT);
     streamlog_iter_close(it);
     streamlog_channel_close(ch);
+    /* verify counts both damaged records; the format-1 one is intact */
+    rep = (streamlog_verify_report){ .size = sizeof rep };
+    TU_RC(streamlog_verify(st, &rep), STREAMLOG_ECORRUPT);
+    ck_assert_uint_eq(rep.messages, 6);
+    ck_assert_uint_eq(rep.damaged_messages, 2);
+    ck_assert_uint_eq(rep.orphan_messages, 0);
+    ck_assert_uint_eq(rep.counter_mismatches, 1); /* its two damaged records no longer count */
     TU_OK(streamlog_close(st));
 }
 END_TEST
