@@ -297,7 +297,7 @@ int streamlog_close(streamlog_store *st);
 
 /**
  * Force a sync of everything committed so far to disk, whatever the policy.
- * @return OK; EINVAL; EIO (the store then refuses further writes).
+ * @return OK; EINVAL; EPERM (read-only store); EIO (the store then refuses further writes).
  * @note Thread-safe.
  */
 int streamlog_sync(streamlog_store *st);
@@ -362,8 +362,9 @@ int streamlog_verify(streamlog_store *st, streamlog_verify_report *report);
  *                lowering max_msgs or max_bytes removes the oldest messages
  *                before the call returns.
  * @return OK; EINVAL (bad name, flags or key); ENOTFOUND (missing and no
- *         CREATE); ELIMIT (creating it would exceed MAX_CHANNELS); EFULL;
- *         EIO; ENOMEM.
+ *         CREATE); ELIMIT (creating it would exceed MAX_CHANNELS); EPERM
+ *         (read-only store, and the call would create the channel or change
+ *         its limits); EFULL; EIO; ENOMEM.
  * @note Thread-safe. Close the handle with streamlog_channel_close().
  */
 int  streamlog_channel_open(streamlog_store *st, const char *name, uint32_t flags,
@@ -377,7 +378,7 @@ void streamlog_channel_close(streamlog_channel *ch);
  * Delete channel @p name: its messages, limits and state are gone, and a
  * channel created later under the same name starts again at sequence 1.
  * Open handles to the deleted channel then fail with ECLOSED.
- * @return OK; EINVAL; ENOTFOUND; EIO.
+ * @return OK; EINVAL; ENOTFOUND; EPERM (read-only store); EIO.
  * @note Thread-safe. Large channels are removed in several bounded commits;
  *       an interruption (crash) is finished by the next streamlog_open().
  */
@@ -434,9 +435,9 @@ int  streamlog_channel_name(streamlog_channel *ch, const char **out);
  * in the same commit; the newest message always stays.
  *
  * Errors common to all appends: EINVAL (NULL channel; data NULL with len > 0);
- * ELIMIT (payload larger than MAX_PAYLOAD; nothing written); EFULL (store
- * size limit, LMDB map or disk full; nothing written, reads and deletions
- * keep working); ECLOSED (channel deleted); EIO (a write or sync failed: the
+ * ELIMIT (payload larger than MAX_PAYLOAD; nothing written); EPERM (read-only
+ * store); EFULL (store size limit, LMDB map or disk full; nothing written,
+ * reads and deletions keep working); ECLOSED (channel deleted); EIO (a write or sync failed: the
  * store refuses writes until reopened).
  */
 
@@ -622,7 +623,7 @@ typedef struct streamlog_sub streamlog_sub;
  * @return OK; EINVAL (bad key or value, bad dead-letter name, dead letter equal
  *         to the channel); EEXIST (the durable is already active, here or in
  *         another process); ELIMIT (the channel's max_subs is reached);
- *         ECLOSED (channel deleted); EFULL; EIO; ENOMEM.
+ *         ECLOSED (channel deleted); EPERM (read-only store); EFULL; EIO; ENOMEM.
  * @note Thread-safe. Close the subscription before its store (it counts as a
  *       child of the store, like a channel handle).
  */

@@ -180,6 +180,13 @@ def on_a_terminal(args):
 
 def test_progress_on_a_terminal(store, tmp):
     """export and import draw a progress line on a terminal, and nothing into a pipe."""
+    try:
+        for fd in os.openpty():
+            os.close(fd)
+    except OSError as e:
+        # e.g. a chroot without /dev/pts mounted
+        print(f"skipped the progress checks: no pseudo-terminal available ({e})")
+        return
     rc, text = on_a_terminal(["export", store])
     check(rc == 0 and "100%" in text and "1003 messages exported" in text and "msgs/s" in text,
           f"export progress on a terminal: {rc} {text!r}")
