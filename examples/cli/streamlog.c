@@ -3,6 +3,7 @@
  *
  *   streamlog ls STORE [--json]
  *   streamlog stat STORE [CHANNEL] [--json]
+ *   streamlog verify STORE [--json]
  *   streamlog pub STORE CHANNEL [MESSAGE]
  *   streamlog cat STORE CHANNEL [--from SEQ | --since TIME | --last N] [--follow] [--format raw|json|hex]
  *   streamlog delete STORE CHANNEL
@@ -322,6 +323,45 @@ static int cmd_stat(int argc, char **argv)
                (unsigned long long)t.bytes, (unsigned long long)t.subs, (unsigned long long)file_bytes,
                (unsigned long long)disk_bytes);
     }
+    return finish(rc, st, NULL);
+}
+
+/* ---- verify ---- */
+
+static int cmd_verify(int argc, char **argv)
+{
+    struct parsed a;
+    int rc = parse_args(argc, argv, "j", &a);
+    if (rc)
+        return rc;
+    if (a.npos != 1)
+        return usage_error("%s: verify takes STORE", "usage");
+    streamlog_store *st;
+    if ((rc = open_store(a.pos[0], 1, &st)))
+        return rc;
+    streamlog_verify_report r = {.size = sizeof r};
+    int vrc = streamlog_verify(st, &r);
+    if (vrc && vrc != STREAMLOG_ECORRUPT)
+        return finish(fail(vrc, "verify"), st, NULL);
+    if (a.json) {
+        rc = print_json(json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", vrc == 0, "channels",
+                                  (json_int_t)r.channels, "damaged_channels", (json_int_t)r.damaged_channels,
+                                  "messages", (json_int_t)r.messages, "bytes", (json_int_t)r.bytes,
+                                  "damaged_messages", (json_int_t)r.damaged_messages, "orphan_messages",
+                                  (json_int_t)r.orphan_messages, "out_of_range_messages",
+                                  (json_int_t)r.out_of_range_messages, "counter_mismatches",
+                                  (json_int_t)r.counter_mismatches));
+    } else {
+        printf("channels              %llu (%llu damaged)\nmessages              %llu (%llu damaged)\n"
+               "payload bytes         %llu\norphan messages       %llu\nout-of-range messages %llu\n"
+               "counter mismatches    %llu\n%s\n",
+               (unsigned long long)r.channels, (unsigned long long)r.damaged_channels, (unsigned long long)r.messages,
+               (unsigned long long)r.damaged_messages, (unsigned long long)r.bytes,
+               (unsigned long long)r.orphan_messages, (unsigned long long)r.out_of_range_messages,
+               (unsigned long long)r.counter_mismatches, vrc ? "DAMAGED" : "ok");
+    }
+    if (!rc && vrc)
+        rc = fail(vrc, "verify");
     return finish(rc, st, NULL);
 }
 
@@ -855,6 +895,7 @@ static const char usage_text[] =
     "  pub STORE CHANNEL [MESSAGE]            append MESSAGE, or each line of stdin\n"
     "  cat STORE CHANNEL [--from SEQ | --since TIME | --last N] [--follow] [--format raw|json|hex] [--json]\n"
     "  delete STORE CHANNEL                   delete a channel and its messages\n"
+    "  verify STORE [--json]                  check every record (checksums, counters)\n"
     "  export STORE [CHANNEL...] [--output FILE]   JSON lines: channel, seq, time, data\n"
     "  import STORE [FILE] [--renumber]       append JSON lines written by export\n"
     "Read commands open the store read-only. Exit status: 0, the library's error code negated\n"
@@ -877,7 +918,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {{"ls", cmd_ls},         {"stat", cmd_stat},     {"pub", cmd_pub},     {"cat", cmd_cat},
-                {"delete", cmd_delete}, {"export", cmd_export}, {"import", cmd_import}};
+                {"delete", cmd_delete}, {"export", cmd_export}, {"import", cmd_import},
+                {"verify", cmd_verify}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(cmd, cmds[i].name) == 0)
             return cmds[i].fn(argc - 1, argv + 1);

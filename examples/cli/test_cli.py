@@ -100,6 +100,28 @@ def test_pub_ls_stat_cat(store):
     check(ok("cat", store, "bin") == b"\xff\x00\x01binary\n\n", "cat raw keeps binary payloads")
 
 
+def test_verify(store, tmp):
+    v = json.loads(ok("verify", store, "--json"))
+    check(v["ok"] is True and v["channels"] == 2 and v["messages"] == 1003 and v["damaged_messages"] == 0,
+          f"verify --json on an intact store: {v}")
+    check("ok" in ok("verify", store).decode(), "verify text says ok")
+    # a copy with one payload byte changed: "line 500" appears once in data.mdb
+    damaged = os.path.join(tmp, "damaged")
+    shutil.copytree(store, damaged)
+    path = os.path.join(damaged, "data.mdb")
+    data = bytearray(open(path, "rb").read())
+    at = data.find(b"line 500\n") if data.find(b"line 500\n") >= 0 else data.find(b"line 500")
+    check(at >= 0, "found a payload to damage")
+    data[at] ^= 0x01
+    open(path, "wb").write(bytes(data))
+    rc, out, err = run("verify", damaged, "--json")
+    v = json.loads(out) if out else {}
+    check(rc == 9 and v.get("ok") is False and v.get("damaged_messages") == 1,
+          f"verify of a damaged copy: exit {rc}, {v}, {err!r}")
+    rc, out, err = run("cat", damaged, "orders", "--from", "490")
+    check(rc == 9 and b"line 500" not in out and "checksum" in err, f"cat of the damaged copy: exit {rc}, {err!r}")
+
+
 def test_errors(store):
     rc, _, err = run("cat", store, "missing")
     check(rc == 2 and "STREAMLOG_ENOTFOUND" in err, f"cat of a missing channel: {rc} {err!r}")
@@ -262,6 +284,7 @@ def main():
     try:
         store = os.path.join(tmp, "store")
         test_pub_ls_stat_cat(store)
+        test_verify(store, tmp)
         test_errors(store)
         test_delete(store)
         test_export_import(store, tmp)
