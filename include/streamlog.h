@@ -276,7 +276,10 @@ int  streamlog_opts_set_str(streamlog_opts *opts, int key, const char *value);
  * @note Several processes may open the same store at once (local file
  *       systems only, not NFS). Their appends are serialised and sequence
  *       numbers never collide; each reader sees all that is committed.
- *       Processes should use the same MAX_STORE_BYTES.
+ *       Each process enforces its own MAX_STORE_BYTES on its appends; all
+ *       map the same address space, so one growing the file never stops
+ *       another (unless a process could map less than the file, e.g. under
+ *       a tight `ulimit -v`: it then gets EBUSY and must reopen).
  * @note Do not use a store in a child after fork(); open it again there.
  * @note Thread-safe. The store starts one background thread for expiry and
  *       periodic syncs, and, while it has subscriptions, one that watches for

@@ -271,10 +271,16 @@ int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store *
         sl_free(st);
         return rc;
     }
+    /* Every process maps the default size (or more, for a larger limit),
+     * whatever its MAX_STORE_BYTES: a process whose map is smaller than the
+     * file another one grew gets MDB_MAP_RESIZED on every call. The limit on
+     * live data is enforced by the append path, not by the map. */
     int default_size = !sl_opts_int(opts, STREAMLOG_OPT_MAX_STORE_BYTES, 0);
+    uint64_t wanted = st->max_store_bytes + map_headroom(st->max_store_bytes);
+    uint64_t usual = DEFAULT_MAX_STORE_BYTES + map_headroom(DEFAULT_MAX_STORE_BYTES);
     struct sl_env_config cfg = {
-        .map_bytes = st->max_store_bytes + map_headroom(st->max_store_bytes),
-        .min_map_bytes = default_size ? MIN_DEFAULT_STORE_BYTES : 0,
+        .map_bytes = wanted > usual ? wanted : usual,
+        .min_map_bytes = default_size || wanted < MIN_DEFAULT_STORE_BYTES ? MIN_DEFAULT_STORE_BYTES : wanted,
         .sync_mode = st->sync_policy == STREAMLOG_SYNC_ALWAYS     ? SL_SYNC_FULL
                      : st->sync_policy == STREAMLOG_SYNC_INTERVAL ? SL_SYNC_DATA
                                                                   : SL_SYNC_NONE,
@@ -283,7 +289,7 @@ int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store *
     };
     uint64_t map_bytes;
     rc = sl_env_open(dir, &cfg, &st->env, &map_bytes);
-    if (!rc && map_bytes != cfg.map_bytes) /* the default did not fit the address space */
+    if (!rc && default_size && map_bytes != cfg.map_bytes) /* the default did not fit the address space */
         st->max_store_bytes = map_bytes - map_bytes / 5;
     if (!rc)
         rc = check_format(st);

@@ -554,6 +554,68 @@ START_TEST(killed_reader_does_not_grow_file)
 }
 END_TEST
 
+/* ---- processes with different MAX_STORE_BYTES ---- */
+
+enum { GROW_BATCHES = 100, GROW_LEN = 1000 };
+
+static void small_limit_child(void *p)
+{
+    struct del_arg *a = p;
+    streamlog_opts *o = NULL;
+    CCHECK(streamlog_opts_new(&o));
+    CCHECK(streamlog_opts_set_int(o, STREAMLOG_OPT_MAX_STORE_BYTES, (int64_t)16 << 20));
+    streamlog_store *st = NULL;
+    CCHECK(streamlog_open(tu_store, o, &st));
+    streamlog_opts_free(o);
+    streamlog_channel *small = NULL;
+    CCHECK(streamlog_channel_open(st, "small", STREAMLOG_CREATE, NULL, &small));
+    CCHECK(streamlog_append(small, "s", 1, NULL));
+    close(a->ready_fd);
+    gate_wait(a->go); /* the other process has grown the file past 16 MiB + headroom */
+    streamlog_channel *big = NULL;
+    CCHECK(streamlog_channel_open(st, "big", 0, NULL, &big));
+    streamlog_msg *m = NULL;
+    CCHECK(streamlog_get(big, (uint64_t)GROW_BATCHES * 1000, &m));
+    streamlog_msg_free(m);
+    streamlog_channel_close(small);
+    CCHECK(streamlog_channel_delete(st, "small")); /* a write, not an append over the limit */
+    streamlog_channel_close(big);
+    CCHECK(streamlog_close(st));
+}
+
+/* A process that opened the store with a small MAX_STORE_BYTES keeps working
+ * after another one grew the file far past that: it used to map only its
+ * limit plus headroom and then get EBUSY (MDB_MAP_RESIZED) on every call. */
+START_TEST(different_store_limits)
+{
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    struct gate go;
+    gate_init(&go);
+    struct del_arg a = { NULL, ready[1], &go };
+    struct child c = spawn(small_limit_child, &a);
+    close(ready[1]);
+    char x;
+    ck_assert_int_eq(read(ready[0], &x, 1), 0);
+    close(ready[0]);
+    streamlog_store *st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
+    streamlog_channel *ch = tu_chan(st, "big", NULL);
+    static unsigned char buf[GROW_LEN];
+    const void *d[1000];
+    size_t l[1000];
+    for (int i = 0; i < 1000; i++) {
+        d[i] = buf;
+        l[i] = sizeof buf;
+    }
+    for (int b = 0; b < GROW_BATCHES; b++)
+        TU_OK(streamlog_append_batch(ch, d, l, 1000, NULL));
+    gate_open(&go);
+    reap(c, "small-limit");
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
 /* ---- large writes by one process, read by another already open ---- */
 
 enum { BIG_N = 40, BIG_LEN = 1 << 20 };
@@ -624,6 +686,7 @@ static Suite *multiprocess_suite(void)
     tcase_add_test(tc, delete_seen_by_other_process);
     tcase_add_test(tc, large_writes_seen_by_other_process);
     tcase_add_test(tc, killed_reader_does_not_grow_file);
+    tcase_add_test(tc, different_store_limits);
     suite_add_tcase(s, tc);
     return s;
 }
