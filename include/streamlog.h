@@ -471,6 +471,19 @@ int streamlog_append_expect(streamlog_channel *ch, const void *data, size_t len,
 int streamlog_append_batch(streamlog_channel *ch, const void *const *data, const size_t *lens,
                            size_t n, uint64_t *out_first_seq);
 
+/**
+ * streamlog_append_batch() only if the channel's last sequence is
+ * @p expected_last_seq: a command that emits several events stores all of
+ * them or none, and none if anyone appended since the caller read the
+ * channel.
+ * @return as streamlog_append_batch, plus ECONFLICT (nothing written) on
+ *         mismatch.
+ * @note Thread-safe; the check and the appends are one atomic step, also
+ *       across processes.
+ */
+int streamlog_append_batch_expect(streamlog_channel *ch, const void *const *data, const size_t *lens,
+                                  size_t n, uint64_t expected_last_seq, uint64_t *out_first_seq);
+
 /* ------------------------------------------------------------------------ */
 /** @defgroup streamlog_messages Messages and reading
  *

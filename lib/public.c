@@ -201,6 +201,17 @@ SL_PUBLIC int streamlog_append_batch(streamlog_channel *ch, const void *const *d
     return rc ? rc : sl_append(ch, data, lens, n, 0, 0, out_first_seq);
 }
 
+SL_PUBLIC int streamlog_append_batch_expect(streamlog_channel *ch, const void *const *data, const size_t *lens,
+                                            size_t n, uint64_t expected_last_seq, uint64_t *out_first_seq)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_append_batch_expect: channel is NULL");
+    REQUIRE(n > 0, "streamlog_append_batch_expect: n is 0");
+    REQUIRE(data && lens, "streamlog_append_batch_expect: data or lens is NULL");
+    int rc = check_payloads(ch, data, lens, n);
+    return rc ? rc : sl_append(ch, data, lens, n, 1, expected_last_seq, out_first_seq);
+}
+
 /* ---- messages ---- */
 
 SL_PUBLIC uint64_t streamlog_msg_seq(const streamlog_msg *m)

@@ -311,6 +311,39 @@ START_TEST(expect_semantics)
 }
 END_TEST
 
+/* Several events of one command: all or none, and none after a conflict. */
+START_TEST(batch_expect_semantics)
+{
+    open_default();
+    const void *d[3] = { "e1", "e2", "e3" };
+    size_t l[3] = { 2, 2, 2 };
+    uint64_t first = 4242;
+    TU_RC(streamlog_append_batch_expect(ch, d, l, 3, 1, &first), STREAMLOG_ECONFLICT);
+    ck_assert_uint_eq(first, 4242);
+    expect_unchanged(0, 0, 0);
+    TU_OK(streamlog_append_batch_expect(ch, d, l, 3, 0, &first));
+    ck_assert_uint_eq(first, 1);
+    tu_expect_msg(ch, 3, "e3", 2);
+    /* someone else appended: the whole batch is refused */
+    tu_append_str(ch, "other");
+    TU_RC(streamlog_append_batch_expect(ch, d, l, 2, 3, &first), STREAMLOG_ECONFLICT);
+    expect_unchanged(4, 4, 11);
+    TU_OK(streamlog_append_batch_expect(ch, d, l, 2, 4, &first));
+    ck_assert_uint_eq(first, 5);
+    tu_expect_msg(ch, 6, "e2", 2);
+    /* bad input */
+    TU_RC(streamlog_append_batch_expect(NULL, d, l, 1, 6, NULL), STREAMLOG_EINVAL);
+    TU_RC(streamlog_append_batch_expect(ch, NULL, l, 1, 6, NULL), STREAMLOG_EINVAL);
+    TU_RC(streamlog_append_batch_expect(ch, d, NULL, 1, 6, NULL), STREAMLOG_EINVAL);
+    TU_RC(streamlog_append_batch_expect(ch, d, l, 0, 6, NULL), STREAMLOG_EINVAL);
+    const void *holes[2] = { "x", NULL };
+    size_t hole_lens[2] = { 1, 5 };
+    TU_RC(streamlog_append_batch_expect(ch, holes, hole_lens, 2, 6, NULL), STREAMLOG_EINVAL);
+    expect_unchanged(6, 6, 15);
+    close_all();
+}
+END_TEST
+
 START_TEST(expect_after_pruning)
 {
     /* The last sequence counts even when retention removed messages. */
@@ -411,6 +444,7 @@ static Suite *append_suite(void)
     tc = tu_tcase("expect", 0);
     tcase_add_test(tc, expect_semantics);
     tcase_add_test(tc, expect_after_pruning);
+    tcase_add_test(tc, batch_expect_semantics);
     suite_add_tcase(s, tc);
     return s;
 }

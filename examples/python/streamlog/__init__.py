@@ -317,15 +317,20 @@ class Channel(_Handle):
         _check(lib.streamlog_append_expect(self._live(), b, len(b), expected_last_seq, byref(seq)))
         return seq.value
 
-    def append_batch(self, items: Sequence[Union[bytes, str]]) -> int:
-        """Store all items in one commit (all or none); returns the first sequence."""
+    def append_batch(self, items: Sequence[Union[bytes, str]], expected_last_seq: Optional[int] = None) -> int:
+        """Store all items in one commit (all or none); returns the first sequence.
+        With expected_last_seq, only if the channel's last sequence is that (else raise Conflict)."""
         bs = [_bytes(x) for x in items]
         if not bs:
             raise InvalidArgument(EINVAL, "append_batch needs at least one message")
         ptrs = (c_char_p * len(bs))(*bs)
         lens = (c_size_t * len(bs))(*[len(b) for b in bs])
         first = c_uint64()
-        _check(lib.streamlog_append_batch(self._live(), ptrs, lens, len(bs), byref(first)))
+        if expected_last_seq is None:
+            _check(lib.streamlog_append_batch(self._live(), ptrs, lens, len(bs), byref(first)))
+        else:
+            _check(lib.streamlog_append_batch_expect(self._live(), ptrs, lens, len(bs), expected_last_seq,
+                                                     byref(first)))
         return first.value
 
     def get(self, seq: int) -> Message:

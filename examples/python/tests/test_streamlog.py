@@ -37,6 +37,10 @@ def test_append_get_iter_stats(store):
     assert ch.append_expect(b"x", 5) == 6
     with pytest.raises(streamlog.Conflict):
         ch.append_expect(b"y", 5)
+    assert ch.append_batch([b"e1", b"e2"], expected_last_seq=6) == 7
+    with pytest.raises(streamlog.Conflict):
+        ch.append_batch([b"e3", b"e4"], expected_last_seq=6)
+    assert ch.stats()["last_seq"] == 8
     assert store.channels() == ["orders"]
 
 
