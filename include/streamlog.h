@@ -383,9 +383,27 @@ void streamlog_channel_close(streamlog_channel *ch);
  * Open handles to the deleted channel then fail with ECLOSED.
  * @return OK; EINVAL; ENOTFOUND; EPERM (read-only store); EIO.
  * @note Thread-safe. Large channels are removed in several bounded commits;
- *       an interruption (crash) is finished by the next streamlog_open().
+ *       an interruption (crash, or a disk too full to finish) is finished by
+ *       the store's background thread or the next streamlog_open(), and never
+ *       keeps the store from opening.
  */
 int  streamlog_channel_delete(streamlog_store *st, const char *name);
+
+/**
+ * Remove the channel's messages with sequences up to @p upto_seq (all of
+ * them when upto_seq >= the last sequence; UINT64_MAX says "all"), keeping
+ * its numbering: the next append still gets last sequence + 1. For
+ * snapshots ("events before this one are folded in") and erasure requests.
+ * The freed pages take new appends. Iterators and subscriptions positioned
+ * in the removed range go on at the first message kept, as after retention.
+ * @param out_removed  when not NULL, how many messages were removed.
+ * @return OK; EINVAL (NULL channel); ECLOSED (channel deleted); EPERM
+ *         (read-only store); ECORRUPT (a damaged record in the range: the
+ *         messages before it are removed); EIO.
+ * @note Thread-safe. Removes in bounded commits (10,000 messages each): a
+ *       crash part-way leaves a prefix removed, never a hole.
+ */
+int  streamlog_channel_purge(streamlog_channel *ch, uint64_t upto_seq, uint64_t *out_removed);
 
 /**
  * List channels: write into @p buf the name of the first channel whose name

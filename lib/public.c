@@ -8,6 +8,7 @@
 #include "names.h"
 #include "options.h"
 #include "reader.h"
+#include "retention.h"
 #include "store.h"
 #include "subs.h"
 #include "verify.h"
@@ -210,6 +211,17 @@ SL_PUBLIC int streamlog_append_batch_expect(streamlog_channel *ch, const void *c
     REQUIRE(data && lens, "streamlog_append_batch_expect: data or lens is NULL");
     int rc = check_payloads(ch, data, lens, n);
     return rc ? rc : sl_append(ch, data, lens, n, 1, expected_last_seq, out_first_seq);
+}
+
+SL_PUBLIC int streamlog_channel_purge(streamlog_channel *ch, uint64_t upto_seq, uint64_t *out_removed)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_channel_purge: channel is NULL");
+    uint64_t removed = 0;
+    int rc = sl_retention_purge(ch->st, ch, upto_seq, &removed);
+    if (!rc && out_removed)
+        *out_removed = removed;
+    return rc;
 }
 
 /* ---- messages ---- */

@@ -77,6 +77,44 @@ int sl_retention_apply(sl_txn *t, sl_chan_rec *rec, const sl_limits *lim, int64_
     return rc;
 }
 
+int sl_retention_purge(streamlog_store *st, const streamlog_channel *ch, uint64_t upto_seq, uint64_t *removed)
+{
+    *removed = 0;
+    for (;;) {
+        sl_txn t;
+        sl_chan_rec rec;
+        size_t n = 0;
+        int rc = sl_store_writable(st);
+        if (rc || (rc = sl_write_begin(st->env, &t)))
+            return rc;
+        sl_cursor *c = NULL;
+        rc = sl_chan_load_handle(&t, ch, &rec);
+        if (!rc)
+            rc = sl_cursor_open(&t, SL_DB_MSGS, &c);
+        while (!rc && rec.msgs > 0 && rec.first_seq <= upto_seq && n < RETENTION_STEP) {
+            sl_msg_rec m;
+            if ((rc = first_msg(c, &rec, &m)) || (rc = sl_cursor_del(c)))
+                break;
+            rec.msgs--;
+            rec.bytes -= m.len <= rec.bytes ? m.len : rec.bytes;
+            rec.first_seq = m.seq + 1;
+            n++;
+        }
+        sl_cursor_close(c);
+        if (!rc && n)
+            rc = sl_chan_save(&t, ch->name, ch->name_len, &rec);
+        if (rc || !n) {
+            sl_abort(&t);
+            return rc;
+        }
+        rc = sl_commit(&t);
+        sl_store_note_commit(st, rc);
+        if (rc)
+            return rc;
+        *removed += n;
+    }
+}
+
 /* More to do after a bounded step? Count limits are known from the record;
  * for age, one more step finds out cheaply. */
 static int more_to_do(const sl_chan_rec *rec, const sl_limits *lim)

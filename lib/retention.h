@@ -25,6 +25,10 @@ int sl_retention_expired(const sl_txn *t, const sl_chan_rec *rec, const sl_limit
 /* Bring one channel within its limits, in bounded commits. */
 int sl_retention_run(streamlog_store *st, const streamlog_channel *ch);
 
+/* streamlog_channel_purge: remove messages up to upto_seq from the front,
+ * in bounded commits; *removed counts what went (also on failure). */
+int sl_retention_purge(streamlog_store *st, const streamlog_channel *ch, uint64_t upto_seq, uint64_t *removed);
+
 /* Background: reclaim expired messages in every channel of the store. */
 void sl_retention_sweep(streamlog_store *st);
 

@@ -476,6 +476,47 @@ START_TEST(lowering_max_age)
 }
 END_TEST
 
+/* Purging up to a sequence removes exactly that prefix, keeps the numbering
+ * and moves a subscription positioned in the range to the first message
+ * kept; purging everything leaves an empty channel that numbers on. */
+START_TEST(purge_keeps_numbering)
+{
+    streamlog_store *st = tu_open(NULL);
+    streamlog_channel *ch = tu_chan(st, "c", NULL);
+    for (int i = 1; i <= 10; i++)
+        tu_append_str(ch, i < 10 ? "m" : "last");
+    streamlog_sub *sub;
+    streamlog_opts *o = tu_opts2(STREAMLOG_OPT_START, STREAMLOG_START_FIRST, 0, 0);
+    TU_OK(streamlog_subscribe(ch, o, &sub));
+    streamlog_opts_free(o);
+    uint64_t removed = 4242;
+    TU_OK(streamlog_channel_purge(ch, 4, &removed));
+    ck_assert_uint_eq(removed, 4);
+    expect_stats(ch, 5, 10, 6, 9);
+    expect_gone(ch, 4);
+    const streamlog_msg *m;
+    TU_OK(streamlog_sub_next(sub, 1000, &m));
+    ck_assert_uint_eq(streamlog_msg_seq(m), 5);
+    TU_OK(streamlog_channel_purge(ch, 2, &removed)); /* nothing left below 5 */
+    ck_assert_uint_eq(removed, 0);
+    ck_assert_uint_eq(tu_append_str(ch, "11"), 11);
+    TU_OK(streamlog_channel_purge(ch, UINT64_MAX, NULL));
+    expect_stats(ch, 12, 11, 0, 0);
+    ck_assert_uint_eq(tu_append_str(ch, "12"), 12);
+    expect_stats(ch, 12, 12, 1, 2);
+    TU_RC(streamlog_channel_purge(NULL, 1, NULL), STREAMLOG_EINVAL);
+    TU_OK(streamlog_sub_close(sub));
+    streamlog_channel_close(ch);
+    /* a deleted channel's handle */
+    streamlog_channel *h = tu_chan(st, "d", NULL);
+    tu_append_str(h, "x");
+    TU_OK(streamlog_channel_delete(st, "d"));
+    TU_RC(streamlog_channel_purge(h, 1, NULL), STREAMLOG_ECLOSED);
+    streamlog_channel_close(h);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
 /* stats.bytes always equals the sum of the readable payloads. */
 START_TEST(stats_bytes_consistent)
 {
@@ -549,6 +590,7 @@ static Suite *retention_suite(void)
     tcase_add_test(tc, store_default_max_age);
     tcase_add_test(tc, expiry_across_reopen);
     tcase_add_test(tc, lowering_max_age);
+    tcase_add_test(tc, purge_keeps_numbering);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,6 +4,7 @@
  *   streamlog ls STORE [--json]
  *   streamlog stat STORE [CHANNEL] [--json]
  *   streamlog verify STORE [--json]
+ *   streamlog purge STORE CHANNEL [--upto SEQ] [--json]
  *   streamlog pub STORE CHANNEL [MESSAGE]
  *   streamlog cat STORE CHANNEL [--from SEQ | --since TIME | --last N] [--follow] [--format raw|json|hex]
  *   streamlog delete STORE CHANNEL
@@ -99,7 +100,7 @@ static int finish(int status, streamlog_store *st, streamlog_channel *ch)
 /* getopt_long over a subcommand's arguments; `positional` receives the rest. */
 struct parsed {
     int json, follow, renumber, have_start;
-    const char *from, *since, *last, *format, *output;
+    const char *from, *since, *last, *format, *output, *upto;
     int npos;
     char **pos;
 };
@@ -111,6 +112,7 @@ static int parse_args(int argc, char **argv, const char *allowed, struct parsed 
         {"from", required_argument, NULL, 'F'}, {"since", required_argument, NULL, 'S'},
         {"last", required_argument, NULL, 'L'}, {"format", required_argument, NULL, 'o'},
         {"output", required_argument, NULL, 'O'}, {"renumber", no_argument, NULL, 'r'},
+        {"upto", required_argument, NULL, 'U'},
         {NULL, 0, NULL, 0},
     };
     memset(p, 0, sizeof *p);
@@ -131,6 +133,7 @@ static int parse_args(int argc, char **argv, const char *allowed, struct parsed 
         case 'L': p->last = optarg; p->have_start++; break;
         case 'o': p->format = optarg; break;
         case 'O': p->output = optarg; break;
+        case 'U': p->upto = optarg; break;
         }
     }
     p->npos = argc - optind;
@@ -614,6 +617,31 @@ static int cmd_delete(int argc, char **argv)
     return finish(rc, st, NULL);
 }
 
+static int cmd_purge(int argc, char **argv)
+{
+    struct parsed a;
+    int rc = parse_args(argc, argv, "jU", &a);
+    if (rc)
+        return rc;
+    if (a.npos != 2)
+        return usage_error("%s: purge takes STORE CHANNEL [--upto SEQ]", "usage");
+    uint64_t upto = UINT64_MAX, removed = 0;
+    if (a.upto && parse_u64(a.upto, &upto))
+        return usage_error("--upto %s: not a sequence number", a.upto);
+    streamlog_store *st;
+    streamlog_channel *ch = NULL;
+    if ((rc = open_store(a.pos[0], 0, &st)))
+        return rc;
+    if ((rc = streamlog_channel_open(st, a.pos[1], 0, NULL, &ch)) ||
+        (rc = streamlog_channel_purge(ch, upto, &removed)))
+        return finish(fail(rc, a.pos[1]), st, ch);
+    if (a.json)
+        rc = print_json(json_pack("{s:I}", "removed", (json_int_t)removed));
+    else
+        printf("%llu\n", (unsigned long long)removed);
+    return finish(rc, st, ch);
+}
+
 /* ---- export / import ---- */
 
 static int export_channel(streamlog_store *st, const char *name, FILE *out, struct progress *pr)
@@ -896,6 +924,7 @@ static const char usage_text[] =
     "  cat STORE CHANNEL [--from SEQ | --since TIME | --last N] [--follow] [--format raw|json|hex] [--json]\n"
     "  delete STORE CHANNEL                   delete a channel and its messages\n"
     "  verify STORE [--json]                  check every record (checksums, counters)\n"
+    "  purge STORE CHANNEL [--upto SEQ] [--json]  remove messages up to SEQ (all), numbering kept\n"
     "  export STORE [CHANNEL...] [--output FILE]   JSON lines: channel, seq, time, data\n"
     "  import STORE [FILE] [--renumber]       append JSON lines written by export\n"
     "Read commands open the store read-only. Exit status: 0, the library's error code negated\n"
@@ -919,7 +948,7 @@ int main(int argc, char **argv)
         int (*fn)(int, char **);
     } cmds[] = {{"ls", cmd_ls},         {"stat", cmd_stat},     {"pub", cmd_pub},     {"cat", cmd_cat},
                 {"delete", cmd_delete}, {"export", cmd_export}, {"import", cmd_import},
-                {"verify", cmd_verify}};
+                {"verify", cmd_verify}, {"purge", cmd_purge}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(cmd, cmds[i].name) == 0)
             return cmds[i].fn(argc - 1, argv + 1);

@@ -122,6 +122,19 @@ def test_verify(store, tmp):
     check(rc == 9 and b"line 500" not in out and "checksum" in err, f"cat of the damaged copy: exit {rc}, {err!r}")
 
 
+def test_purge(store):
+    ok("pub", store, "p", stdin=b"a\nb\nc\nd\n")
+    check(ok("purge", store, "p", "--upto", "2") == b"2\n", "purge --upto 2 removes 2")
+    s = json.loads(ok("stat", store, "p", "--json"))
+    check((s["first_seq"], s["last_seq"], s["msgs"]) == (3, 4, 2), f"after purge --upto: {s}")
+    check(json.loads(ok("purge", store, "p", "--json")) == {"removed": 2}, "purge all --json")
+    check(ok("pub", store, "p", "e") == b"5\n", "numbering goes on after a purge")
+    rc, _, err = run("purge", store, "p", "--upto", "x")
+    check(rc == 64, f"purge --upto x is a usage error: {rc} {err!r}")
+    rc, _, err = run("purge", store, "nope")
+    check(rc == 2, f"purge of a missing channel: {rc} {err!r}")
+
+
 def test_errors(store):
     rc, _, err = run("cat", store, "missing")
     check(rc == 2 and "STREAMLOG_ENOTFOUND" in err, f"cat of a missing channel: {rc} {err!r}")
@@ -285,6 +298,7 @@ def main():
         store = os.path.join(tmp, "store")
         test_pub_ls_stat_cat(store)
         test_verify(store, tmp)
+        test_purge(os.path.join(tmp, "purge-store"))
         test_errors(store)
         test_delete(store)
         test_export_import(store, tmp)

@@ -333,6 +333,12 @@ class Channel(_Handle):
                                                      byref(first)))
         return first.value
 
+    def purge(self, upto: Optional[int] = None) -> int:
+        """Remove messages up to sequence `upto` (all when None), keeping the numbering; returns how many."""
+        removed = c_uint64()
+        _check(lib.streamlog_channel_purge(self._live(), 2**64 - 1 if upto is None else upto, byref(removed)))
+        return removed.value
+
     def get(self, seq: int) -> Message:
         """Message `seq`; NotFound when never stored, removed or expired."""
         m = c_void_p()

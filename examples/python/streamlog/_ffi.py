@@ -81,6 +81,7 @@ _prototypes = {
     "streamlog_append": (c_int, [P, c_char_p, c_size_t, POINTER(c_uint64)]),
     "streamlog_append_expect": (c_int, [P, c_char_p, c_size_t, c_uint64, POINTER(c_uint64)]),
     "streamlog_append_batch": (c_int, [P, POINTER(c_char_p), POINTER(c_size_t), c_size_t, POINTER(c_uint64)]),
+    "streamlog_channel_purge": (c_int, [P, c_uint64, POINTER(c_uint64)]),
     "streamlog_append_batch_expect": (c_int, [P, POINTER(c_char_p), POINTER(c_size_t), c_size_t, c_uint64,
                                               POINTER(c_uint64)]),
     "streamlog_msg_seq": (c_uint64, [P]),

@@ -41,6 +41,8 @@ def test_append_get_iter_stats(store):
     with pytest.raises(streamlog.Conflict):
         ch.append_batch([b"e3", b"e4"], expected_last_seq=6)
     assert ch.stats()["last_seq"] == 8
+    assert ch.purge(upto=2) == 2 and ch.stats()["first_seq"] == 3
+    assert ch.purge() == 6 and ch.stats()["msgs"] == 0 and ch.append(b"z") == 9
     assert store.channels() == ["orders"]
 
 
