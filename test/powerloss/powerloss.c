@@ -38,6 +38,8 @@
  *   STREAMLOG_POWERLOSS_NONE=consistent|report
  *                                    SYNC_NONE images must be consistent (default, as the
  *                                    header promises today) or are only reported
+ *   STREAMLOG_POWERLOSS_NO_SUB=1     the workload leaves the durable subscription alone
+ *                                    (to see whether a failure needs its commits)
  *   STREAMLOG_POWERLOSS_KEEP=1       keep the work directory with the failing images
  *   STREAMLOG_POWERLOSS_TIMEOUT_S=T  a check that runs longer has hung (default 60)
  *
@@ -404,16 +406,16 @@ static uint64_t image_hash(const struct image *im)
 static void build_image(const struct trace *t, size_t cut, enum image_kind kind, uint64_t seed,
                         const unsigned char *base, size_t base_len, struct image *im)
 {
-    size_t last_sync = 0; /* records before it are covered by a barrier */
+    size_t synced_before = 0; /* records before it are covered by a barrier */
     for (size_t i = 0; i < cut; i++)
         if (t->recs[i].type == PL_REC_SYNC)
-            last_sync = i;
+            synced_before = i;
     /* the unsynced writes and truncations, in order */
     size_t nu = 0;
     size_t *u = xmalloc((cut + 1) * sizeof *u);
     for (size_t i = 0; i < cut; i++) {
         const struct rec *r = &t->recs[i];
-        if ((r->type == PL_REC_WRITE || r->type == PL_REC_TRUNCATE) && i > last_sync &&
+        if ((r->type == PL_REC_WRITE || r->type == PL_REC_TRUNCATE) && i >= synced_before &&
             !(r->flags & PL_WRITE_DURABLE))
             u[nu++] = i;
     }
