@@ -6,7 +6,10 @@
  * Power-loss mode (default), repeated until enough images are checked:
  *   1. pl-workload runs under the LD_PRELOAD shim, which traces every write
  *      and sync of data.mdb and the workload's event log in one ordered
- *      trace, and kills itself after a random number of operations.
+ *      trace, and kills itself after a random number of operations. It starts
+ *      from a cleanly closed store made by "pl-workload setup", or (one run
+ *      in eight) from an empty directory, so that creating a store is
+ *      crashed too.
  *   2. The trace of the killed run is replayed onto the store as it was at
  *      the start; the result must equal the data.mdb the run left (proof that
  *      the trace misses no write).
@@ -234,6 +237,7 @@ static void run_child(char *const argv[], char *const env[], int timeout_s, long
     if (pid < 0)
         harness_fail("fork: %s", strerror(errno));
     if (pid == 0) {
+        setpgid(0, 0); /* so that a kill reaches anything it started */
         for (int i = 0; env && env[i]; i++)
             putenv(env[i]);
         dup2(pfd[1], 1);
@@ -257,7 +261,7 @@ static void run_child(char *const argv[], char *const env[], int timeout_s, long
         clock_gettime(CLOCK_MONOTONIC, &now);
         long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
         if ((timeout_s > 0 && ms > timeout_s * 1000L) || (kill_after_ms >= 0 && ms >= kill_after_ms)) {
-            kill(pid, SIGKILL);
+            kill(-pid, SIGKILL);
             waitpid(pid, &res->status, 0);
             res->hung = kill_after_ms < 0;
             break;
@@ -554,10 +558,12 @@ static int judge(const struct child_result *r, const char *label)
             char name[64];
             if (sscanf(p, "FAIL %63[^:]", name) != 1)
                 continue;
-            if (!strcmp(name, "open")) { /* name the code: "open:STREAMLOG_ECORRUPT" */
+            if (!strcmp(name, "open") || !strcmp(name, "open-new-store")) { /* name the code */
                 char code[40];
-                if (sscanf(p, "FAIL open: %39s", code) == 1)
-                    snprintf(name, sizeof name, "open:%s", code);
+                if (sscanf(p + 5 + strlen(name), ": %39s", code) == 1) {
+                    size_t nl = strlen(name);
+                    snprintf(name + nl, sizeof name - nl, ":%s", code);
+                }
             }
             char tag[80], padded[1100];
             snprintf(tag, sizeof tag, ", %s,", name);
@@ -685,7 +691,12 @@ static void powerloss_run(uint64_t run_seed, const unsigned char *base, size_t b
     snprintf(events, sizeof events, "%s/events", run);
     snprintf(trace_path, sizeof trace_path, "%s/trace", run);
     mkdir(store, 0755);
-    write_file(path_of("%s/data.mdb", store), base, base_len);
+    /* one run in eight starts from an empty directory: creation must survive too */
+    int fresh = pl_below(&rng, 8) == 0;
+    if (fresh)
+        base_len = 0;
+    else
+        write_file(path_of("%s/data.mdb", store), base, base_len);
     long max_ops = 20 + (long)pl_below(&rng, 300);
     run_workload(store, events, trace_path, pl_rand(&rng), max_ops, -1);
 
@@ -748,8 +759,9 @@ static void powerloss_run(uint64_t run_seed, const unsigned char *base, size_t b
             write_file(path_of("%s/data.mdb", img), im.b, im.len);
             copy_store_extras(store, img);
             char label[256];
-            snprintf(label, sizeof label, "policy=%s run-seed=%#llx cut=%zu/%zu image=%s image-seed=%#llx", policy,
-                     (unsigned long long)run_seed, cut, t.n, kind_names[k], (unsigned long long)img_seed);
+            snprintf(label, sizeof label, "policy=%s run-seed=%#llx%s cut=%zu/%zu image=%s image-seed=%#llx",
+                     policy, (unsigned long long)run_seed, fresh ? " (new store)" : "", cut, t.n, kind_names[k],
+                     (unsigned long long)img_seed);
             check_image(img, ev, "powerloss", 1, label, k);
             remove_tree(img);
         }
@@ -770,15 +782,17 @@ static void kill_run(uint64_t run_seed, const unsigned char *base, size_t base_l
     snprintf(store, sizeof store, "%s/store", run);
     snprintf(events, sizeof events, "%s/events", run);
     mkdir(store, 0755);
-    write_file(path_of("%s/data.mdb", store), base, base_len);
+    int fresh = pl_below(&rng, 8) == 0; /* from an empty directory */
+    if (!fresh)
+        write_file(path_of("%s/data.mdb", store), base, base_len);
     /* half the runs die after a number of operations, half after a delay */
     int by_ops = (int)pl_below(&rng, 2);
     long max_ops = by_ops ? 20 + (long)pl_below(&rng, 300) : 1000000;
     long delay_ms = by_ops ? -1 : 20 + (long)pl_below(&rng, 400);
     run_workload(store, events, NULL, pl_rand(&rng), max_ops, delay_ms);
     char label[256];
-    snprintf(label, sizeof label, "policy=%s run-seed=%#llx kill after %s %ld", policy, (unsigned long long)run_seed,
-             by_ops ? "operations" : "ms", by_ops ? max_ops : delay_ms);
+    snprintf(label, sizeof label, "policy=%s run-seed=%#llx%s kill after %s %ld", policy, (unsigned long long)run_seed,
+             fresh ? " (new store)" : "", by_ops ? "operations" : "ms", by_ops ? max_ops : delay_ms);
     check_image(store, events, "kill", 0, label, -1);
 }
 
