@@ -363,7 +363,8 @@ static void image_reset(struct image *im, const unsigned char *base, size_t len)
         im->b = realloc(im->b, len);
         im->cap = len;
     }
-    memcpy(im->b, base, len);
+    if (len)
+        memcpy(im->b, base, len);
     im->len = len;
 }
 
