@@ -51,6 +51,7 @@ struct chan_expect {
 
 static struct chan_expect chans[PL_NCHANS];
 static unsigned char *acked; /* by sequence of PL_CHAN_SUB */
+static int store_opened;      /* the workload's streamlog_open() had returned */
 static int failures;
 /* what was verified, printed as a STATS line so that a passing run shows it checked something */
 static unsigned long stat_msgs, stat_required, stat_unacked;
@@ -99,12 +100,13 @@ static void load_expectations(const char *path, int whole_log)
         lines[n++] = strdup(line);
         if (line[0] == 'S' || line[0] == 'F')
             last_sync = n;
+        store_opened |= line[0] == 'P';
     }
     fclose(f);
     size_t required_end = whole_log ? n : last_sync;
     for (int i = 0; i < PL_NCHANS; i++) {
         chans[i].msgs = calloc(MAX_SEQ, sizeof *chans[i].msgs);
-        chans[i].must_exist = i != 2; /* the temporary channel may be between delete and create */
+        chans[i].must_exist = 0; /* until an O or C line says it was created */
     }
     acked = calloc(MAX_SEQ, 1);
     for (size_t i = 0; i < n; i++) {
@@ -130,12 +132,19 @@ static void load_expectations(const char *path, int whole_log)
             for (uint64_t s = 1; s < MAX_SEQ; s++)
                 if (chans[c].msgs[s].crc || chans[c].msgs[s].required)
                     chans[c].msgs[s].deleted_after = 1;
+            chans[c].must_exist = 0;
         } else if (sscanf(lines[i], "C %63s %d", name, &in) == 2) {
             int c = chan_index(name);
             if (c < 0)
                 harness_error("bad C line in the event log");
             /* a new incarnation reuses sequences: forget the old one's */
             memset(chans[c].msgs, 0, MAX_SEQ * sizeof *chans[c].msgs);
+            chans[c].must_exist = i < required_end;
+        } else if (sscanf(lines[i], "O %63s", name) == 1) {
+            int c = chan_index(name);
+            if (c < 0)
+                harness_error("bad O line in the event log");
+            chans[c].must_exist = 1; /* it was in the cleanly closed store the run started from */
         }
     }
     for (int c = 0; c < PL_NCHANS; c++) {
@@ -301,7 +310,10 @@ static void check_durable(streamlog_store *st, const unsigned char *present)
     if (rc)
         return; /* reported by check_channel */
     streamlog_opts *o;
+    /* the workload's start position: a durable whose creation a crash undid
+     * starts again from the first message (a redelivery, allowed) */
     if (streamlog_opts_new(&o) || streamlog_opts_set_str(o, STREAMLOG_OPT_DURABLE, PL_DURABLE) ||
+        streamlog_opts_set_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST) ||
         streamlog_opts_set_int(o, STREAMLOG_OPT_MAX_INFLIGHT, 1048576) ||
         streamlog_opts_set_int(o, STREAMLOG_OPT_ACK_WAIT_MS, 86400000))
         harness_error("options");
@@ -383,7 +395,8 @@ int main(int argc, char **argv)
     int rc = streamlog_open(argv[1], o, &st);
     streamlog_opts_free(o);
     if (rc) {
-        failf("open", "%s (%s)", streamlog_errname(rc), streamlog_errmsg());
+        /* a crash while streamlog_open() created the store is told apart */
+        failf(store_opened ? "open" : "open-new-store", "%s (%s)", streamlog_errname(rc), streamlog_errmsg());
         return PL_EXIT_FAIL;
     }
     unsigned char *present = calloc(MAX_SEQ, 1);

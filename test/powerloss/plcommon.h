@@ -7,7 +7,10 @@
  *   S                            streamlog_sync() returned 0
  *   d <chan>                     streamlog_channel_delete() is about to be called
  *   D <chan>                     ... and returned 0
- *   C <chan> <inc>               the channel was created again (incarnation inc)
+ *   P                            streamlog_open() returned 0 (it may have created the store)
+ *   O <chan>                     the channel was in the (cleanly closed) store the run started from
+ *   C <chan> <inc>               the channel was created (incarnation inc: 1 in a run that
+ *                                started from an empty directory, then +1 per delete)
  *   F                            (added by the driver from the trace) an fdatasync of
  *                                data.mdb completed, whoever called it
  *

@@ -24,11 +24,12 @@
  *   PL_SIDE_LOG  the workload's side log, copied into the trace
  *   PL_BOOT_ID   boot id to serve (off without it)
  *
- * Each traced call runs under one mutex with its trace record, so the
- * trace's order is the order in which the calls completed. A record is
- * written after its call returns: a process killed in between has made a
- * write the trace does not hold, which is then a write no sync covered, so
- * leaving it out is one of the states a power loss may leave. */
+ * Each traced call runs under one mutex with its trace records, so the
+ * trace's order is the order in which the calls completed. A data.mdb write
+ * is recorded before the call and its result after it (a kill in between
+ * leaves a write that may or may not have happened); a sync or a side-log
+ * line is recorded after it succeeded (a kill in between loses a barrier or
+ * an event, which only makes the checker expect less). */
 /* this file defines both open and open64 (and the like): no redirection */
 #undef _FILE_OFFSET_BITS
 #define _GNU_SOURCE
@@ -434,14 +435,33 @@ int dup3(int fd, int fd2, int flags)
 }
 
 /* A write of `len` bytes at `off` that returned `ret`; the caller holds mu. */
-static void note_write(int fd, off_t off, const struct iovec *iov, int iovcnt, ssize_t ret)
+/* A write to a traced descriptor runs under mu between these two. A
+ * data.mdb write is recorded before the call (offset and bytes) and after it
+ * (the call's result), so that a kill in between leaves a write the builder
+ * knows may or may not have reached the file; a side-log line is recorded
+ * once written. */
+static void begin_write(int fd, off_t off, const struct iovec *iov, int iovcnt, uint32_t flags)
 {
-    if (ret <= 0)
+    if (fd_kind[fd] != FD_DATA)
         return;
-    if (fd_kind[fd] == FD_SIDE)
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    trace_rec(PL_REC_WRITE, flags | (fd_dsync[fd] ? PL_WRITE_DURABLE : 0), (uint64_t)off, iov, iovcnt, total);
+}
+
+static void end_write(int fd, const struct iovec *iov, int iovcnt, ssize_t ret)
+{
+    if (fd_kind[fd] == FD_DATA)
+        trace_rec(PL_REC_DONE, 0, (uint64_t)(int64_t)ret, NULL, 0, 0);
+    else if (ret > 0)
         trace_rec(PL_REC_MARK, 0, 0, iov, iovcnt, (size_t)ret);
-    else
-        trace_rec(PL_REC_WRITE, fd_dsync[fd] ? PL_WRITE_DURABLE : 0, (uint64_t)off, iov, iovcnt, (size_t)ret);
+}
+
+/* The offset a write() or writev() will write at. */
+static off_t current_offset(int fd)
+{
+    return (fcntl(fd, F_GETFL) & O_APPEND) ? lseek(fd, 0, SEEK_END) : lseek(fd, 0, SEEK_CUR);
 }
 
 ssize_t write(int fd, const void *buf, size_t n)
@@ -449,14 +469,12 @@ ssize_t write(int fd, const void *buf, size_t n)
     ensure_init();
     if (!kind_of(fd))
         return real_write(fd, buf, n);
+    struct iovec v = {(void *)buf, n};
     pthread_mutex_lock(&mu);
-    off_t off = lseek(fd, 0, SEEK_CUR);
+    begin_write(fd, current_offset(fd), &v, 1, 0);
     ssize_t ret = real_write(fd, buf, n);
     int e = errno;
-    if (ret > 0 && fd_kind[fd] == FD_DATA && (fcntl(fd, F_GETFL) & O_APPEND))
-        off = lseek(fd, 0, SEEK_CUR) - ret;
-    struct iovec v = {(void *)buf, n};
-    note_write(fd, off, &v, 1, ret);
+    end_write(fd, &v, 1, ret);
     pthread_mutex_unlock(&mu);
     errno = e;
     return ret;
@@ -465,14 +483,14 @@ ssize_t write(int fd, const void *buf, size_t n)
 static ssize_t do_pwrite(ssize_t (*fn)(int, const void *, size_t, off_t), int fd, const void *buf, size_t n,
                          off_t off)
 {
-    ensure_init();
     if (!kind_of(fd))
         return fn(fd, buf, n, off);
+    struct iovec v = {(void *)buf, n};
     pthread_mutex_lock(&mu);
+    begin_write(fd, off, &v, 1, 0);
     ssize_t ret = fn(fd, buf, n, off);
     int e = errno;
-    struct iovec v = {(void *)buf, n};
-    note_write(fd, off, &v, 1, ret);
+    end_write(fd, &v, 1, ret);
     pthread_mutex_unlock(&mu);
     errno = e;
     return ret;
@@ -496,12 +514,10 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
     if (!kind_of(fd))
         return real_writev(fd, iov, iovcnt);
     pthread_mutex_lock(&mu);
-    off_t off = lseek(fd, 0, SEEK_CUR);
+    begin_write(fd, current_offset(fd), iov, iovcnt, 0);
     ssize_t ret = real_writev(fd, iov, iovcnt);
     int e = errno;
-    if (ret > 0 && fd_kind[fd] == FD_DATA && (fcntl(fd, F_GETFL) & O_APPEND))
-        off = lseek(fd, 0, SEEK_CUR) - ret;
-    note_write(fd, off, iov, iovcnt, ret);
+    end_write(fd, iov, iovcnt, ret);
     pthread_mutex_unlock(&mu);
     errno = e;
     return ret;
@@ -512,16 +528,12 @@ static ssize_t do_pwritev(int fd, const struct iovec *iov, int iovcnt, off_t off
     if (!kind_of(fd))
         return v2 ? real_pwritev2(fd, iov, iovcnt, off, flags) : real_pwritev(fd, iov, iovcnt, off);
     pthread_mutex_lock(&mu);
+    if (v2 && (flags & ~(RWF_DSYNC | RWF_SYNC | RWF_HIPRI)))
+        unsupported_locked(fd, "pwritev2 with flags");
+    begin_write(fd, off, iov, iovcnt, v2 && (flags & (RWF_DSYNC | RWF_SYNC)) ? PL_WRITE_DURABLE : 0);
     ssize_t ret = v2 ? real_pwritev2(fd, iov, iovcnt, off, flags) : real_pwritev(fd, iov, iovcnt, off);
     int e = errno;
-    if (v2 && (flags & ~(RWF_DSYNC | RWF_SYNC | RWF_HIPRI)) && ret > 0)
-        unsupported_locked(fd, "pwritev2 with flags");
-    int durable_flag = v2 && (flags & (RWF_DSYNC | RWF_SYNC));
-    unsigned char saved = fd_dsync[fd];
-    if (durable_flag)
-        fd_dsync[fd] = 1;
-    note_write(fd, off, iov, iovcnt, ret);
-    fd_dsync[fd] = saved;
+    end_write(fd, iov, iovcnt, ret);
     pthread_mutex_unlock(&mu);
     errno = e;
     return ret;

@@ -13,11 +13,12 @@
 #define PL_TRACE_MAGIC 0x504c5431u /* "PLT1" */
 
 enum pl_rec_type {
-    PL_REC_WRITE = 1,    /* bytes written to data.mdb at `off` */
-    PL_REC_SYNC = 2,     /* fdatasync/fsync/sync_file_range(WAIT_AFTER)/syncfs on data.mdb returned 0 */
+    PL_REC_WRITE = 1,    /* bytes about to be written to data.mdb at `off` */
+    PL_REC_SYNC = 2,     /* fdatasync, fsync or syncfs on data.mdb returned 0 */
     PL_REC_TRUNCATE = 3, /* ftruncate of data.mdb to `off` bytes */
     PL_REC_MARK = 4,     /* bytes the workload wrote to its side log: a line of its event log */
     PL_REC_UNSUPPORTED = 5, /* I/O the builder cannot replay (dup, fallocate, sync_file_range...): text */
+    PL_REC_DONE = 6,     /* the preceding PL_REC_WRITE returned `off` (as int64_t: bytes written or -1) */
 };
 
 #define PL_WRITE_DURABLE 0x1u /* written through an O_DSYNC/O_SYNC descriptor: durable when it returned */

@@ -5,11 +5,13 @@
  *       create the store, its channels and the durable subscription, and
  *       close cleanly: the state every run starts from.
  *   pl-workload run DIR POLICY EVENT_LOG SEED MAX_OPS
+ *       open the store (creating it and its channels when DIR is empty),
  *       append to every channel (single appends and batches), deliver and
  *       ack through the durable subscription (closing and resuming it now
  *       and then), sync, delete and re-create a channel, with retention
  *       pruning the capped channel; after MAX_OPS operations it SIGKILLs
- *       itself (the driver may kill it sooner). Every call that returned 0
+ *       itself (the driver may kill it sooner). With
+ *       STREAMLOG_POWERLOSS_NO_SUB=1 it leaves the subscription alone. Every call that returned 0
  *       and matters to the checker is written to EVENT_LOG (plcommon.h).
  *
  * POLICY is always, interval or none. The event log is written with one
@@ -189,16 +191,31 @@ static int run(const char *dir, int policy, const char *event_log, uint64_t seed
     }
     uint64_t rng = seed;
     streamlog_store *st = open_store(dir, policy);
+    event("P");
     struct chan_state c[PL_NCHANS];
+    int rc;
     for (int i = 0; i < PL_NCHANS; i++) {
-        c[i].ch = open_channel(st, pl_chans[i]);
+        rc = streamlog_channel_open(st, pl_chans[i], 0, NULL, &c[i].ch);
+        if (rc == STREAMLOG_OK) {
+            event("O %s", pl_chans[i]);
+        } else if (rc == STREAMLOG_ENOTFOUND) { /* a run from an empty directory */
+            c[i].ch = open_channel(st, pl_chans[i]);
+            event("C %s 1", pl_chans[i]);
+        } else {
+            fail("streamlog_channel_open", rc);
+        }
         c[i].inc = 1;
         c[i].next = next_seq(c[i].ch);
     }
-    streamlog_sub *sub = subscribe(c[0].ch);
-    int rc;
+    /* STREAMLOG_POWERLOSS_NO_SUB=1: no subscription activity, to tell its
+     * commits' share in a failure from the appends' */
+    const char *no_sub_env = getenv("STREAMLOG_POWERLOSS_NO_SUB");
+    int no_sub = no_sub_env && !strcmp(no_sub_env, "1");
+    streamlog_sub *sub = no_sub ? NULL : subscribe(c[0].ch);
     for (long op = 0; op < max_ops; op++) {
         uint64_t r = pl_below(&rng, 100);
+        if (no_sub && r >= 50 && r < 83)
+            r = pl_below(&rng, 50);
         int k = (int)pl_below(&rng, PL_NCHANS);
         if (r < 40) {
             append_some(&rng, &c[k], pl_chans[k], 1);
