@@ -490,6 +490,32 @@ int streamlog_append_batch(streamlog_channel *ch, const void *const *data, const
                            size_t n, uint64_t *out_first_seq);
 
 /**
+ * Append one message with a header block: an ordered list of name/value
+ * pairs in the NATS wire form, "NATS/1.0\r\n" then "Name: value\r\n" lines
+ * then an empty line "\r\n" (a status after "NATS/1.0" is kept as given).
+ * The block is stored as it is, covered by the record's checksum, and
+ * returned by every read path (streamlog_msg_headers), so NATS front-ends
+ * pass it through unchanged.
+ * @param hdrs  the block, or NULL with hdrs_len 0 for none (then this is
+ *              streamlog_append).
+ * @return as streamlog_append; EINVAL also for a block that is not in that
+ *         form (the message says where); ELIMIT when the block and the
+ *         payload together exceed MAX_PAYLOAD.
+ * @note Thread-safe.
+ */
+int streamlog_append_msg(streamlog_channel *ch, const void *hdrs, size_t hdrs_len, const void *data, size_t len,
+                         uint64_t *out_seq);
+
+/**
+ * streamlog_append_batch() with a header block per message (hdrs[i] NULL
+ * with hdrs_lens[i] 0 for none; hdrs and hdrs_lens may both be NULL).
+ * @return as streamlog_append_batch and streamlog_append_msg.
+ * @note Thread-safe.
+ */
+int streamlog_append_batch_msgs(streamlog_channel *ch, const void *const *hdrs, const size_t *hdrs_lens,
+                                const void *const *data, const size_t *lens, size_t n, uint64_t *out_first_seq);
+
+/**
  * streamlog_append_batch() only if the channel's last sequence is
  * @p expected_last_seq: a command that emits several events stores all of
  * them or none, and none if anyone appended since the caller read the
@@ -518,6 +544,17 @@ int64_t     streamlog_msg_time(const streamlog_msg *m);
 /** Payload of @p m; its length goes to *len when len is not NULL. The pointer
  *  may be NULL for an empty payload; NULL m gives NULL and length 0. */
 const void *streamlog_msg_data(const streamlog_msg *m, size_t *len);
+/** Header block of @p m in the NATS wire form (see streamlog_append_msg),
+ *  valid as long as the message; its length goes to *len when len is not
+ *  NULL. NULL and length 0 when the message has none (or m is NULL). */
+const void *streamlog_msg_headers(const streamlog_msg *m, size_t *len);
+/**
+ * Look up header @p name (ASCII case ignored) of @p m: the first value,
+ * leading blanks skipped, not NUL-terminated, valid as long as the message.
+ * @return OK; ENOTFOUND (no such header, or no header block); EINVAL (NULL
+ *         m, name or output pointer).
+ */
+int streamlog_msg_header(const streamlog_msg *m, const char *name, const void **value, size_t *value_len);
 
 /**
  * Copy message @p seq of the channel into a new owned message.

@@ -31,6 +31,8 @@ struct sl_append_req {
     streamlog_channel *ch;
     const void *const *data;
     const size_t *lens;
+    const void *const *hdrs; /* header blocks, NULL when no message has one */
+    const size_t *hdrs_lens;
     size_t n;
     int has_expect;
     uint64_t expect;
@@ -102,7 +104,9 @@ static int write_request(sl_txn *t, struct sl_append_req *r, sl_chan_rec *rec, i
         uint8_t key[SL_MSG_KEY_LEN];
         void *dst;
         sl_msg_key(key, rec->id, first + i);
-        size_t vlen = SL_MSG_HDR_LEN + r->lens[i];
+        size_t hdrs_len = r->hdrs ? r->hdrs_lens[i] : 0;
+        size_t body_len = sl_msg_body_len(hdrs_len, r->lens[i]);
+        size_t vlen = SL_MSG_HDR_LEN + body_len;
         rc = STREAMLOG_EEXIST;
         if (try_append) {
             rc = sl_cursor_put_reserve(c, key, sizeof key, vlen, 1, &dst);
@@ -112,9 +116,8 @@ static int write_request(sl_txn *t, struct sl_append_req *r, sl_chan_rec *rec, i
             rc = sl_cursor_put_reserve(c, key, sizeof key, vlen, 0, &dst);
         if (rc)
             break;
-        if (r->lens[i])
-            memcpy((uint8_t *)dst + SL_MSG_HDR_LEN, r->data[i], r->lens[i]);
-        sl_msg_hdr_write(dst, key, now, r->lens[i]);
+        sl_msg_body_write(dst, hdrs_len ? r->hdrs[i] : NULL, hdrs_len, r->data[i], r->lens[i]);
+        sl_msg_hdr_write(dst, key, now, hdrs_len > 0, body_len);
         rec->bytes += r->lens[i];
     }
     sl_cursor_close(c);
@@ -136,7 +139,7 @@ static int write_request(sl_txn *t, struct sl_append_req *r, sl_chan_rec *rec, i
      * when this commit might cross the limit. */
     uint64_t live = 0, written = 0;
     for (size_t i = 0; i < r->n; i++)
-        written += SL_MSG_HDR_LEN + SL_MSG_KEY_LEN + r->lens[i];
+        written += SL_MSG_HDR_LEN + SL_MSG_KEY_LEN + sl_msg_body_len(r->hdrs ? r->hdrs_lens[i] : 0, r->lens[i]);
     uint64_t bound = sl_env_high_water(st->env) + 2 * written + ((uint64_t)1 << 20);
     if (bound > st->max_store_bytes && (rc = sl_live_bytes(t, &live)))
         return rc;
@@ -205,7 +208,7 @@ static void commit_batch(streamlog_store *st, struct sl_append_req *batch)
     uint64_t written = 0; /* pages written are about twice the payload, at most */
     for (struct sl_append_req *r = batch; r; r = r->next)
         for (size_t i = 0; i < r->n; i++)
-            written += 2 * (SL_MSG_HDR_LEN + SL_MSG_KEY_LEN + r->lens[i]);
+            written += 2 * (SL_MSG_HDR_LEN + SL_MSG_KEY_LEN + sl_msg_body_len(r->hdrs ? r->hdrs_lens[i] : 0, r->lens[i]));
     int rc = sl_store_writable(st);
     if (!rc && !(rc = sl_write_begin(st->env, &t)) && (rc = sl_env_reserve_space(&t, written)))
         sl_abort(&t);
@@ -263,10 +266,22 @@ static void gather(struct sl_committer *cm)
 int sl_append(streamlog_channel *ch, const void *const *data, const size_t *lens, size_t n, int has_expect,
               uint64_t expect, uint64_t *out_first_seq)
 {
+    return sl_append_msgs(ch, NULL, NULL, data, lens, n, has_expect, expect, out_first_seq);
+}
+
+int sl_append_msgs(streamlog_channel *ch, const void *const *hdrs, const size_t *hdrs_lens, const void *const *data,
+                   const size_t *lens, size_t n, int has_expect, uint64_t expect, uint64_t *out_first_seq)
+{
     streamlog_store *st = ch->st;
     struct sl_committer *cm = &st->committer;
-    struct sl_append_req req = {
-        .ch = ch, .data = data, .lens = lens, .n = n, .has_expect = has_expect, .expect = expect};
+    struct sl_append_req req = {.ch = ch,
+                                .data = data,
+                                .lens = lens,
+                                .hdrs = hdrs,
+                                .hdrs_lens = hdrs_lens,
+                                .n = n,
+                                .has_expect = has_expect,
+                                .expect = expect};
     if (pthread_cond_init(&req.cv, NULL))
         return sl_fail(STREAMLOG_ENOMEM, "cannot create a condition variable");
 

@@ -33,5 +33,9 @@ void sl_committer_destroy(struct sl_committer *c);
  * sequence is `expect` (has_expect). Returns the first sequence. */
 int sl_append(streamlog_channel *ch, const void *const *data, const size_t *lens, size_t n, int has_expect,
               uint64_t expect, uint64_t *out_first_seq);
+/* The same, each message with a header block (hdrs[i], hdrs_lens[i]; length
+ * 0 for none), already validated; hdrs NULL for no headers at all. */
+int sl_append_msgs(streamlog_channel *ch, const void *const *hdrs, const size_t *hdrs_lens, const void *const *data,
+                   const size_t *lens, size_t n, int has_expect, uint64_t expect, uint64_t *out_first_seq);
 
 #endif

@@ -1,22 +1,37 @@
+#include <stdint.h>
 #include <string.h>
 
 #include "checksum.h"
 #include "encoding.h"
 #include "errors.h"
 
-static uint32_t msg_crc(const uint8_t *key, const uint8_t *time_be, const uint8_t *payload, size_t len)
+static uint32_t msg_crc(const uint8_t *key, const uint8_t *time_be, const uint8_t *body, size_t len)
 {
     uint32_t crc = sl_crc32c(0, key, SL_MSG_KEY_LEN);
     crc = sl_crc32c(crc, time_be, 8);
-    return sl_crc32c(crc, payload, len);
+    return sl_crc32c(crc, body, len);
 }
 
-void sl_msg_hdr_write(uint8_t *rec, const uint8_t key[SL_MSG_KEY_LEN], int64_t time_ns, size_t payload_len)
+void sl_msg_body_write(uint8_t *rec, const void *hdrs, size_t hdrs_len, const void *data, size_t len)
+{
+    uint8_t *body = rec + SL_MSG_HDR_LEN;
+    if (hdrs_len) {
+        sl_be32_put(body, (uint32_t)hdrs_len);
+        memcpy(body + 4, hdrs, hdrs_len);
+        body += 4 + hdrs_len;
+    }
+    if (len)
+        memcpy(body, data, len);
+}
+
+void sl_msg_hdr_write(uint8_t *rec, const uint8_t key[SL_MSG_KEY_LEN], int64_t time_ns, int has_headers,
+                      size_t body_len)
 {
     rec[0] = SL_MSG_FORMAT;
-    rec[1] = rec[2] = rec[3] = 0;
+    rec[1] = has_headers ? SL_MSG_HAS_HEADERS : 0;
+    rec[2] = rec[3] = 0;
     sl_be64_put(rec + 4, (uint64_t)time_ns);
-    sl_be32_put(rec + 12, msg_crc(key, rec + 4, rec + SL_MSG_HDR_LEN, payload_len));
+    sl_be32_put(rec + 12, msg_crc(key, rec + 4, rec + SL_MSG_HDR_LEN, body_len));
 }
 
 int sl_msg_decode(const sl_val *key, const sl_val *val, sl_msg_rec *out)
@@ -26,17 +41,33 @@ int sl_msg_decode(const sl_val *key, const sl_val *val, sl_msg_rec *out)
         return sl_fail(STREAMLOG_ECORRUPT, "message key of %zu bytes, expected %d", key->len, SL_MSG_KEY_LEN);
     unsigned long long chan = sl_be64_get(k), seq = sl_be64_get(k + 8);
     size_t hdr = val->len >= 1 && v[0] == SL_MSG_FORMAT_V1 ? SL_MSG_HDR_LEN_V1 : SL_MSG_HDR_LEN;
-    if (val->len < hdr || (v[0] != SL_MSG_FORMAT && v[0] != SL_MSG_FORMAT_V1) || v[1] || v[2] || v[3])
+    unsigned flags_allowed = v[0] == SL_MSG_FORMAT ? SL_MSG_HAS_HEADERS : 0;
+    if (val->len < hdr || (v[0] != SL_MSG_FORMAT && v[0] != SL_MSG_FORMAT_V1) || (v[1] & ~flags_allowed) || v[2] ||
+        v[3])
         return sl_fail(STREAMLOG_ECORRUPT, "malformed message record (channel id %llu, seq %llu)", chan, seq);
-    out->len = val->len - hdr;
-    out->data = out->len ? v + hdr : NULL;
+    const uint8_t *body = v + hdr;
+    size_t body_len = val->len - hdr;
     if (v[0] == SL_MSG_FORMAT) {
-        uint32_t stored = sl_be32_get(v + 12), computed = msg_crc(k, v + 4, v + hdr, out->len);
+        uint32_t stored = sl_be32_get(v + 12), computed = msg_crc(k, v + 4, body, body_len);
         if (stored != computed)
             return sl_fail(STREAMLOG_ECORRUPT,
                            "message record (channel id %llu, seq %llu) fails its checksum (stored %08x, "
                            "computed %08x): the store is damaged", chan, seq, stored, computed);
     }
+    out->hdrs = NULL;
+    out->hdrs_len = 0;
+    if (v[1] & SL_MSG_HAS_HEADERS) {
+        size_t hl = body_len >= 4 ? sl_be32_get(body) : SIZE_MAX;
+        if (hl == 0 || hl > body_len - 4)
+            return sl_fail(STREAMLOG_ECORRUPT, "message record (channel id %llu, seq %llu): bad header block", chan,
+                           seq);
+        out->hdrs = body + 4;
+        out->hdrs_len = hl;
+        body += 4 + hl;
+        body_len -= 4 + hl;
+    }
+    out->len = body_len;
+    out->data = body_len ? body : NULL;
     out->chan_id = chan;
     out->seq = seq;
     out->time = (int64_t)sl_be64_get(v + 4);

@@ -41,23 +41,36 @@ static inline void sl_msg_key(uint8_t key[SL_MSG_KEY_LEN], uint64_t chan_id, uin
     sl_be64_put(key + 8, seq);
 }
 
-/* Message record: format (1), flags (1, zero), reserved (2, zero), time (8),
- * CRC32C (4, format 2 only), payload. The CRC covers the key, the time and
- * the payload, so a record that is damaged, torn or found under another key
- * is caught on read. Format 1 (no CRC) is still read: stores written before
- * checksums keep working. */
+/* Message record: format (1), flags (1), reserved (2, zero), time (8),
+ * CRC32C (4, format 2 only), body. The body is the payload, or with flag
+ * SL_MSG_HAS_HEADERS a 4-byte big-endian length, the header block (NATS
+ * wire form) and then the payload. The CRC covers the key, the time and the
+ * body, so a record that is damaged, torn or found under another key is
+ * caught on read. Format 1 (no CRC, no flags) is still read: stores written
+ * before checksums keep working. */
 #define SL_MSG_FORMAT_V1 1
 #define SL_MSG_HDR_LEN_V1 12
 #define SL_MSG_FORMAT 2
 #define SL_MSG_HDR_LEN 16
-/* Fill the header of a record whose payload is already in place after it. */
-void sl_msg_hdr_write(uint8_t *rec, const uint8_t key[SL_MSG_KEY_LEN], int64_t time_ns, size_t payload_len);
+#define SL_MSG_HAS_HEADERS 0x01
+/* Bytes of a record's body for a header block and a payload of these sizes. */
+static inline size_t sl_msg_body_len(size_t hdrs_len, size_t len)
+{
+    return (hdrs_len ? 4 + hdrs_len : 0) + len;
+}
+/* Write a record's body (header block, if any, and payload) after its header. */
+void sl_msg_body_write(uint8_t *rec, const void *hdrs, size_t hdrs_len, const void *data, size_t len);
+/* Fill the header of a record whose body is already in place after it. */
+void sl_msg_hdr_write(uint8_t *rec, const uint8_t key[SL_MSG_KEY_LEN], int64_t time_ns, int has_headers,
+                      size_t body_len);
 
 typedef struct sl_msg_rec {
     uint64_t chan_id, seq;
     int64_t time;
     const void *data;
     size_t len;
+    const void *hdrs; /* the header block, NULL when there is none */
+    size_t hdrs_len;
 } sl_msg_rec;
 
 /* STREAMLOG_OK, or STREAMLOG_ECORRUPT with a message. */

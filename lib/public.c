@@ -12,6 +12,8 @@
 #include "store.h"
 #include "subs.h"
 #include "verify.h"
+#include "headers.h"
+#include "append.h"
 
 #define SL_PUBLIC __attribute__((visibility("default")))
 
@@ -202,6 +204,52 @@ SL_PUBLIC int streamlog_append_batch(streamlog_channel *ch, const void *const *d
     return rc ? rc : sl_append(ch, data, lens, n, 0, 0, out_first_seq);
 }
 
+/* Header blocks: in the NATS form, and with their payload within MAX_PAYLOAD. */
+static int check_headers(const streamlog_channel *ch, const void *const *hdrs, const size_t *hdrs_lens,
+                         const size_t *lens, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t hl = hdrs_lens ? hdrs_lens[i] : 0;
+        if (!hl)
+            continue;
+        REQUIRE(hdrs && hdrs[i], "header block %zu is NULL with length %zu", i, hl);
+        REQUIRE(hl <= UINT32_MAX, "header block %zu is larger than 4 GiB", i);
+        int rc = sl_headers_check(hdrs[i], hl);
+        if (rc)
+            return rc;
+        if (hl + lens[i] > ch->st->max_payload)
+            return sl_fail(STREAMLOG_ELIMIT, "message %zu: headers and payload are %zu bytes, more than max_payload %llu",
+                           i, hl + lens[i], (unsigned long long)ch->st->max_payload);
+    }
+    return STREAMLOG_OK;
+}
+
+SL_PUBLIC int streamlog_append_msg(streamlog_channel *ch, const void *hdrs, size_t hdrs_len, const void *data,
+                                   size_t len, uint64_t *out_seq)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_append_msg: channel is NULL");
+    int rc = check_payloads(ch, &data, &len, 1);
+    if (!rc)
+        rc = check_headers(ch, &hdrs, &hdrs_len, &len, 1);
+    return rc ? rc : sl_append_msgs(ch, hdrs_len ? &hdrs : NULL, &hdrs_len, &data, &len, 1, 0, 0, out_seq);
+}
+
+SL_PUBLIC int streamlog_append_batch_msgs(streamlog_channel *ch, const void *const *hdrs, const size_t *hdrs_lens,
+                                          const void *const *data, const size_t *lens, size_t n,
+                                          uint64_t *out_first_seq)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_append_batch_msgs: channel is NULL");
+    REQUIRE(n > 0, "streamlog_append_batch_msgs: n is 0");
+    REQUIRE(data && lens, "streamlog_append_batch_msgs: data or lens is NULL");
+    REQUIRE(!hdrs == !hdrs_lens, "streamlog_append_batch_msgs: give both hdrs and hdrs_lens, or neither");
+    int rc = check_payloads(ch, data, lens, n);
+    if (!rc)
+        rc = check_headers(ch, hdrs, hdrs_lens, lens, n);
+    return rc ? rc : sl_append_msgs(ch, hdrs, hdrs_lens, data, lens, n, 0, 0, out_first_seq);
+}
+
 SL_PUBLIC int streamlog_append_batch_expect(streamlog_channel *ch, const void *const *data, const size_t *lens,
                                             size_t n, uint64_t expected_last_seq, uint64_t *out_first_seq)
 {
@@ -229,6 +277,26 @@ SL_PUBLIC int streamlog_channel_purge(streamlog_channel *ch, uint64_t upto_seq, 
 SL_PUBLIC uint64_t streamlog_msg_seq(const streamlog_msg *m)
 {
     return m ? m->seq : 0;
+}
+
+SL_PUBLIC const void *streamlog_msg_headers(const streamlog_msg *m, size_t *len)
+{
+    if (len)
+        *len = m ? m->hdrs_len : 0;
+    return m ? m->hdrs : NULL;
+}
+
+SL_PUBLIC int streamlog_msg_header(const streamlog_msg *m, const char *name, const void **value, size_t *value_len)
+{
+    sl_clear_error();
+    REQUIRE(m && name && value && value_len, "streamlog_msg_header: NULL argument");
+    const char *v;
+    size_t vl;
+    if (!m->hdrs || sl_headers_find(m->hdrs, m->hdrs_len, name, &v, &vl))
+        return sl_fail(STREAMLOG_ENOTFOUND, "message %llu has no header '%s'", (unsigned long long)m->seq, name);
+    *value = v;
+    *value_len = vl;
+    return STREAMLOG_OK;
 }
 
 SL_PUBLIC int64_t streamlog_msg_time(const streamlog_msg *m)

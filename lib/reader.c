@@ -26,27 +26,25 @@ struct streamlog_iter {
 
 /* ---- owned messages ---- */
 
-static int msg_new_owned(uint64_t seq, int64_t time, const void *data, size_t len, uint32_t redeliveries,
-                         streamlog_msg **out)
+int sl_msg_copy(const streamlog_msg *from, streamlog_msg **out)
 {
-    streamlog_msg *m = sl_malloc(sizeof *m + len);
+    streamlog_msg *m = sl_malloc(sizeof *m + from->len + from->hdrs_len);
     if (!m)
-        return sl_fail(STREAMLOG_ENOMEM, "out of memory copying a message of %zu bytes", len);
-    m->seq = seq;
-    m->time = time;
-    m->len = len;
-    m->data = len ? (const void *)(m + 1) : NULL;
-    if (len)
-        memcpy(m + 1, data, len);
-    m->redeliveries = redeliveries;
+        return sl_fail(STREAMLOG_ENOMEM, "out of memory copying a message of %zu bytes", from->len + from->hdrs_len);
+    *m = *from;
+    uint8_t *inline_bytes = (uint8_t *)(m + 1);
+    m->data = from->len ? memcpy(inline_bytes, from->data, from->len) : NULL;
+    m->hdrs = from->hdrs_len ? memcpy(inline_bytes + from->len, from->hdrs, from->hdrs_len) : NULL;
     m->owned = 1;
     *out = m;
     return STREAMLOG_OK;
 }
 
-int sl_msg_copy(const streamlog_msg *m, streamlog_msg **out)
+/* The view of a decoded record. */
+static streamlog_msg view_of(const sl_msg_rec *m)
 {
-    return msg_new_owned(m->seq, m->time, m->data, m->len, m->redeliveries, out);
+    return (streamlog_msg){
+        .seq = m->seq, .time = m->time, .data = m->data, .len = m->len, .hdrs = m->hdrs, .hdrs_len = m->hdrs_len};
 }
 
 void sl_msg_free(streamlog_msg *m)
@@ -246,7 +244,7 @@ int sl_iter_next(streamlog_iter *it, const streamlog_msg **out)
         if (it->limits.max_age_ms > 0 && m.time < sl_expiry_cutoff(&it->limits, sl_now_ns()))
             continue; /* expired, not yet reclaimed */
         it->since_renew++;
-        it->view = (streamlog_msg){.seq = m.seq, .time = m.time, .data = m.data, .len = m.len};
+        it->view = view_of(&m);
         *out = &it->view;
         return STREAMLOG_OK;
     }
@@ -276,7 +274,7 @@ int sl_read_view(streamlog_channel *ch, uint64_t seq, sl_txn *txn, streamlog_msg
         sl_read_end(txn);
         return rc;
     }
-    *view = (streamlog_msg){.seq = m.seq, .time = m.time, .data = m.data, .len = m.len};
+    *view = view_of(&m);
     return STREAMLOG_OK;
 }
 

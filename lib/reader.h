@@ -9,6 +9,8 @@ struct streamlog_msg {
     int64_t time;
     const void *data;
     size_t len;
+    const void *hdrs;   /* header block (NATS wire form), NULL when none */
+    size_t hdrs_len;
     uint32_t redeliveries;
     int owned;  /* allocated by streamlog_get / streamlog_msg_copy, payload inline */
 };

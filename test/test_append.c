@@ -344,6 +344,118 @@ START_TEST(batch_expect_semantics)
 }
 END_TEST
 
+/* Header blocks are stored as given and returned on every read path. */
+START_TEST(headers_round_trip)
+{
+    open_default();
+    static const char block[] = "NATS/1.0\r\nType: OrderPlaced\r\nCorrelation-Id:   42\r\nType: second\r\n\r\n";
+    uint64_t seq = 0;
+    TU_OK(streamlog_append_msg(ch, block, sizeof block - 1, "p", 1, &seq));
+    ck_assert_uint_eq(seq, 1);
+    tu_append_str(ch, "plain");
+    const void *hd[3] = { block, NULL, block };
+    size_t hl[3] = { sizeof block - 1, 0, sizeof block - 1 };
+    const void *d[3] = { "a", "b", "" };
+    size_t l[3] = { 1, 1, 0 };
+    TU_OK(streamlog_append_batch_msgs(ch, hd, hl, d, l, 3, &seq));
+    ck_assert_uint_eq(seq, 3);
+    /* get */
+    streamlog_msg *m;
+    TU_OK(streamlog_get(ch, 1, &m));
+    size_t len;
+    const void *h = streamlog_msg_headers(m, &len);
+    ck_assert_uint_eq(len, sizeof block - 1);
+    ck_assert_int_eq(memcmp(h, block, len), 0);
+    tu_expect_msg(ch, 1, "p", 1);
+    const void *v;
+    size_t vl;
+    TU_OK(streamlog_msg_header(m, "type", &v, &vl)); /* case ignored, the first one */
+    ck_assert_uint_eq(vl, 11);
+    ck_assert_int_eq(memcmp(v, "OrderPlaced", 11), 0);
+    TU_OK(streamlog_msg_header(m, "Correlation-Id", &v, &vl));
+    ck_assert_uint_eq(vl, 2);
+    ck_assert_int_eq(memcmp(v, "42", 2), 0);
+    TU_RC(streamlog_msg_header(m, "Nope", &v, &vl), STREAMLOG_ENOTFOUND);
+    TU_RC(streamlog_msg_header(m, NULL, &v, &vl), STREAMLOG_EINVAL);
+    TU_RC(streamlog_msg_header(NULL, "Type", &v, &vl), STREAMLOG_EINVAL);
+    /* an owned copy keeps them */
+    streamlog_msg *copy;
+    TU_OK(streamlog_msg_copy(m, &copy));
+    streamlog_msg_free(m);
+    h = streamlog_msg_headers(copy, &len);
+    ck_assert_uint_eq(len, sizeof block - 1);
+    ck_assert_int_eq(memcmp(h, block, len), 0);
+    streamlog_msg_free(copy);
+    /* a message without a block */
+    TU_OK(streamlog_get(ch, 2, &m));
+    ck_assert_ptr_null(streamlog_msg_headers(m, &len));
+    ck_assert_uint_eq(len, 0);
+    TU_RC(streamlog_msg_header(m, "Type", &v, &vl), STREAMLOG_ENOTFOUND);
+    streamlog_msg_free(m);
+    ck_assert_ptr_null(streamlog_msg_headers(NULL, &len));
+    /* the iterator's views */
+    streamlog_iter *it;
+    const streamlog_msg *view;
+    TU_OK(streamlog_iter_open(ch, STREAMLOG_START_FIRST, 0, &it));
+    size_t expect_len[5] = { sizeof block - 1, 0, sizeof block - 1, 0, sizeof block - 1 };
+    for (int i = 0; i < 5; i++) {
+        TU_OK(streamlog_iter_next(it, &view));
+        streamlog_msg_headers(view, &len);
+        ck_assert_uint_eq(len, expect_len[i]);
+    }
+    streamlog_iter_close(it);
+    /* and a subscription's deliveries */
+    streamlog_sub *sub;
+    streamlog_opts *o = tu_opts2(STREAMLOG_OPT_START, STREAMLOG_START_FIRST, 0, 0);
+    TU_OK(streamlog_subscribe(ch, o, &sub));
+    streamlog_opts_free(o);
+    TU_OK(streamlog_sub_next(sub, 1000, &view));
+    TU_OK(streamlog_msg_header(view, "TYPE", &v, &vl));
+    ck_assert_int_eq(memcmp(v, "OrderPlaced", 11), 0);
+    TU_OK(streamlog_sub_close(sub));
+    streamlog_verify_report rep = { .size = sizeof rep };
+    TU_OK(streamlog_verify(st, &rep));
+    ck_assert_uint_eq(rep.messages, 5);
+    close_all();
+}
+END_TEST
+
+/* Blocks not in the NATS form are refused, and nothing is stored. */
+START_TEST(headers_bad_input)
+{
+    open_default();
+    static const char *const bad[] = {
+        "",                                       /* too short */
+        "HTTP/1.1\r\n\r\n",                       /* wrong prefix */
+        "NATS/1.0\r\nA: b\r\n",                   /* no closing empty line */
+        "NATS/1.0\nA: b\n\n",                      /* bare LF */
+        "NATS/1.0\r\nno colon\r\n\r\n",           /* not Name: value */
+        "NATS/1.0\r\n: empty name\r\n\r\n",
+        "NATS/1.0\r\nBad Name: x\r\n\r\n",        /* a blank in the name */
+        "NATS/1.0\r\nA: b\r\n\r\ntrailing",       /* bytes after the end */
+        "NATS/1.0\r\nA: b\rc\r\n\r\n",           /* bare CR */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = streamlog_append_msg(ch, bad[i], strlen(bad[i]) ? strlen(bad[i]) : 1, "x", 1, NULL);
+        ck_assert_msg(rc == STREAMLOG_EINVAL, "block %zu: %s", i, tu_name(rc));
+    }
+    TU_RC(streamlog_append_msg(ch, NULL, 5, "x", 1, NULL), STREAMLOG_EINVAL);
+    TU_RC(streamlog_append_msg(NULL, "NATS/1.0\r\n\r\n", 12, "x", 1, NULL), STREAMLOG_EINVAL);
+    size_t hl[1] = { 12 };
+    const void *d[1] = { "x" };
+    size_t l[1] = { 1 };
+    TU_RC(streamlog_append_batch_msgs(ch, NULL, hl, d, l, 1, NULL), STREAMLOG_EINVAL);
+    expect_unchanged(0, 0, 0);
+    /* the block counts toward MAX_PAYLOAD (1 MiB by default) */
+    static unsigned char big[1 << 20];
+    TU_RC(streamlog_append_msg(ch, "NATS/1.0\r\n\r\n", 12, big, sizeof big - 4, NULL), STREAMLOG_ELIMIT);
+    expect_unchanged(0, 0, 0);
+    /* a bare "NATS/1.0" with no headers is a valid block */
+    TU_OK(streamlog_append_msg(ch, "NATS/1.0\r\n\r\n", 12, "x", 1, NULL));
+    close_all();
+}
+END_TEST
+
 START_TEST(expect_after_pruning)
 {
     /* The last sequence counts even when retention removed messages. */
@@ -445,6 +557,8 @@ static Suite *append_suite(void)
     tcase_add_test(tc, expect_semantics);
     tcase_add_test(tc, expect_after_pruning);
     tcase_add_test(tc, batch_expect_semantics);
+    tcase_add_test(tc, headers_round_trip);
+    tcase_add_test(tc, headers_bad_input);
     suite_add_tcase(s, tc);
     return s;
 }

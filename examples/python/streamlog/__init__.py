@@ -160,20 +160,49 @@ def _bytes(data: Union[bytes, bytearray, memoryview, str]) -> bytes:
 
 # ---- messages ----
 
-class Message:
-    """A message copied out of the store: .seq, .time_ns (Unix ns), .data (bytes) and
-    .redelivery_count (0 unless redelivered to a subscription)."""
-    __slots__ = ("seq", "time_ns", "data", "redelivery_count")
+def _header_block(headers) -> bytes:
+    """A dict or (name, value) pairs as a NATS header block."""
+    pairs = headers.items() if hasattr(headers, "items") else headers
+    return b"NATS/1.0\r\n" + b"".join(_bytes(k) + b": " + _bytes(v) + b"\r\n" for k, v in pairs) + b"\r\n"
 
-    def __init__(self, seq: int, time_ns: int, data: bytes, redelivery_count: int = 0):
+
+def _parse_headers(block: bytes) -> List[tuple]:
+    lines = block.split(b"\r\n")[1:]
+    out = []
+    for line in lines:
+        if not line:
+            break
+        name, _, value = line.partition(b":")
+        out.append((name.decode(errors="replace"), value.lstrip(b" \t").decode(errors="replace")))
+    return out
+
+
+class Message:
+    """A message copied out of the store: .seq, .time_ns (Unix ns), .data (bytes),
+    .headers ((name, value) pairs in order, [] when none) and .redelivery_count
+    (0 unless redelivered to a subscription)."""
+    __slots__ = ("seq", "time_ns", "data", "redelivery_count", "headers")
+
+    def __init__(self, seq: int, time_ns: int, data: bytes, redelivery_count: int = 0, headers=None):
         self.seq, self.time_ns, self.data, self.redelivery_count = seq, time_ns, data, redelivery_count
+        self.headers = headers or []
+
+    def header(self, name: str) -> Optional[str]:
+        """The first value of header `name` (case ignored), or None."""
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
 
     @classmethod
     def _from(cls, m: c_void_p) -> "Message":
         n = c_size_t()
         ptr = lib.streamlog_msg_data(m, byref(n))
         data = string_at(ptr, n.value) if n.value else b""
-        return cls(lib.streamlog_msg_seq(m), lib.streamlog_msg_time(m), data, lib.streamlog_msg_redelivery_count(m))
+        hptr = lib.streamlog_msg_headers(m, byref(n))
+        headers = _parse_headers(string_at(hptr, n.value)) if n.value else []
+        return cls(lib.streamlog_msg_seq(m), lib.streamlog_msg_time(m), data, lib.streamlog_msg_redelivery_count(m),
+                   headers)
 
     def __repr__(self):
         return (f"Message(seq={self.seq}, time_ns={self.time_ns}, data={self.data[:40]!r}"
@@ -303,11 +332,16 @@ class Channel(_Handle):
     def _free(self, ptr):
         lib.streamlog_channel_close(ptr)
 
-    def append(self, data: Union[bytes, str]) -> int:
-        """Store one message (str is UTF-8 encoded); returns its sequence."""
+    def append(self, data: Union[bytes, str], headers=None) -> int:
+        """Store one message (str is UTF-8 encoded), with optional headers (a dict or
+        (name, value) pairs, kept in order); returns its sequence."""
         b = _bytes(data)
         seq = c_uint64()
-        _check(lib.streamlog_append(self._live(), b, len(b), byref(seq)))
+        if headers:
+            h = _header_block(headers)
+            _check(lib.streamlog_append_msg(self._live(), h, len(h), b, len(b), byref(seq)))
+        else:
+            _check(lib.streamlog_append(self._live(), b, len(b), byref(seq)))
         return seq.value
 
     def append_expect(self, data: Union[bytes, str], expected_last_seq: int) -> int:

@@ -41,8 +41,14 @@ def test_append_get_iter_stats(store):
     with pytest.raises(streamlog.Conflict):
         ch.append_batch([b"e3", b"e4"], expected_last_seq=6)
     assert ch.stats()["last_seq"] == 8
+    hseq = ch.append(b"evt", headers={"Type": "OrderPlaced", "Correlation-Id": "42"})
+    m = ch.get(hseq)
+    assert m.headers == [("Type", "OrderPlaced"), ("Correlation-Id", "42")] and m.header("type") == "OrderPlaced"
+    assert ch.get(1).headers == [] and ch.get(1).header("Type") is None
+    with pytest.raises(streamlog.InvalidArgument):
+        ch.append(b"x", headers={"Bad Name": "v"})
     assert ch.purge(upto=2) == 2 and ch.stats()["first_seq"] == 3
-    assert ch.purge() == 6 and ch.stats()["msgs"] == 0 and ch.append(b"z") == 9
+    assert ch.purge() == 7 and ch.stats()["msgs"] == 0 and ch.append(b"z") == 10
     assert store.channels() == ["orders"]
 
 
