@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
@@ -243,6 +244,16 @@ int sl_env_sync(sl_env *env)
 {
     int rc = atomic_exchange(&sync_fail, 0) ? EIO : mdb_env_sync(env->mdb, 1);
     return rc ? sl_fail(STREAMLOG_EIO, "syncing the store: %s", mdb_strerror(rc)) : STREAMLOG_OK;
+}
+
+int sl_fsync_path(const char *path, int is_dir)
+{
+    int fd = open(path, (is_dir ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sl_fail(STREAMLOG_EIO, "cannot open '%s' to sync it: %s", path, strerror(errno));
+    int rc = fsync(fd) ? sl_fail(STREAMLOG_EIO, "syncing '%s': %s", path, strerror(errno)) : STREAMLOG_OK;
+    close(fd);
+    return rc;
 }
 
 int sl_env_clear_stale_readers(sl_env *env)

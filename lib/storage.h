@@ -66,6 +66,8 @@ int  sl_env_sync(sl_env *env);          /* forced sync of all commits */
  * otherwise keeps every page it sees from being reused, and the file grows.
  * Returns how many slots were freed. */
 int  sl_env_clear_stale_readers(sl_env *env);
+/* fsync a file (or, with is_dir, a directory's entries). */
+int  sl_fsync_path(const char *path, int is_dir);
 
 /* Read transactions come from a pool; end them with sl_read_end(). */
 int  sl_read_begin(sl_env *env, sl_txn *t);

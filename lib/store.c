@@ -5,7 +5,11 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "channels.h"
@@ -203,6 +207,23 @@ static uint64_t map_headroom(uint64_t max_store_bytes)
     return headroom < ((uint64_t)8 << 20) ? (uint64_t)8 << 20 : headroom;
 }
 
+/* Stamp a new store with its format, in its first commit. */
+static int stamp_format(sl_env *env)
+{
+    sl_txn t;
+    int rc = sl_write_begin(env, &t);
+    if (rc)
+        return rc;
+    rc = sl_meta_put(&t, SL_META_FORMAT, SL_STORE_FORMAT);
+    if (!rc)
+        rc = sl_meta_put(&t, SL_META_NEXT_CHAN_ID, 1);
+    if (rc) {
+        sl_abort(&t);
+        return rc;
+    }
+    return sl_commit(&t);
+}
+
 /* Check the format of an existing store, or stamp a new one. */
 static int check_format(streamlog_store *st)
 {
@@ -222,16 +243,46 @@ static int check_format(streamlog_store *st)
                        (unsigned long long)format, SL_STORE_FORMAT);
     if (st->readonly)
         return sl_fail(STREAMLOG_ENOTFOUND, "the store was never initialised");
-    if ((rc = sl_write_begin(st->env, &t)))
-        return rc;
-    rc = sl_meta_put(&t, SL_META_FORMAT, SL_STORE_FORMAT);
-    if (!rc)
-        rc = sl_meta_put(&t, SL_META_NEXT_CHAN_ID, 1);
-    if (rc) {
-        sl_abort(&t);
-        return rc;
+    return stamp_format(st->env);
+}
+
+/* A new store's data file is made in a temporary directory beside where it
+ * goes, stamped and synced there, and only then linked into place: a power
+ * loss while a store is being created leaves either no data.mdb or a whole
+ * one, never a torn file that no open accepts. */
+static int create_data_file(const char *dir, const struct sl_env_config *cfg)
+{
+    char final[PATH_MAX], tmp[PATH_MAX], file[PATH_MAX + 16];
+    if (snprintf(final, sizeof final, "%s/data.mdb", dir) >= (int)sizeof final ||
+        snprintf(tmp, sizeof tmp, "%s/.creating-XXXXXX", dir) >= (int)sizeof tmp)
+        return sl_fail(STREAMLOG_EINVAL, "store path too long");
+    if (access(final, F_OK) == 0 || errno != ENOENT)
+        return STREAMLOG_OK; /* there already (or unreadable: the open says why) */
+    if (!mkdtemp(tmp))
+        return sl_fail(errno == EACCES || errno == EPERM || errno == EROFS ? STREAMLOG_EPERM : STREAMLOG_EIO,
+                       "cannot create a store in '%s': %s", dir, strerror(errno));
+    struct sl_env_config c = *cfg;
+    c.sync_mode = SL_SYNC_FULL;
+    sl_env *env;
+    uint64_t map_bytes;
+    int rc = sl_env_open(tmp, &c, &env, &map_bytes);
+    if (!rc) {
+        if (!(rc = stamp_format(env)))
+            rc = sl_env_sync(env);
+        sl_env_close(env);
     }
-    return sl_commit(&t);
+    snprintf(file, sizeof file, "%s/data.mdb", tmp);
+    if (!rc && (rc = sl_fsync_path(file, 0)) == STREAMLOG_OK) {
+        if (link(file, final) != 0 && errno != EEXIST) /* EEXIST: another process made it first */
+            rc = sl_fail(STREAMLOG_EIO, "cannot create '%s': %s", final, strerror(errno));
+        else
+            rc = sl_fsync_path(dir, 1);
+    }
+    unlink(file);
+    snprintf(file, sizeof file, "%s/lock.mdb", tmp);
+    unlink(file);
+    rmdir(tmp);
+    return rc;
 }
 
 int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store **out)
@@ -288,7 +339,10 @@ int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store *
         .readonly = readonly,
     };
     uint64_t map_bytes;
-    rc = sl_env_open(dir, &cfg, &st->env, &map_bytes);
+    if (!readonly)
+        rc = create_data_file(dir, &cfg);
+    if (!rc)
+        rc = sl_env_open(dir, &cfg, &st->env, &map_bytes);
     if (!rc && default_size && map_bytes != cfg.map_bytes) /* the default did not fit the address space */
         st->max_store_bytes = map_bytes - map_bytes / 5;
     if (!rc)

@@ -91,6 +91,9 @@ DECLARE_REAL(int, sync_file_range, int, off_t, off_t, unsigned int)
 DECLARE_REAL(int, ftruncate, int, off_t)
 DECLARE_REAL(int, ftruncate64, int, off_t)
 DECLARE_REAL(int, fallocate, int, int, off_t, off_t)
+DECLARE_REAL(int, fallocate64, int, int, off_t, off_t)
+DECLARE_REAL(int, link, const char *, const char *)
+DECLARE_REAL(int, linkat, int, const char *, int, const char *, int)
 DECLARE_REAL(int, msync, void *, size_t, int)
 DECLARE_REAL(int, dup, int)
 DECLARE_REAL(int, dup2, int, int)
@@ -105,7 +108,8 @@ static void resolve_all(void)
     RESOLVE(write); RESOLVE(pwrite); RESOLVE(pwrite64); RESOLVE(writev); RESOLVE(pwritev);
     RESOLVE(pwritev64); RESOLVE(pwritev2); RESOLVE(fdatasync); RESOLVE(fsync); RESOLVE(syncfs);
     RESOLVE(sync_file_range); RESOLVE(ftruncate); RESOLVE(ftruncate64); RESOLVE(fallocate);
-    RESOLVE(msync); RESOLVE(dup); RESOLVE(dup2); RESOLVE(dup3);
+    RESOLVE(msync); RESOLVE(dup); RESOLVE(dup2); RESOLVE(dup3); RESOLVE(fallocate64); RESOLVE(link);
+    RESOLVE(linkat);
 }
 
 static void die(const char *what)
@@ -223,6 +227,13 @@ static enum fd_kind classify(int dirfd, const char *path)
     char resolved[2 * PATH_MAX + 2];
     snprintf(resolved, sizeof resolved, "%s/%s", rdir, base);
     if (is_data && strcmp(rdir, store_dir) == 0)
+        return FD_DATA;
+    /* a new store's data.mdb is made in <store>/.creating-XXXXXX and then
+     * linked into place (PL_REC_LINK): its writes are the data file's */
+    const char *last = strrchr(rdir, '/');
+    size_t plen = last ? (size_t)(last - rdir) : 0;
+    if (is_data && last && strncmp(last + 1, ".creating-", 10) == 0 && plen == strlen(store_dir) &&
+        strncmp(rdir, store_dir, plen) == 0)
         return FD_DATA;
     if (maybe_side && strcmp(resolved, side_log) == 0)
         return FD_SIDE;
@@ -626,12 +637,53 @@ int ftruncate64(int fd, off_t len)
     return do_truncate(real_ftruncate64 ? real_ftruncate64 : real_ftruncate, fd, len);
 }
 
+/* FALLOC_FL_KEEP_SIZE only reserves blocks beyond the end: no content to
+ * replay. Any other mode changes what the file holds. */
+static int do_fallocate(int (*fn)(int, int, off_t, off_t), int fd, int mode, off_t off, off_t len)
+{
+    if (kind_of(fd) == FD_DATA && mode != FALLOC_FL_KEEP_SIZE)
+        unsupported(fd, "fallocate");
+    return fn(fd, mode, off, len);
+}
+
 int fallocate(int fd, int mode, off_t off, off_t len)
 {
     ensure_init();
-    if (kind_of(fd) == FD_DATA)
-        unsupported(fd, "fallocate");
-    return real_fallocate(fd, mode, off, len);
+    return do_fallocate(real_fallocate, fd, mode, off, len);
+}
+
+int fallocate64(int fd, int mode, off_t off, off_t len)
+{
+    ensure_init();
+    return do_fallocate(real_fallocate64 ? real_fallocate64 : real_fallocate, fd, mode, off, len);
+}
+
+/* A new store's data.mdb linked into place (see classify). */
+static void note_link(int rc, int newdirfd, const char *newpath)
+{
+    if (rc == 0 && classify(newdirfd, newpath) == FD_DATA) {
+        pthread_mutex_lock(&mu);
+        trace_rec(PL_REC_LINK, 0, 0, NULL, 0, 0);
+        pthread_mutex_unlock(&mu);
+    }
+}
+
+int link(const char *oldpath, const char *newpath)
+{
+    ensure_init();
+    int rc = real_link(oldpath, newpath), e = errno;
+    note_link(rc, AT_FDCWD, newpath);
+    errno = e;
+    return rc;
+}
+
+int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)
+{
+    ensure_init();
+    int rc = real_linkat(olddirfd, oldpath, newdirfd, newpath, flags), e = errno;
+    note_link(rc, newdirfd, newpath);
+    errno = e;
+    return rc;
 }
 
 /* LMDB calls msync only with MDB_WRITEMAP, whose writes through the map the

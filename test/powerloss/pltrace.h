@@ -19,6 +19,8 @@ enum pl_rec_type {
     PL_REC_MARK = 4,     /* bytes the workload wrote to its side log: a line of its event log */
     PL_REC_UNSUPPORTED = 5, /* I/O the builder cannot replay (dup, fallocate, sync_file_range...): text */
     PL_REC_DONE = 6,     /* the preceding PL_REC_WRITE returned `off` (as int64_t: bytes written or -1) */
+    PL_REC_LINK = 7,     /* the data.mdb written so far, made (and synced) in a ".creating-*" directory of
+                            the store, was linked into the store: before this record there is no data.mdb */
 };
 
 #define PL_WRITE_DURABLE 0x1u /* written through an O_DSYNC/O_SYNC descriptor: durable when it returned */

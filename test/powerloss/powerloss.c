@@ -433,6 +433,14 @@ static uint64_t image_hash(const struct image *im)
 static void build_image(const struct trace *t, size_t cut, enum image_kind kind, uint64_t seed,
                         const unsigned char *base, size_t base_len, struct image *im)
 {
+    /* A new store's data.mdb is linked into place once it is complete and
+     * synced: a cut before that finds no data.mdb (an empty one here, which
+     * opens as a new store). */
+    for (size_t i = cut; i < t->n; i++)
+        if (t->recs[i].type == PL_REC_LINK) {
+            image_reset(im, base, 0);
+            return;
+        }
     size_t synced_before = 0; /* records before it are covered by a barrier */
     for (size_t i = 0; i < cut; i++)
         if (t->recs[i].type == PL_REC_SYNC)
