@@ -491,7 +491,12 @@ void streamlog_iter_close(streamlog_iter *it);
  *   STREAMLOG_OPT_MAX_DELIVER   int, >= 0 (default 0 = no limit): after this many
  *                               deliveries without an ack, a message is appended
  *                               to the DEAD_LETTER channel (when set) and counts
- *                               as acked
+ *                               as acked. In a durable or queue group only the
+ *                               member that owns the message in the store
+ *                               dead-letters it, so it is dead-lettered once
+ *                               whatever the members' threads and processes; only
+ *                               a crash of that member between the dead-letter
+ *                               append and its ack can dead-letter it twice
  *   STREAMLOG_OPT_DURABLE       string, a durable name (1..200 bytes, no ':')
  *   STREAMLOG_OPT_QUEUE         string, a queue group name (1..200 bytes, no ':')
  *   STREAMLOG_OPT_DEAD_LETTER   string, a channel name; created when missing

@@ -407,8 +407,10 @@ static void release_view(streamlog_sub *sub)
     }
 }
 
-/* Grouped: confirm in the store that we still own seq and count a delivery. */
-static int claim_own(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int *owned)
+/* Grouped: confirm in the store that this member still owns seq (another
+ * member may have taken it once its ack wait ran out) and, when it does,
+ * give its pending record `deliveries` and `deadline` (Unix ns). */
+static int claim_own(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int64_t deadline, int *owned)
 {
     streamlog_store *st = sub->ch.st;
     sl_txn t;
@@ -423,8 +425,8 @@ static int claim_own(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int 
     if (rc == STREAMLOG_ENOTFOUND)
         rc = STREAMLOG_OK;
     if (!rc && *owned) {
-        p.deliveries = deliveries + 1;
-        p.deadline = sl_now_ns() + sub->ack_wait_ns;
+        p.deliveries = deliveries;
+        p.deadline = deadline;
         rc = sl_pending_save(&t, sub->group_id, seq, &p);
     }
     if (rc) {
@@ -436,12 +438,35 @@ static int claim_own(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int 
     return rc;
 }
 
-/* A message that reached MAX_DELIVER: to the dead-letter channel, then acked. */
-static int dead_letter(streamlog_sub *sub, uint64_t seq)
+/* Forget an in-flight message another member owns now. */
+static void drop_foreign(streamlog_sub *sub, uint64_t seq)
 {
+    pthread_mutex_lock(&sub->mu);
+    sl_inflight_del(&sub->inflight, seq);
+    pthread_mutex_unlock(&sub->mu);
+}
+
+/* A message that reached MAX_DELIVER: to the dead-letter channel, then acked.
+ * Grouped: only by the member that owns it in the store, which first makes
+ * its claim unexpiring (deadline INT64_MAX) so that no other member can take
+ * the message over while it is being dead-lettered; the pending record goes
+ * with the ack. Only a crash between the append and that ack can
+ * dead-letter a message twice (the dead member's claim is taken over). */
+static int dead_letter(streamlog_sub *sub, uint64_t seq, uint32_t deliveries)
+{
+    int rc;
+    if (sub->grouped) {
+        int owned;
+        if ((rc = claim_own(sub, seq, deliveries, INT64_MAX, &owned)))
+            return rc;
+        if (!owned) {
+            drop_foreign(sub, seq);
+            return STREAMLOG_OK;
+        }
+    }
     sl_txn t;
     streamlog_msg m;
-    int rc = sl_read_view(&sub->ch, seq, &t, &m);
+    rc = sl_read_view(&sub->ch, seq, &t, &m);
     if (rc && rc != STREAMLOG_ENOTFOUND)
         return rc;
     if (!rc) {
@@ -466,15 +491,13 @@ static int redeliver(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, cons
 {
     int rc;
     if (sub->max_deliver && deliveries >= sub->max_deliver)
-        return (rc = dead_letter(sub, seq)) ? rc : RETRY;
+        return (rc = dead_letter(sub, seq, deliveries)) ? rc : RETRY;
     if (sub->grouped) {
         int owned;
-        if ((rc = claim_own(sub, seq, deliveries, &owned)))
+        if ((rc = claim_own(sub, seq, deliveries + 1, sl_now_ns() + sub->ack_wait_ns, &owned)))
             return rc;
         if (!owned) { /* another member took it: not ours to deliver or ack */
-            pthread_mutex_lock(&sub->mu);
-            sl_inflight_del(&sub->inflight, seq);
-            pthread_mutex_unlock(&sub->mu);
+            drop_foreign(sub, seq);
             return RETRY;
         }
     }
