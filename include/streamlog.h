@@ -225,7 +225,15 @@ int  streamlog_opts_set_str(streamlog_opts *opts, int key, const char *value);
  *       systems only, not NFS). Their appends are serialised and sequence
  *       numbers never collide; each reader sees all that is committed.
  *       Processes should use the same MAX_STORE_BYTES.
- * @note Do not use a store in a child after fork(); open it again there.
+ * @note fork(): a child may open the store again (streamlog_open succeeds
+ *       there even while the parent has it open) and use that new handle
+ *       freely, also from several threads. Every handle the child inherited
+ *       from the parent -- stores, channels, iterators, subscriptions and
+ *       their fds, messages that are views -- belongs to the parent: the
+ *       child must not call any function on them, close them included (LMDB
+ *       environments must not cross fork()); they cost the child memory only.
+ *       Owned messages (streamlog_get) are plain memory and stay usable.
+ *       fork() may be called while other threads use the library.
  * @note Thread-safe. The store starts one background thread for expiry and
  *       periodic syncs, and, while it has subscriptions, one that watches for
  *       other processes' commits; streamlog_close() stops them. The store
