@@ -4,10 +4,13 @@
  * reads new messages through an internal iterator. A plain subscription
  * needs nothing more: its state dies with it. A durable or queue group
  * ("grouped") subscription also keeps its state in the store (groups.h):
- * new messages are claimed in batches by advancing the group's shared
- * position and recording each claimed message as pending under this member,
- * in one write transaction committed without fdatasync; acks are buffered and
- * written with the next claim, before the subscription sleeps, or at close.
+ * new messages are claimed (a durable: in batches; a queue member: one at a
+ * time, when the delivery rule gives it the next one, see claim_new) by
+ * advancing the group's shared position and recording each claimed message
+ * as pending under this member, in one write transaction committed without
+ * fdatasync; acks are buffered and written with the next claim, before the
+ * subscription sleeps, or at close. A queue member's record in the store says
+ * whether it waits, with its unacked count and last claim, for the rule.
  * The claim transaction is what makes queue members in different processes
  * see each message exactly once; losing a claim or an ack in a crash can
  * only cause a redelivery.
@@ -40,7 +43,6 @@
 #define DEFAULT_MAX_INFLIGHT 1024
 #define DEFAULT_ACK_WAIT_MS 30000
 #define CLAIM_BATCH_DURABLE 256   /* a lone durable claims generously */
-#define CLAIM_BATCH_QUEUE 16      /* queue members claim little, so work spreads */
 #define SHARED_SCAN_MIN_NS (20 * 1000000LL) /* rescan a group's messages at most this often when woken */
 #define SHARED_SCAN_TAKE 64       /* others' messages taken per scan */
 
@@ -69,6 +71,7 @@ struct streamlog_sub {
     size_t nacks, acks_cap;
     uint64_t auto_ack;           /* AUTO: the message to ack at the next call */
 
+    sl_member_rec rec;           /* queue: this member's record as last written */
     int scan_wanted;             /* queue: woken, others' messages may be waiting */
     int64_t last_scan;           /* queue: monotonic ns of the last scan */
     int64_t shared_deadline;     /* queue: monotonic ns when another member's message comes due */
@@ -290,6 +293,7 @@ static int register_member(streamlog_sub *sub, int start, int64_t start_value, c
     sl_process_identity(&m.pid, &m.start_ticks);
     if ((rc = sl_member_save(&t, rec.id, sub->member_id, &m)))
         goto out;
+    sub->rec = m;
     rc = sl_commit(&t);
     sl_store_note_commit(st, rc);
     return rc;
@@ -628,13 +632,53 @@ static int claim_shared(streamlog_sub *sub)
     return rc ? rc : taken;
 }
 
-/* Grouped: claim the next new messages for this member. EAGAIN when none. */
+/* Queue: write this member's record when `want` differs from it. */
+static int save_member(streamlog_sub *sub, sl_txn *t, const sl_member_rec *want)
+{
+    const sl_member_rec *had = &sub->rec;
+    if (want->waiting == had->waiting && want->unacked == had->unacked && want->last_claim == had->last_claim)
+        return STREAMLOG_OK;
+    int rc = sl_member_save(t, sub->ch.id, sub->member_id, want);
+    if (!rc)
+        sub->rec = *want;
+    return rc;
+}
+
+/* Queue: stop counting as waiting (timed out, stalled); best effort, as a
+ * member wrongly seen waiting only delays the others until it asks again. */
+static void stop_waiting(streamlog_sub *sub)
+{
+    if (!sub->queue || !sub->rec.waiting)
+        return;
+    sl_txn t;
+    if (sl_store_writable(sub->ch.st) || sl_write_begin(sub->ch.st->env, &t))
+        return;
+    sl_member_rec want = sub->rec;
+    want.waiting = 0;
+    sl_member_rec before = sub->rec;
+    if (save_member(sub, &t, &want) || write_acks(sub, &t)) {
+        sl_abort(&t);
+        sub->rec = before;
+        return;
+    }
+    int rc = sl_commit_nosync(&t);
+    sl_store_note_commit(sub->ch.st, rc);
+    if (rc)
+        sub->rec = before;
+}
+
+/* Grouped: claim the next new messages for this member. EAGAIN when none.
+ * A durable claims a batch. A queue member claims one message, and only
+ * when the delivery rule gives it the next one (sl_queue_turn); otherwise it
+ * records itself as waiting and the member whose turn it is takes it. */
 static int claim_new(streamlog_sub *sub, uint64_t capacity)
 {
     streamlog_store *st = sub->ch.st;
     sl_txn t;
     sl_chan_rec rec;
     sl_group_rec g;
+    sl_member_rec before = sub->rec;
+    int others_waiting = 0;
     int rc = sl_store_writable(st);
     if (rc || (rc = sl_write_begin(st->env, &t)))
         return rc;
@@ -649,11 +693,30 @@ static int claim_new(streamlog_sub *sub, uint64_t capacity)
     uint64_t k = 0;
     if (from <= rec.last_seq) {
         k = rec.last_seq - from + 1;
-        uint64_t batch = sub->queue ? CLAIM_BATCH_QUEUE : CLAIM_BATCH_DURABLE;
+        uint64_t batch = sub->queue ? 1 : CLAIM_BATCH_DURABLE;
         if (k > batch)
             k = batch;
         if (k > capacity)
             k = capacity;
+    }
+    if (sub->queue) {
+        sl_member_rec me = sub->rec;
+        pthread_mutex_lock(&sub->mu);
+        me.unacked = sub->inflight.len > UINT32_MAX ? UINT32_MAX : (uint32_t)sub->inflight.len;
+        pthread_mutex_unlock(&sub->mu);
+        me.waiting = 1;
+        int turn = 1;
+        if (k && (rc = sl_queue_turn(&t, sub->ch.id, sub->member_id, &me, &turn, &others_waiting)))
+            goto fail;
+        if (k && turn) {
+            me.waiting = 0;
+            me.unacked += sub->ack_mode != STREAMLOG_ACK_NONE;
+            me.last_claim = from;
+        } else {
+            k = 0; /* nothing new, or another waiting member comes first */
+        }
+        if ((rc = save_member(sub, &t, &me)))
+            goto fail;
     }
     if (k) {
         sl_pending_rec p = {.owner = sub->member_id, .deliveries = 1, .deadline = sl_now_ns() + sub->ack_wait_ns};
@@ -665,8 +728,14 @@ static int claim_new(streamlog_sub *sub, uint64_t capacity)
     }
     rc = sl_commit_nosync(&t);
     sl_store_note_commit(st, rc);
-    if (rc)
+    if (rc) {
+        sub->rec = before;
         return rc;
+    }
+    /* members of this process whose turn may have come are asleep: wake
+     * them (other processes see the commit through their watcher) */
+    if (others_waiting)
+        sl_notify_channel(&st->notifier, sub->ch.id);
     if (!k)
         return STREAMLOG_EAGAIN;
     sub->next_seq = from;
@@ -674,6 +743,7 @@ static int claim_new(streamlog_sub *sub, uint64_t capacity)
     return STREAMLOG_OK;
 fail:
     sl_abort(&t);
+    sub->rec = before;
     return rc;
 }
 
@@ -681,8 +751,10 @@ static int deliver_new(streamlog_sub *sub, uint64_t capacity, int64_t now, const
 {
     int rc;
     if (sub->grouped && sub->next_seq >= sub->claim_end) {
-        if (!capacity)
-            return STREAMLOG_EAGAIN; /* stalled */
+        if (!capacity) {
+            stop_waiting(sub); /* a stalled member cannot take its turn */
+            return STREAMLOG_EAGAIN;
+        }
         if ((rc = claim_new(sub, capacity)))
             return rc;
     } else if (!capacity) {
@@ -829,8 +901,10 @@ int sl_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_msg **ou
         int wait_ms = -1;
         if (timeout_ms > 0) {
             int64_t left = until - mono_ns();
-            if (left <= 0)
+            if (left <= 0) {
+                stop_waiting(sub); /* the caller may not ask again soon */
                 return sl_fail(STREAMLOG_ETIMEDOUT, "no message within %lld ms", (long long)timeout_ms);
+            }
             wait_ms = (int)((left + 999999) / 1000000);
         }
         struct pollfd pfd = {.fd = sub->epfd, .events = POLLIN};

@@ -6,6 +6,11 @@
  *  - dead letters exactly once: 100 jobs, 14 of them never acked, MAX_DELIVER
  *    3: the dead-letter channel ends up with exactly the 14 jobs, each once,
  *    whichever members (threads or processes) delivered them.
+ *  - fairness (the delivery rule in streamlog.h): two members waiting when a
+ *    burst of 10 messages arrives get 4 to 6 each, in every one of 20 runs; a
+ *    member asked out of turn gets and holds nothing; three worker processes
+ *    doing 1 ms of work per message each get 25-42% of 3,000 messages, each
+ *    message once.
  *
  * Worker processes are forked before the test process opens the store; they
  * open it themselves and end with _exit().
@@ -15,6 +20,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 enum { JOBS = 100, WORKERS = 3, BAD_EVERY = 7 /* 7, 14, ... 98: 14 jobs never acked */ };
@@ -242,12 +248,200 @@ START_TEST(dead_letters_exactly_once_across_threads)
 }
 END_TEST
 
+/* ---- fairness ---- */
+
+enum { BURST = 10, BURST_RUNS = 20 };
+
+/* Two members waiting (each asked and found nothing) when a burst of 10
+ * arrives; then, in a random order, one of them is asked, acks what it gets
+ * and asks again until it finds nothing (it is waiting again): the delivery
+ * rule hands the burst out alternately, whoever asks first. Driven from one
+ * thread so that the rule, not the scheduler, is what is tested. */
+START_TEST(burst_shared_evenly_by_waiting_members)
+{
+    streamlog_store *st = open_store_or_null();
+    ck_assert_ptr_nonnull(st);
+    streamlog_channel *ch = tu_chan(st, "c", NULL);
+    unsigned seed = 12345;
+    for (int run = 0; run < BURST_RUNS; run++) {
+        streamlog_sub *mem[2];
+        int got[2] = {0, 0};
+        for (int i = 0; i < 2; i++) {
+            streamlog_opts *o = su_opts();
+            su_str(o, STREAMLOG_OPT_QUEUE, "q");
+            mem[i] = su_subscribe(ch, o);
+            streamlog_opts_free(o);
+            SU_NOTHING(mem[i]); /* both are waiting before the burst */
+        }
+        uint64_t last = tu_stats(ch).last_seq;
+        if (run % 2) { /* one commit, or ten */
+            const void *data[BURST];
+            size_t lens[BURST];
+            char bufs[BURST][32];
+            for (int i = 0; i < BURST; i++) {
+                lens[i] = (size_t)snprintf(bufs[i], sizeof bufs[i], "m%llu", (unsigned long long)(last + 1 + i));
+                data[i] = bufs[i];
+            }
+            TU_OK(streamlog_append_batch(ch, data, lens, BURST, NULL));
+        } else {
+            su_fill_to(ch, last + BURST);
+        }
+        for (int asks = 0; got[0] + got[1] < BURST; asks++) {
+            ck_assert_msg(asks < 1000, "run %d: only %d of %d delivered", run, got[0] + got[1], BURST);
+            /* a member asked works through what it gets and asks again until
+             * it finds nothing: it is then waiting again */
+            int i = rand_r(&seed) % 2;
+            const streamlog_msg *m;
+            int rc;
+            while ((rc = streamlog_sub_next(mem[i], 0, &m)) == STREAMLOG_OK) {
+                su_check_payload(m);
+                TU_OK(streamlog_ack(mem[i], streamlog_msg_seq(m)));
+                got[i]++;
+            }
+            TU_RC(rc, STREAMLOG_EAGAIN);
+        }
+        ck_assert_msg(got[0] >= 4 && got[0] <= 6, "run %d: the members got %d and %d of %d", run, got[0], got[1],
+                      BURST);
+        for (int i = 0; i < 2; i++)
+            TU_OK(streamlog_sub_close(mem[i]));
+    }
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
+/* A member asked while another waits and comes first gets nothing, and
+ * holds nothing claimed: closing it hands nothing over. */
+START_TEST(member_out_of_turn_holds_nothing)
+{
+    streamlog_store *st = open_store_or_null();
+    ck_assert_ptr_nonnull(st);
+    streamlog_channel *ch = tu_chan(st, "c", NULL);
+    streamlog_sub *a, *b;
+    streamlog_opts *o = su_opts();
+    su_str(o, STREAMLOG_OPT_QUEUE, "q");
+    a = su_subscribe(ch, o);
+    b = su_subscribe(ch, o);
+    streamlog_opts_free(o);
+    SU_NOTHING(a);
+    SU_NOTHING(b);
+    su_fill_to(ch, 3);
+    SU_EXPECT(a, 0, 1, 0);   /* a came first (ties: lower member id) */
+    SU_NOTHING(a);           /* b waits and has not had one: a holds nothing */
+    ck_assert_uint_eq(su_stats(a).pending, 1);
+    SU_EXPECT(b, 0, 2, 0);
+    TU_OK(streamlog_ack(a, 1)); /* a: 0 unacked, b: 1 -> a first */
+    SU_NOTHING(b);
+    SU_EXPECT(a, 0, 3, 0);
+    TU_OK(streamlog_sub_close(a));
+    TU_OK(streamlog_sub_close(b));
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
+enum { SLOW_JOBS = 3000, SLOW_WORK_US = 1000 };
+
+struct slow_worker {
+    int index, ready_w, report_w, stop_r, stop_w;
+};
+
+/* A worker process doing 1 ms of work per job; reports index * 2^32 + seq
+ * for each job it acked. */
+static void slow_worker_main(void *p)
+{
+    struct slow_worker *w = p;
+    close(w->stop_w);
+    streamlog_store *st = open_store_or_null();
+    SU_CASSERT(st, "open: [%s]", tu_errmsg_safe());
+    streamlog_channel *ch;
+    streamlog_sub *s;
+    streamlog_opts *o;
+    SU_CCHECK(streamlog_channel_open(st, "jobs", STREAMLOG_CREATE, NULL, &ch));
+    SU_CCHECK(streamlog_opts_new(&o));
+    SU_CCHECK(streamlog_opts_set_str(o, STREAMLOG_OPT_QUEUE, "slow"));
+    SU_CCHECK(streamlog_opts_set_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST));
+    SU_CCHECK(streamlog_subscribe(ch, o, &s));
+    streamlog_opts_free(o);
+    su_send(w->ready_w, 0);
+    for (;;) {
+        const streamlog_msg *m;
+        int rc = streamlog_sub_next(s, 50, &m);
+        if (rc == STREAMLOG_OK) {
+            struct timespec ts = {0, SLOW_WORK_US * 1000L};
+            nanosleep(&ts, NULL);
+            uint64_t q = streamlog_msg_seq(m);
+            SU_CCHECK(streamlog_ack(s, q));
+            su_send(w->report_w, ((uint64_t)w->index << 32) | q);
+            continue;
+        }
+        SU_CCHECK_RC(rc, STREAMLOG_ETIMEDOUT);
+        struct pollfd pf = {.fd = w->stop_r, .events = POLLIN};
+        if (poll(&pf, 1, 0) > 0)
+            break;
+    }
+    SU_CCHECK(streamlog_sub_close(s));
+    streamlog_channel_close(ch);
+    SU_CCHECK(streamlog_close(st));
+}
+
+START_TEST(slow_workers_share_evenly)
+{
+    struct su_pipe ready = su_pipe_new(), report = su_pipe_new(), stop = su_pipe_new();
+    struct slow_worker w[WORKERS];
+    struct su_child kids[WORKERS];
+    for (int i = 0; i < WORKERS; i++) {
+        w[i] = (struct slow_worker){i, ready.w, report.w, stop.r, stop.w};
+        kids[i] = su_spawn(slow_worker_main, &w[i], 150);
+    }
+    close(ready.w);
+    close(report.w);
+    close(stop.r);
+    for (int i = 0; i < WORKERS; i++) {
+        uint64_t v;
+        if (su_recv(ready.r, &v) != 0)
+            su_reap(kids[i], "worker");
+    }
+    streamlog_store *st = open_store_or_null();
+    ck_assert_ptr_nonnull(st);
+    streamlog_channel *ch = tu_chan(st, "jobs", NULL);
+    su_fill_to(ch, SLOW_JOBS);
+    static uint8_t seen[SLOW_JOBS + 1];
+    memset(seen, 0, sizeof seen);
+    int got[WORKERS] = {0}, n = 0;
+    while (n < SLOW_JOBS) {
+        uint64_t v;
+        ck_assert_msg(su_recv(report.r, &v) == 0, "workers stopped after %d jobs", n);
+        uint32_t idx = (uint32_t)(v >> 32);
+        uint64_t q = v & 0xffffffffu;
+        ck_assert_msg(idx < WORKERS && q >= 1 && q <= SLOW_JOBS, "report %llx", (unsigned long long)v);
+        ck_assert_msg(!seen[q], "job #%llu done twice", (unsigned long long)q);
+        seen[q] = 1;
+        got[idx]++;
+        n++;
+    }
+    close(stop.w);
+    for (int i = 0; i < WORKERS; i++)
+        su_reap(kids[i], "worker");
+    for (int i = 0; i < WORKERS; i++)
+        ck_assert_msg(got[i] >= SLOW_JOBS * 25 / 100 && got[i] <= SLOW_JOBS * 42 / 100,
+                      "shares of %d jobs: %d, %d, %d", SLOW_JOBS, got[0], got[1], got[2]);
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
 static Suite *subs_workqueue_suite(void)
 {
     Suite *s = suite_create("subs-workqueue");
     TCase *tc = tu_tcase("dead-letters", 180);
     tcase_add_test(tc, dead_letters_exactly_once_across_processes);
     tcase_add_test(tc, dead_letters_exactly_once_across_threads);
+    suite_add_tcase(s, tc);
+    tc = tu_tcase("fairness", 180);
+    tcase_add_test(tc, burst_shared_evenly_by_waiting_members);
+    tcase_add_test(tc, member_out_of_turn_holds_nothing);
+    tcase_add_test(tc, slow_workers_share_evenly);
     suite_add_tcase(s, tc);
     return s;
 }
