@@ -483,14 +483,19 @@ void streamlog_iter_close(streamlog_iter *it);
  *                member that closes, or dies, hands its unacked messages to
  *                the others. Members may be in different processes sharing
  *                the store (the group's state is kept in the store).
- *                Delivery rule: a member takes a new message only inside
- *                streamlog_sub_next(), one at a time, and only when no other
- *                waiting member of the group comes first: the next new
- *                message goes to the waiting member with the fewest unacked
- *                messages, ties to the one that took a new message least
- *                recently (NATS Streaming's "fewest unacked, ties rotate").
- *                So no member holds new messages it has not delivered while
- *                another waits, and idle members share a burst evenly. A
+ *                Delivery rule: a member takes new messages only inside
+ *                streamlog_sub_next(), and only when no other waiting
+ *                member of the group comes first: the next new message goes
+ *                to the waiting member with the fewest unacked messages,
+ *                ties to the one that took a new message least recently
+ *                (NATS Streaming's "fewest unacked, ties rotate"), so idle
+ *                members share a burst evenly. While another member waits,
+ *                a member takes one message at a time; while none does, it
+ *                may take up to 16 ahead (one commit for many messages), and
+ *                it gives back those it has not delivered at its next
+ *                streamlog_sub_next() call after another member starts
+ *                waiting -- so a member holds undelivered messages while
+ *                another waits at most until it next asks. A
  *                member counts as waiting from the moment streamlog_sub_next()
  *                finds nothing for it (it returns EAGAIN or sleeps) until it
  *                takes a message, returns ETIMEDOUT, stalls (MAX_INFLIGHT) or
@@ -523,8 +528,9 @@ void streamlog_iter_close(streamlog_iter *it);
  *   STREAMLOG_OPT_DEAD_LETTER   string, a channel name; created when missing
  *
  * Durability of delivery state (durables and queue groups): new messages are
- * claimed (in batches of up to 256 by a durable, one at a time by a queue
- * member) in one commit without fdatasync, and acks are buffered and written with the next
+ * claimed in batches (up to 256 by a durable; up to 16 by a queue member
+ * while no other member waits, else one) in one commit without fdatasync, and
+ * acks are buffered and written with the next
  * claim, whenever streamlog_sub_next() finds nothing to deliver, and at
  * close. A lost ack or claim can only cause a redelivery, never a lost
  * message; a clean close keeps every ack. After a crash (process or OS):

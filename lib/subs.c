@@ -4,8 +4,9 @@
  * reads new messages through an internal iterator. A plain subscription
  * needs nothing more: its state dies with it. A durable or queue group
  * ("grouped") subscription also keeps its state in the store (groups.h):
- * new messages are claimed (a durable: in batches; a queue member: one at a
- * time, when the delivery rule gives it the next one, see claim_new) by
+ * new messages are claimed (a durable: in batches; a queue member: when the
+ * delivery rule gives it the next one, one at a time while another member
+ * waits, see claim_new and yield_claims) by
  * advancing the group's shared position and recording each claimed message
  * as pending under this member, in one write transaction committed without
  * fdatasync; acks are buffered and written with the next claim, before the
@@ -43,6 +44,7 @@
 #define DEFAULT_MAX_INFLIGHT 1024
 #define DEFAULT_ACK_WAIT_MS 30000
 #define CLAIM_BATCH_DURABLE 256   /* a lone durable claims generously */
+#define CLAIM_BATCH_QUEUE 16      /* a queue member while no other member waits */
 #define SHARED_SCAN_MIN_NS (20 * 1000000LL) /* rescan a group's messages at most this often when woken */
 #define SHARED_SCAN_TAKE 64       /* others' messages taken per scan */
 
@@ -693,7 +695,7 @@ static int claim_new(streamlog_sub *sub, uint64_t capacity)
     uint64_t k = 0;
     if (from <= rec.last_seq) {
         k = rec.last_seq - from + 1;
-        uint64_t batch = sub->queue ? 1 : CLAIM_BATCH_DURABLE;
+        uint64_t batch = sub->queue ? CLAIM_BATCH_QUEUE : CLAIM_BATCH_DURABLE;
         if (k > batch)
             k = batch;
         if (k > capacity)
@@ -709,9 +711,12 @@ static int claim_new(streamlog_sub *sub, uint64_t capacity)
         if (k && (rc = sl_queue_turn(&t, sub->ch.id, sub->member_id, &me, &turn, &others_waiting)))
             goto fail;
         if (k && turn) {
+            if (others_waiting)
+                k = 1; /* a batch is only for a member alone (see deliver_new) */
             me.waiting = 0;
-            me.unacked += sub->ack_mode != STREAMLOG_ACK_NONE;
-            me.last_claim = from;
+            if (sub->ack_mode != STREAMLOG_ACK_NONE)
+                me.unacked += (uint32_t)k;
+            me.last_claim = from + k - 1;
         } else {
             k = 0; /* nothing new, or another waiting member comes first */
         }
@@ -747,9 +752,43 @@ fail:
     return rc;
 }
 
+static int return_undelivered(streamlog_sub *sub, sl_txn *t);
+
+/* Queue: a member holding claimed, undelivered new messages (a batch taken
+ * while it was alone) gives them back as soon as another member waits. The
+ * look is a read transaction; giving back is rare. */
+static int yield_claims(streamlog_sub *sub)
+{
+    streamlog_store *st = sub->ch.st;
+    sl_txn t;
+    int turn, others_waiting;
+    int rc = sl_read_begin(st->env, &t);
+    if (rc)
+        return rc;
+    rc = sl_queue_turn(&t, sub->ch.id, sub->member_id, &sub->rec, &turn, &others_waiting);
+    sl_read_end(&t);
+    if (rc || !others_waiting)
+        return rc;
+    if ((rc = sl_store_writable(st)) || (rc = sl_write_begin(st->env, &t)))
+        return rc;
+    if ((rc = write_acks(sub, &t)) || (rc = return_undelivered(sub, &t))) {
+        sl_abort(&t);
+        return rc;
+    }
+    rc = sl_commit_nosync(&t);
+    sl_store_note_commit(st, rc);
+    if (rc)
+        return rc;
+    sub->claim_end = sub->next_seq; /* rewound, or orphaned for the others to take */
+    sl_notify_channel(&st->notifier, sub->ch.id);
+    return STREAMLOG_OK;
+}
+
 static int deliver_new(streamlog_sub *sub, uint64_t capacity, int64_t now, const streamlog_msg **out)
 {
     int rc;
+    if (sub->queue && sub->next_seq < sub->claim_end && (rc = yield_claims(sub)))
+        return rc;
     if (sub->grouped && sub->next_seq >= sub->claim_end) {
         if (!capacity) {
             stop_waiting(sub); /* a stalled member cannot take its turn */

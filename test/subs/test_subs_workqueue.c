@@ -431,6 +431,49 @@ START_TEST(slow_workers_share_evenly)
 }
 END_TEST
 
+/* A member alone takes a batch; once another member waits, it gives back
+ * what it has not delivered, and the rule decides again. */
+START_TEST(member_gives_back_batch_when_another_waits)
+{
+    streamlog_store *st = open_store_or_null();
+    ck_assert_ptr_nonnull(st);
+    streamlog_channel *ch = tu_chan(st, "c", NULL);
+    streamlog_opts *o = su_opts();
+    su_str(o, STREAMLOG_OPT_QUEUE, "q");
+    su_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST);
+    streamlog_sub *a = su_subscribe(ch, o), *b = su_subscribe(ch, o);
+    streamlog_opts_free(o);
+    su_fill_to(ch, 10);
+    SU_EXPECT(a, 0, 1, 0); /* b is not waiting: a may claim ahead */
+    SU_NOTHING(b);         /* everything is claimed: b waits */
+    SU_NOTHING(a);         /* a gives back 2..10; b comes first (fewer unacked) */
+    ck_assert_uint_eq(su_stats(a).pending, 1);
+    SU_EXPECT(b, 0, 2, 0);
+    SU_EXPECT(a, 0, 3, 0);
+    SU_NOTHING(b);
+    SU_NOTHING(a);
+    SU_EXPECT(b, 0, 4, 0);
+    /* every message once, none lost: the rest goes to whoever asks */
+    int got = 0;
+    for (int i = 0; i < 100 && got < 6; i++) {
+        const streamlog_msg *m;
+        streamlog_sub *s = i % 2 ? a : b;
+        int rc = streamlog_sub_next(s, 0, &m);
+        if (rc == STREAMLOG_EAGAIN)
+            continue;
+        TU_OK(rc);
+        ck_assert_uint_eq(streamlog_msg_seq(m), 5 + got);
+        ck_assert_uint_eq(streamlog_msg_redelivery_count(m), 0);
+        got++;
+    }
+    ck_assert_int_eq(got, 6);
+    TU_OK(streamlog_sub_close(a));
+    TU_OK(streamlog_sub_close(b));
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
 static Suite *subs_workqueue_suite(void)
 {
     Suite *s = suite_create("subs-workqueue");
@@ -441,6 +484,7 @@ static Suite *subs_workqueue_suite(void)
     tc = tu_tcase("fairness", 180);
     tcase_add_test(tc, burst_shared_evenly_by_waiting_members);
     tcase_add_test(tc, member_out_of_turn_holds_nothing);
+    tcase_add_test(tc, member_gives_back_batch_when_another_waits);
     tcase_add_test(tc, slow_workers_share_evenly);
     suite_add_tcase(s, tc);
     return s;
