@@ -589,6 +589,50 @@ int streamlog_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_m
  */
 int streamlog_ack(streamlog_sub *sub, uint64_t seq);
 
+/** Longest delay streamlog_nak() accepts: one day. */
+#define STREAMLOG_NAK_DELAY_MAX_MS  86400000
+
+/**
+ * Negative acknowledgement: message @p seq, in flight on this subscription,
+ * could not be handled now; redeliver it after @p delay_ms (0: at once)
+ * instead of waiting out the ack wait. The redelivery counts toward
+ * MAX_DELIVER like any other. In a queue group, once the delay is over
+ * another member may take it over, as when an ack wait runs out. A later
+ * nak or streamlog_progress() replaces the delay.
+ * @return OK; EINVAL (NULL sub, seq 0, delay not in 0..STREAMLOG_NAK_DELAY_MAX_MS);
+ *         ENOTFOUND (seq is not in flight here: never delivered, acked,
+ *         dead-lettered, or taken over by another queue member); EIO.
+ * @note Callable from any thread, like streamlog_ack(); it wakes a thread
+ *       waiting in streamlog_sub_next().
+ */
+int streamlog_nak(streamlog_sub *sub, uint64_t seq, int64_t delay_ms);
+
+/**
+ * Work in progress: restart the ack wait of message @p seq, in flight on
+ * this subscription, so that it is not redelivered (nor, in a queue group,
+ * taken over by another member) while it is still being handled.
+ * @return OK; EINVAL (NULL sub, seq 0); ENOTFOUND (seq is not in flight here,
+ *         e.g. its ack wait ran out and another queue member took it: stop
+ *         working on it); EIO.
+ * @note Callable from any thread, like streamlog_ack().
+ */
+int streamlog_progress(streamlog_sub *sub, uint64_t seq);
+
+/**
+ * Terminate: stop redelivering message @p seq, in flight on this
+ * subscription, now: it is appended to the DEAD_LETTER channel (when the
+ * subscription has one) and counts as acked and as dead-lettered, whatever
+ * MAX_DELIVER says. In a durable or queue group it is dead-lettered once,
+ * as with MAX_DELIVER.
+ * @return OK; EINVAL (NULL sub, seq 0); ENOTFOUND (seq is not in flight
+ *         here); EFULL, EIO (the dead-letter append failed: the message stays
+ *         in flight).
+ * @note Callable from any thread, like streamlog_ack(). The dead-letter
+ *       record is the message's payload; the reason a worker gave up is not
+ *       stored with it (messages carry no headers yet).
+ */
+int streamlog_term(streamlog_sub *sub, uint64_t seq);
+
 /**
  * A file descriptor that is readable when streamlog_sub_next() may have
  * something to deliver: a new message (from this or another process), an

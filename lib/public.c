@@ -291,6 +291,32 @@ SL_PUBLIC int streamlog_ack(streamlog_sub *sub, uint64_t seq)
     return sl_sub_ack(sub, seq);
 }
 
+SL_PUBLIC int streamlog_nak(streamlog_sub *sub, uint64_t seq, int64_t delay_ms)
+{
+    sl_clear_error();
+    REQUIRE(sub, "streamlog_nak: subscription is NULL");
+    REQUIRE(seq > 0, "streamlog_nak: sequence 0 is never a message");
+    REQUIRE(delay_ms >= 0 && delay_ms <= STREAMLOG_NAK_DELAY_MAX_MS, "streamlog_nak: delay %lld ms is not in 0..%lld",
+            (long long)delay_ms, (long long)STREAMLOG_NAK_DELAY_MAX_MS);
+    return sl_sub_nak(sub, seq, delay_ms);
+}
+
+SL_PUBLIC int streamlog_progress(streamlog_sub *sub, uint64_t seq)
+{
+    sl_clear_error();
+    REQUIRE(sub, "streamlog_progress: subscription is NULL");
+    REQUIRE(seq > 0, "streamlog_progress: sequence 0 is never a message");
+    return sl_sub_progress(sub, seq);
+}
+
+SL_PUBLIC int streamlog_term(streamlog_sub *sub, uint64_t seq)
+{
+    sl_clear_error();
+    REQUIRE(sub, "streamlog_term: subscription is NULL");
+    REQUIRE(seq > 0, "streamlog_term: sequence 0 is never a message");
+    return sl_sub_term(sub, seq);
+}
+
 SL_PUBLIC int streamlog_sub_fd(streamlog_sub *sub)
 {
     sl_clear_error();

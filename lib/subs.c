@@ -199,6 +199,85 @@ int sl_sub_ack(streamlog_sub *sub, uint64_t seq)
     return STREAMLOG_OK;
 }
 
+/* ---- nak, progress, term ---- */
+
+static int not_in_flight(uint64_t seq)
+{
+    return sl_fail(STREAMLOG_ENOTFOUND, "message %llu is not in flight on this subscription",
+                   (unsigned long long)seq);
+}
+
+/* In-flight entry of seq under sub->mu: its delivery count, or ENOTFOUND. */
+static int inflight_deliveries(streamlog_sub *sub, uint64_t seq, uint32_t *deliveries)
+{
+    pthread_mutex_lock(&sub->mu);
+    sl_inflight *e = sl_inflight_find(&sub->inflight, seq);
+    if (e)
+        *deliveries = e->deliveries;
+    pthread_mutex_unlock(&sub->mu);
+    return e ? STREAMLOG_OK : not_in_flight(seq);
+}
+
+static int claim_own(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int64_t deadline, int *owned);
+static void drop_foreign(streamlog_sub *sub, uint64_t seq);
+static int dead_letter(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int *gone);
+
+/* Give seq, in flight here, a new redelivery deadline `delay_ns` from now.
+ * Queue: also in the store, where the deadline says when another member may
+ * take the message over. */
+static int set_deadline(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int64_t delay_ns)
+{
+    int rc;
+    if (sub->queue) {
+        int owned;
+        if ((rc = claim_own(sub, seq, deliveries, sl_now_ns() + delay_ns, &owned)))
+            return rc;
+        if (!owned) { /* another member took it over already */
+            drop_foreign(sub, seq);
+            return not_in_flight(seq);
+        }
+    }
+    pthread_mutex_lock(&sub->mu);
+    sl_inflight *e = sl_inflight_find(&sub->inflight, seq);
+    rc = e ? sl_inflight_put(&sub->inflight, seq, e->deliveries, mono_ns() + delay_ns) : not_in_flight(seq);
+    pthread_mutex_unlock(&sub->mu);
+    return rc;
+}
+
+int sl_sub_nak(streamlog_sub *sub, uint64_t seq, int64_t delay_ms)
+{
+    uint32_t deliveries = 0;
+    int rc = inflight_deliveries(sub, seq, &deliveries);
+    if (rc || (rc = set_deadline(sub, seq, deliveries, delay_ms * 1000000)))
+        return rc;
+    sl_wake_fd(sub->evfd); /* streamlog_sub_next() looks again and re-arms its timer */
+    if (sub->queue) /* members of this process look at the group's deadlines again */
+        sl_notify_channel(&sub->ch.st->notifier, sub->ch.id);
+    return STREAMLOG_OK;
+}
+
+int sl_sub_progress(streamlog_sub *sub, uint64_t seq)
+{
+    uint32_t deliveries = 0;
+    int rc = inflight_deliveries(sub, seq, &deliveries);
+    return rc ? rc : set_deadline(sub, seq, deliveries, sub->ack_wait_ns);
+}
+
+int sl_sub_term(streamlog_sub *sub, uint64_t seq)
+{
+    uint32_t deliveries = 0;
+    int rc = inflight_deliveries(sub, seq, &deliveries);
+    if (rc)
+        return rc;
+    int gone;
+    if ((rc = dead_letter(sub, seq, deliveries, &gone)))
+        return rc;
+    if (!gone)
+        return not_in_flight(seq); /* acked meanwhile, or another member owns it now */
+    sl_wake_fd(sub->evfd); /* may end a stall */
+    return STREAMLOG_OK;
+}
+
 /* ---- subscribe ---- */
 
 static uint64_t effective_capacity(streamlog_sub *sub, size_t inflight_len)
@@ -458,9 +537,10 @@ static void drop_foreign(streamlog_sub *sub, uint64_t seq)
  * the message over while it is being dead-lettered; the pending record goes
  * with the ack. Only a crash between the append and that ack can
  * dead-letter a message twice (the dead member's claim is taken over). */
-static int dead_letter(streamlog_sub *sub, uint64_t seq, uint32_t deliveries)
+static int dead_letter(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int *gone)
 {
     int rc;
+    *gone = 0;
     if (sub->grouped) {
         int owned;
         if ((rc = claim_own(sub, seq, deliveries, INT64_MAX, &owned)))
@@ -486,7 +566,8 @@ static int dead_letter(streamlog_sub *sub, uint64_t seq, uint32_t deliveries)
             return rc; /* still in flight: tried again on the next call */
     }
     pthread_mutex_lock(&sub->mu);
-    if (sl_inflight_del(&sub->inflight, seq) && sub->grouped)
+    *gone = sl_inflight_del(&sub->inflight, seq);
+    if (*gone && sub->grouped)
         push_ack(sub, seq);
     sub->dead_lettered += rc == STREAMLOG_OK;
     pthread_mutex_unlock(&sub->mu);
@@ -496,8 +577,10 @@ static int dead_letter(streamlog_sub *sub, uint64_t seq, uint32_t deliveries)
 static int redeliver(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, const streamlog_msg **out)
 {
     int rc;
-    if (sub->max_deliver && deliveries >= sub->max_deliver)
-        return (rc = dead_letter(sub, seq, deliveries)) ? rc : RETRY;
+    if (sub->max_deliver && deliveries >= sub->max_deliver) {
+        int gone;
+        return (rc = dead_letter(sub, seq, deliveries, &gone)) ? rc : RETRY;
+    }
     if (sub->grouped) {
         int owned;
         if ((rc = claim_own(sub, seq, deliveries + 1, sl_now_ns() + sub->ack_wait_ns, &owned)))
@@ -564,8 +647,9 @@ static int claim_shared(streamlog_sub *sub)
          rc = sl_pending_next(c, sub->group_id, &seq, &p)) {
         if (p.owner == sub->member_id)
             continue;
-        int claimable = p.owner == 0 || p.deadline <= real;
-        if (!claimable) {
+        /* an orphan's deadline is when it may be redelivered (a nak's delay) */
+        int claimable = p.deadline <= real;
+        if (!claimable && p.owner != 0) {
             int alive = -1;
             for (int i = 0; i < nowners; i++)
                 if (owners[i].id == p.owner)
@@ -608,8 +692,8 @@ static int claim_shared(streamlog_sub *sub)
         }
         if (rc)
             break;
-        int claimable = p.owner == 0 || p.deadline <= real;
-        if (!claimable) {
+        int claimable = p.deadline <= real;
+        if (!claimable && p.owner != 0) {
             sl_member_rec m;
             int mrc = sl_member_load(&t, sub->ch.id, p.owner, &m);
             claimable = mrc == STREAMLOG_ENOTFOUND || (mrc == STREAMLOG_OK && !sl_member_alive(&m));
