@@ -681,6 +681,64 @@ typedef struct streamlog_sub_stats {
  */
 int streamlog_sub_get_stats(streamlog_sub *sub, streamlog_sub_stats *out);
 
+/**
+ * Durables and queue groups seen from outside, without subscribing: for
+ * monitoring (lag), for tools, and to remove a durable nobody will resume.
+ * A group is named by its kind and a name: the durable name, the queue
+ * name, or "queue:durable" for a durable queue group.
+ */
+#define STREAMLOG_GROUP_DURABLE        1  /**< DURABLE without QUEUE */
+#define STREAMLOG_GROUP_QUEUE          2  /**< QUEUE without DURABLE (exists while it has members) */
+#define STREAMLOG_GROUP_DURABLE_QUEUE  3  /**< QUEUE and DURABLE, named "queue:durable" */
+/** Room a group name needs in streamlog_group_list_next()'s buffer, NUL included. */
+#define STREAMLOG_GROUP_NAME_CAP  402
+
+/**
+ * List a channel's durables and queue groups: write the kind of the first
+ * group after (@p after_kind, @p after_name) to *out_kind and its name to
+ * @p buf; after_kind 0 starts at the first group (after_name is then
+ * ignored). Call again with what you received to walk them all.
+ * @return OK; ENOTFOUND when no group follows; EINVAL (NULL ch, buf or
+ *         out_kind; cap below the name's length + 1 -- STREAMLOG_GROUP_NAME_CAP
+ *         always suffices; after_kind not 0 or a STREAMLOG_GROUP_* kind, or
+ *         after_name NULL or malformed with one); ECLOSED (channel deleted);
+ *         ECORRUPT; EIO.
+ * @note Thread-safe. Groups created or removed meanwhile may or may not be
+ *       seen. The order is stable (by kind, then name bytewise) but unspecified.
+ */
+int streamlog_group_list_next(streamlog_channel *ch, int after_kind, const char *after_name, int *out_kind,
+                              char *buf, size_t cap);
+
+/** State of a durable or queue group, from the store. */
+typedef struct streamlog_group_stats {
+    uint64_t next_seq;     /**< position: the next new sequence the group hands out */
+    uint64_t lag;          /**< stored messages at or after the position (channel's last sequence minus position, plus one) */
+    uint64_t pending;      /**< messages in flight: claimed by a member (or waiting for one), not acked */
+    uint64_t redelivered;  /**< of those, messages delivered more than once */
+    uint64_t members;      /**< active subscriptions of the group, in every process */
+    uint32_t kind;         /**< STREAMLOG_GROUP_* */
+    uint32_t reserved;     /**< 0 */
+} streamlog_group_stats;
+
+/**
+ * Read the state of group (@p kind, @p name) of the channel.
+ * @return OK; EINVAL (NULL argument, unknown kind, malformed name);
+ *         ENOTFOUND (no such group); ECLOSED; ECORRUPT; EIO.
+ * @note Thread-safe. Acks that members still buffer (see "Durability of
+ *       delivery state") are not yet seen: pending may count them.
+ */
+int streamlog_group_get_stats(streamlog_channel *ch, int kind, const char *name, streamlog_group_stats *out);
+
+/**
+ * Delete group (@p kind, @p name): its position and pending messages are
+ * gone; a later subscribe with that name starts afresh.
+ * @return OK; EINVAL; ENOTFOUND; EBUSY (the group has active
+ *         subscriptions, in this or another process: nothing is deleted);
+ *         ECLOSED; EIO.
+ * @note Thread-safe.
+ */
+int streamlog_group_delete(streamlog_channel *ch, int kind, const char *name);
+
 /* ------------------------------------------------------------------------ */
 /** @defgroup retention Retention and expiry
  *

@@ -350,3 +350,32 @@ SL_PUBLIC int streamlog_sub_get_stats(streamlog_sub *sub, streamlog_sub_stats *o
     REQUIRE(out, "streamlog_sub_get_stats: out is NULL");
     return sl_sub_stats(sub, out);
 }
+
+SL_PUBLIC int streamlog_group_list_next(streamlog_channel *ch, int after_kind, const char *after_name, int *out_kind,
+                                        char *buf, size_t cap)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_group_list_next: channel is NULL");
+    REQUIRE(out_kind, "streamlog_group_list_next: out_kind is NULL");
+    REQUIRE(buf, "streamlog_group_list_next: buffer is NULL");
+    REQUIRE(!after_kind || after_name, "streamlog_group_list_next: after_name is NULL with after_kind %d",
+            after_kind);
+    return sl_group_list_next(ch, after_kind, after_name, out_kind, buf, cap);
+}
+
+SL_PUBLIC int streamlog_group_get_stats(streamlog_channel *ch, int kind, const char *name, streamlog_group_stats *out)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_group_get_stats: channel is NULL");
+    REQUIRE(name, "streamlog_group_get_stats: name is NULL");
+    REQUIRE(out, "streamlog_group_get_stats: out is NULL");
+    return sl_group_stats(ch, kind, name, out);
+}
+
+SL_PUBLIC int streamlog_group_delete(streamlog_channel *ch, int kind, const char *name)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_group_delete: channel is NULL");
+    REQUIRE(name, "streamlog_group_delete: name is NULL");
+    return sl_group_delete(ch, kind, name);
+}

@@ -1129,3 +1129,188 @@ int sl_sub_stats(streamlog_sub *sub, streamlog_sub_stats *out)
     pthread_mutex_unlock(&sub->mu);
     return STREAMLOG_OK;
 }
+
+/* ---- durables and queue groups seen from outside (no subscription) ---- */
+
+static const struct {
+    int kind;
+    char byte;
+} group_kinds[] = {
+    {STREAMLOG_GROUP_DURABLE, SL_GROUP_DURABLE},
+    {STREAMLOG_GROUP_QUEUE, SL_GROUP_QUEUE},
+    {STREAMLOG_GROUP_DURABLE_QUEUE, SL_GROUP_DURABLE_QUEUE},
+};
+
+static char kind_byte(int kind)
+{
+    for (size_t i = 0; i < sizeof group_kinds / sizeof *group_kinds; i++)
+        if (group_kinds[i].kind == kind)
+            return group_kinds[i].byte;
+    return 0;
+}
+
+static int kind_of_byte(uint8_t b)
+{
+    for (size_t i = 0; i < sizeof group_kinds / sizeof *group_kinds; i++)
+        if ((uint8_t)group_kinds[i].byte == b)
+            return group_kinds[i].kind;
+    return 0;
+}
+
+/* The key of group (kind, name) of channel chan_id; name is "queue:durable"
+ * for a durable queue group. */
+static int group_key_of(uint64_t chan_id, int kind, const char *name, uint8_t *key, size_t *klen)
+{
+    char b = kind_byte(kind);
+    if (!b)
+        return sl_fail(STREAMLOG_EINVAL, "group kind %d is not a STREAMLOG_GROUP_* kind", kind);
+    int rc;
+    if (kind == STREAMLOG_GROUP_DURABLE_QUEUE) {
+        const char *colon = strchr(name, ':');
+        char queue[SL_GROUP_NAME_MAX + 1];
+        size_t qlen = colon ? (size_t)(colon - name) : 0;
+        if (!colon || qlen > SL_GROUP_NAME_MAX)
+            return sl_fail(STREAMLOG_EINVAL, "a durable queue group is named \"queue:durable\", not '%s'", name);
+        memcpy(queue, name, qlen);
+        queue[qlen] = '\0';
+        if ((rc = group_name_check(queue, "queue name")) || (rc = group_name_check(colon + 1, "durable name")))
+            return rc;
+        *klen = sl_group_key(key, chan_id, b, queue, colon + 1);
+    } else {
+        if ((rc = group_name_check(name, kind == STREAMLOG_GROUP_DURABLE ? "durable name" : "queue name")))
+            return rc;
+        *klen = sl_group_key(key, chan_id, b, name, NULL);
+    }
+    return STREAMLOG_OK;
+}
+
+int sl_group_list_next(streamlog_channel *ch, int after_kind, const char *after_name, int *out_kind, char *buf,
+                       size_t cap)
+{
+    uint8_t key[SL_GROUP_KEY_MAX];
+    size_t klen;
+    int rc;
+    if (after_kind) {
+        if ((rc = group_key_of(ch->id, after_kind, after_name, key, &klen)))
+            return rc;
+    } else {
+        sl_be64_put(key, ch->id);
+        klen = 8;
+    }
+    sl_txn t;
+    sl_cursor *c;
+    sl_chan_rec rec;
+    if ((rc = sl_read_begin(ch->st->env, &t)))
+        return rc;
+    if ((rc = sl_chan_load_handle(&t, ch, &rec)) || (rc = sl_cursor_open(&t, SL_DB_GROUPS, &c))) {
+        sl_read_end(&t);
+        return rc;
+    }
+    sl_val k = {key, klen};
+    rc = sl_cursor_get(c, SL_SEEK_GE, &k, NULL);
+    if (!rc && after_kind && k.len == klen && !memcmp(k.data, key, klen))
+        rc = sl_cursor_get(c, SL_NEXT, &k, NULL);
+    if (!rc && (k.len < 10 || k.len > SL_GROUP_KEY_MAX || sl_be64_get(k.data) != ch->id))
+        rc = STREAMLOG_ENOTFOUND;
+    int kind = 0;
+    size_t nlen = 0;
+    if (!rc) {
+        const uint8_t *kd = k.data;
+        kind = kind_of_byte(kd[8]);
+        nlen = k.len - 9;
+        if (!kind)
+            rc = sl_fail(STREAMLOG_ECORRUPT, "subscription group record of unknown kind %u", kd[8]);
+        else if (nlen + 1 > cap)
+            rc = sl_fail(STREAMLOG_EINVAL, "buffer of %zu bytes is too small for a group name of %zu", cap, nlen);
+        else {
+            memcpy(buf, kd + 9, nlen);
+            buf[nlen] = '\0';
+        }
+    }
+    sl_cursor_close(c);
+    sl_read_end(&t);
+    if (rc == STREAMLOG_ENOTFOUND)
+        return sl_fail(rc, "no further durable or queue group on channel '%s'", ch->name);
+    if (!rc)
+        *out_kind = kind;
+    return rc;
+}
+
+static int group_load_named(const sl_txn *t, streamlog_channel *ch, int kind, const char *name, uint8_t *key,
+                            size_t *klen, sl_chan_rec *rec, sl_group_rec *g)
+{
+    int rc = group_key_of(ch->id, kind, name, key, klen);
+    if (rc || (rc = sl_chan_load_handle(t, ch, rec)))
+        return rc;
+    rc = sl_group_load(t, key, *klen, g);
+    if (rc == STREAMLOG_ENOTFOUND)
+        return sl_fail(rc, "channel '%s' has no such %s '%s'", ch->name,
+                       kind == STREAMLOG_GROUP_DURABLE ? "durable" : "queue group", name);
+    return rc;
+}
+
+int sl_group_stats(streamlog_channel *ch, int kind, const char *name, streamlog_group_stats *out)
+{
+    uint8_t key[SL_GROUP_KEY_MAX];
+    size_t klen;
+    sl_chan_rec rec;
+    sl_group_rec g;
+    sl_txn t;
+    int rc = sl_read_begin(ch->st->env, &t);
+    if (rc)
+        return rc;
+    streamlog_group_stats st = {.kind = (uint32_t)kind};
+    if ((rc = group_load_named(&t, ch, kind, name, key, &klen, &rec, &g)) ||
+        (rc = sl_members_count(&t, ch->id, g.id, &st.members)))
+        goto out;
+    sl_cursor *c;
+    if ((rc = sl_cursor_open(&t, SL_DB_PENDING, &c)))
+        goto out;
+    uint64_t seq;
+    sl_pending_rec p;
+    for (rc = sl_pending_seek(c, g.id, 0, &seq, &p); rc == STREAMLOG_OK; rc = sl_pending_next(c, g.id, &seq, &p)) {
+        st.pending++;
+        st.redelivered += p.deliveries > 1;
+    }
+    sl_cursor_close(c);
+    if (rc != STREAMLOG_ENOTFOUND)
+        goto out;
+    rc = STREAMLOG_OK;
+    st.next_seq = g.next_seq;
+    uint64_t from = g.next_seq > rec.first_seq ? g.next_seq : rec.first_seq;
+    st.lag = rec.last_seq >= from ? rec.last_seq - from + 1 : 0;
+out:
+    sl_read_end(&t);
+    if (!rc)
+        *out = st;
+    return rc;
+}
+
+int sl_group_delete(streamlog_channel *ch, int kind, const char *name)
+{
+    uint8_t key[SL_GROUP_KEY_MAX];
+    size_t klen;
+    sl_chan_rec rec;
+    sl_group_rec g;
+    sl_txn t;
+    uint64_t live;
+    int rc = sl_store_writable(ch->st);
+    if (rc || (rc = sl_write_begin(ch->st->env, &t)))
+        return rc;
+    if ((rc = group_load_named(&t, ch, kind, name, key, &klen, &rec, &g)) ||
+        (rc = sl_members_reap(&t, ch->id, NULL)) || (rc = sl_members_count(&t, ch->id, g.id, &live)))
+        goto fail;
+    if (live) {
+        rc = sl_fail(STREAMLOG_EBUSY, "'%s' on channel '%s' has %llu active subscription(s)", name, ch->name,
+                     (unsigned long long)live);
+        goto fail;
+    }
+    if ((rc = sl_group_remove(&t, key, klen, g.id)))
+        goto fail;
+    rc = sl_commit(&t);
+    sl_store_note_commit(ch->st, rc);
+    return rc;
+fail:
+    sl_abort(&t);
+    return rc;
+}

@@ -15,4 +15,10 @@ int sl_sub_fd(const streamlog_sub *sub);
 int sl_sub_close(streamlog_sub *sub, int unsubscribe);
 int sl_sub_stats(streamlog_sub *sub, streamlog_sub_stats *out);
 
+/* Durables and queue groups of a channel, without subscribing. */
+int sl_group_list_next(streamlog_channel *ch, int after_kind, const char *after_name, int *out_kind, char *buf,
+                       size_t cap);
+int sl_group_stats(streamlog_channel *ch, int kind, const char *name, streamlog_group_stats *out);
+int sl_group_delete(streamlog_channel *ch, int kind, const char *name);
+
 #endif
