@@ -795,8 +795,11 @@ static int claim_new(streamlog_sub *sub, uint64_t capacity)
         if (k && (rc = sl_queue_turn(&t, sub->ch.id, sub->member_id, &me, &turn, &others_waiting)))
             goto fail;
         if (k && turn) {
-            if (others_waiting)
-                k = 1; /* a batch is only for a member alone (see deliver_new) */
+            /* a batch is only for a member alone (see yield_claims), and
+             * not without acks: a batch that cannot be rewound is handed
+             * back as pending records, which ACK_NONE does not keep */
+            if (others_waiting || sub->ack_mode == STREAMLOG_ACK_NONE)
+                k = 1;
             me.waiting = 0;
             if (sub->ack_mode != STREAMLOG_ACK_NONE)
                 me.unacked += (uint32_t)k;
