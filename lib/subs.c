@@ -22,6 +22,7 @@
  * redelivery deadline. */
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -88,11 +89,27 @@ struct streamlog_sub {
     uint64_t last_delivered, delivered, redelivered, acked, dead_lettered;
 };
 
+/* Clocks. A subscription's own deadlines are CLOCK_MONOTONIC ns (mono_ns),
+ * so that a step of the wall clock does not fire or delay them; deadlines in
+ * the store are Unix ns (unix_ns), the one clock all processes share. Tests
+ * about deadlines step both with sl_subs_clock_step() instead of sleeping. */
+static _Atomic int64_t clock_step_ns;
+
+void sl_subs_clock_step(int64_t ns)
+{
+    atomic_fetch_add(&clock_step_ns, ns);
+}
+
 static int64_t mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + atomic_load_explicit(&clock_step_ns, memory_order_relaxed);
+}
+
+static int64_t unix_ns(void)
+{
+    return sl_now_ns() + atomic_load_explicit(&clock_step_ns, memory_order_relaxed);
 }
 
 static int group_name_check(const char *name, const char *what)
@@ -230,7 +247,7 @@ static int set_deadline(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, i
     int rc;
     if (sub->queue) {
         int owned;
-        if ((rc = claim_own(sub, seq, deliveries, sl_now_ns() + delay_ns, &owned)))
+        if ((rc = claim_own(sub, seq, deliveries, unix_ns() + delay_ns, &owned)))
             return rc;
         if (!owned) { /* another member took it over already */
             drop_foreign(sub, seq);
@@ -583,7 +600,7 @@ static int redeliver(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, cons
     }
     if (sub->grouped) {
         int owned;
-        if ((rc = claim_own(sub, seq, deliveries + 1, sl_now_ns() + sub->ack_wait_ns, &owned)))
+        if ((rc = claim_own(sub, seq, deliveries + 1, unix_ns() + sub->ack_wait_ns, &owned)))
             return rc;
         if (!owned) { /* another member took it: not ours to deliver or ack */
             drop_foreign(sub, seq);
@@ -625,7 +642,7 @@ static int redeliver(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, cons
 static int claim_shared(streamlog_sub *sub)
 {
     streamlog_store *st = sub->ch.st;
-    int64_t now = mono_ns(), real = sl_now_ns();
+    int64_t now = mono_ns(), real = unix_ns();
     uint64_t take[SHARED_SCAN_TAKE];
     int ntake = 0;
     int64_t next_due = INT64_MAX; /* real ns */
@@ -811,7 +828,7 @@ static int claim_new(streamlog_sub *sub, uint64_t capacity)
             goto fail;
     }
     if (k) {
-        sl_pending_rec p = {.owner = sub->member_id, .deliveries = 1, .deadline = sl_now_ns() + sub->ack_wait_ns};
+        sl_pending_rec p = {.owner = sub->member_id, .deliveries = 1, .deadline = unix_ns() + sub->ack_wait_ns};
         for (uint64_t s = from; s < from + k && !rc && sub->ack_mode != STREAMLOG_ACK_NONE; s++)
             rc = sl_pending_save(&t, sub->group_id, s, &p);
         g.next_seq = from + k;
@@ -984,6 +1001,7 @@ static void arm_timer(streamlog_sub *sub)
     }
     struct itimerspec its = {0};
     if (at != INT64_MAX) {
+        at -= atomic_load_explicit(&clock_step_ns, memory_order_relaxed); /* the timer runs on the real clock */
         if (at <= 0)
             at = 1;
         its.it_value.tv_sec = at / 1000000000;

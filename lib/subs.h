@@ -15,6 +15,10 @@ int sl_sub_fd(const streamlog_sub *sub);
 int sl_sub_close(streamlog_sub *sub, int unsubscribe);
 int sl_sub_stats(streamlog_sub *sub, streamlog_sub_stats *out);
 
+/* Test hook: move the subscriptions' clocks (monotonic and Unix) forward by
+ * ns, for tests about deadlines that would otherwise have to sleep. */
+void sl_subs_clock_step(int64_t ns);
+
 /* Durables and queue groups of a channel, without subscribing. */
 int sl_group_list_next(streamlog_channel *ch, int after_kind, const char *after_name, int *out_kind, char *buf,
                        size_t cap);

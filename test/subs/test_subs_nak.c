@@ -7,6 +7,9 @@
  * once in a group), and bad input: NULL, sequence 0, delays out of range,
  * sequences not in flight.
  *
+ * Tests about deadlines step the subscriptions' clock (sl_subs_clock_step)
+ * and ask with timeout 0, so they neither sleep nor depend on scheduling.
+ *
  * Payloads are "m<seq>" (su_fill_to), checked on every delivery.
  */
 #define _GNU_SOURCE
@@ -14,6 +17,10 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+
+#include "subs.h" /* sl_subs_clock_step: deadline tests step the clock instead of sleeping */
+
+#define SEC 1000000000LL
 
 struct fix {
     streamlog_store *st;
@@ -106,10 +113,11 @@ static void nak_delay(int kind)
     SU_NOTHING(s);
     TU_OK(streamlog_nak(s, 1, 0)); /* the last nak wins */
     SU_EXPECT(s, 5000, 1, 1);
-    int64_t t0 = tu_mono_ms();
-    TU_OK(streamlog_nak(s, 1, 300));
-    SU_EXPECT(s, 10000, 1, 2);
-    ck_assert_msg(tu_mono_ms() - t0 >= 290, "redelivered %lld ms after a 300 ms nak", (long long)(tu_mono_ms() - t0));
+    TU_OK(streamlog_nak(s, 1, 20000));
+    sl_subs_clock_step(18 * SEC);
+    SU_NOTHING(s); /* never before the delay */
+    sl_subs_clock_step(3 * SEC);
+    SU_EXPECT(s, 0, 1, 2);
     TU_OK(streamlog_ack(s, 1));
     TU_OK(streamlog_sub_close(s));
     fix_close(&f);
@@ -143,10 +151,12 @@ START_TEST(queue_nak_goes_to_another_member)
     SU_EXPECT(a, 5000, 1, 0);
     streamlog_sub *b = sub_kind(f.ch, 2, 60000, NULL);
     SU_NOTHING(b);
-    int64_t t0 = tu_mono_ms();
-    TU_OK(streamlog_nak(a, 1, 200));
-    SU_EXPECT(b, 10000, 1, 1);
-    ck_assert_msg(tu_mono_ms() - t0 >= 190, "taken %lld ms after a 200 ms nak", (long long)(tu_mono_ms() - t0));
+    TU_OK(streamlog_nak(a, 1, 20000));
+    SU_NOTHING(b);
+    sl_subs_clock_step(18 * SEC);
+    SU_NOTHING(b); /* never before the delay */
+    sl_subs_clock_step(3 * SEC);
+    SU_EXPECT(b, 0, 1, 1);
     TU_RC(streamlog_progress(a, 1), STREAMLOG_ENOTFOUND); /* b's now */
     TU_OK(streamlog_ack(b, 1));
     SU_NOTHING(a);
@@ -221,65 +231,32 @@ END_TEST
 
 /* ---- progress ---- */
 
-struct progressor {
-    streamlog_sub *sub;
-    uint64_t seq;
-    atomic_int stop;
-    int64_t max_gap_ms; /* longest time between two progress calls */
-    int rc;
-};
-
-static void *progress_main(void *p)
-{
-    struct progressor *pr = p;
-    int64_t last = tu_mono_ms();
-    while (!atomic_load(&pr->stop)) {
-        if ((pr->rc = streamlog_progress(pr->sub, pr->seq)))
-            break;
-        int64_t now = tu_mono_ms();
-        if (now - last > pr->max_gap_ms)
-            pr->max_gap_ms = now - last;
-        last = now;
-        tu_sleep_ms(50);
-    }
-    return NULL;
-}
-
-/* With progress reported every 50 ms, a message with a 1.5 s ack wait is
- * neither redelivered (plain) nor taken over by a waiting member (queue)
- * for 3 s; once progress stops it is. The conclusion is drawn only when the
- * progress thread was never held up for a whole ack wait. */
+/* Progress restarts the ack wait (10 s): 18 s after the delivery, with
+ * progress at 9 s, the message is neither redelivered (plain) nor taken over
+ * by a waiting member (queue); 2 s later it is, and the first member's
+ * progress then says it is no longer its own. */
 static void progress_holds_off(int queue)
 {
     struct fix f = fix_open(1);
-    streamlog_sub *a = sub_kind(f.ch, queue ? 2 : 0, 1500, NULL);
+    streamlog_sub *a = sub_kind(f.ch, queue ? 2 : 0, 10000, NULL);
     SU_EXPECT(a, 5000, 1, 0);
-    streamlog_sub *b = queue ? sub_kind(f.ch, 2, 1500, NULL) : NULL;
-    struct progressor pr = {.sub = a, .seq = 1};
-    pthread_t th;
-    ck_assert_int_eq(pthread_create(&th, NULL, progress_main, &pr), 0);
-    int64_t until = tu_mono_ms() + 3000;
-    int delivered = 0;
-    while (tu_mono_ms() < until) {
-        const streamlog_msg *m;
-        int rc = streamlog_sub_next(queue ? b : a, 100, &m);
-        if (rc == STREAMLOG_OK)
-            delivered++;
-        else
-            TU_RC(rc, STREAMLOG_ETIMEDOUT);
-    }
-    atomic_store(&pr.stop, 1);
-    ck_assert_int_eq(pthread_join(th, NULL), 0);
-    TU_OK(pr.rc);
-    if (pr.max_gap_ms < 1400)
-        ck_assert_msg(delivered == 0, "redelivered while progress was reported (longest gap %lld ms)",
-                      (long long)pr.max_gap_ms);
-    /* without progress the ack wait runs out */
-    SU_EXPECT(queue ? b : a, 20000, 1, 1);
+    streamlog_sub *b = queue ? sub_kind(f.ch, 2, 10000, NULL) : NULL;
+    streamlog_sub *other = queue ? b : a;
+    SU_NOTHING(other);
+    sl_subs_clock_step(9 * SEC);
+    TU_OK(streamlog_progress(a, 1));
+    sl_subs_clock_step(9 * SEC);
+    SU_NOTHING(other);
+    sl_subs_clock_step(2 * SEC);
+    SU_EXPECT(other, 0, 1, 1);
     if (queue) {
-        /* a's copy is no longer a's: progress says so */
         TU_RC(streamlog_progress(a, 1), STREAMLOG_ENOTFOUND);
+        TU_OK(streamlog_ack(b, 1));
         TU_OK(streamlog_sub_close(b));
+    } else {
+        TU_OK(streamlog_progress(a, 1)); /* still in flight, redelivered */
+        TU_OK(streamlog_ack(a, 1));
+        TU_RC(streamlog_progress(a, 1), STREAMLOG_ENOTFOUND);
     }
     TU_OK(streamlog_sub_close(a));
     fix_close(&f);
@@ -354,10 +331,11 @@ END_TEST
 START_TEST(term_by_former_owner_refused)
 {
     struct fix f = fix_open(1);
-    streamlog_sub *a = sub_kind(f.ch, 2, 300, "c.dead");
+    streamlog_sub *a = sub_kind(f.ch, 2, 10000, "c.dead");
     SU_EXPECT(a, 5000, 1, 0);
     streamlog_sub *b = sub_kind(f.ch, 2, 60000, "c.dead");
-    SU_EXPECT(b, 20000, 1, 1); /* a's ack wait ran out: b takes it over */
+    sl_subs_clock_step(11 * SEC);
+    SU_EXPECT(b, 0, 1, 1); /* a's ack wait ran out: b takes it over */
     TU_RC(streamlog_term(a, 1), STREAMLOG_ENOTFOUND);
     TU_OK(streamlog_term(b, 1));
     streamlog_channel *dl = tu_chan(f.st, "c.dead", NULL);
