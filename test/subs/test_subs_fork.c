@@ -17,6 +17,7 @@
 #include "subs_util.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 
 static streamlog_opts *store_opts(void)
@@ -70,13 +71,19 @@ static void child_uses_store(void *arg)
     SU_CCHECK(streamlog_close(st));
 }
 
+/* The parent's handles live in globals: the child leaves them alone, and a
+ * leak checker in the child (valgrind) then sees them reachable, not lost. */
+streamlog_store *parent_st; /* not static: the compiler must keep stores it sees no reader of */
+streamlog_channel *parent_ch;
+streamlog_sub *parent_member;
+
 START_TEST(child_opens_store_again)
 {
-    streamlog_store *st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
-    streamlog_channel *ch = tu_chan(st, "c", NULL);
+    streamlog_store *st = parent_st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
+    streamlog_channel *ch = parent_ch = tu_chan(st, "c", NULL);
     su_fill_to(ch, 3);
     streamlog_opts *o = queue_opts();
-    streamlog_sub *parent_member = su_subscribe(ch, o);
+    parent_member = su_subscribe(ch, o);
     streamlog_opts_free(o);
     SU_EXPECT(parent_member, 5000, 1, 0); /* the parent holds #1 unacked while it forks */
 
@@ -96,16 +103,17 @@ END_TEST
 /* ---- forking while another thread opens and closes a store ---- */
 
 static atomic_int churn_stop;
+streamlog_store *churn_st;
+streamlog_opts *churn_opts;
 
 static void *churn_main(void *p)
 {
     const char *dir = p;
     while (!atomic_load(&churn_stop)) {
-        streamlog_opts *o = store_opts();
-        streamlog_store *st;
-        if (o && streamlog_open(dir, o, &st) == STREAMLOG_OK)
-            streamlog_close(st);
-        streamlog_opts_free(o);
+        churn_opts = store_opts();
+        if (churn_opts && streamlog_open(dir, churn_opts, &churn_st) == STREAMLOG_OK)
+            streamlog_close(churn_st);
+        streamlog_opts_free(churn_opts);
     }
     return NULL;
 }
@@ -126,7 +134,7 @@ START_TEST(fork_while_another_thread_opens_stores)
     enum { FORKS = 30 };
     char other[4300];
     snprintf(other, sizeof other, "%s/other", tu_dir);
-    streamlog_store *st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
+    streamlog_store *st = parent_st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
     atomic_store(&churn_stop, 0);
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, churn_main, other), 0);
@@ -146,7 +154,11 @@ static Suite *subs_fork_suite(void)
     Suite *s = suite_create("subs-fork");
     TCase *tc = tu_tcase("fork", 120);
     tcase_add_test(tc, child_opens_store_again);
-    tcase_add_test(tc, fork_while_another_thread_opens_stores);
+    /* Not under valgrind: a child forked while the other thread is half-way
+     * through an open inherits that half-open store, which it must leave
+     * alone -- a leak by design that the valgrind setup counts as an error. */
+    if (!getenv("STREAMLOG_UNDER_VALGRIND"))
+        tcase_add_test(tc, fork_while_another_thread_opens_stores);
     suite_add_tcase(s, tc);
     return s;
 }
