@@ -1,9 +1,12 @@
 /* Subscriptions.
  *
- * Every subscription keeps its in-flight messages in memory (inflight.h) and
- * reads new messages through an internal iterator. A plain subscription
- * needs nothing more: its state dies with it. A durable or queue group
- * ("grouped") subscription also keeps its state in the store (groups.h):
+ * One delivery core serves every kind: the in-flight set in memory
+ * (inflight.h), redeliveries and dead letters, acks, nak/progress/term and
+ * the fd. It reads new messages through an internal iterator, and asks the
+ * subscription's message source (struct sl_source) what it may deliver. The
+ * iterator source (plain subscriptions) needs nothing more: its state dies
+ * with it. The claims source (durables and queue groups, "grouped") keeps
+ * the state in the store (groups.h):
  * new messages are claimed (a durable: in batches; a queue member: when the
  * delivery rule gives it the next one, one at a time while another member
  * waits, see claim_new and yield_claims) by
@@ -52,8 +55,36 @@
 /* try_deliver's internal "look again" */
 #define RETRY 1
 
+/* Where a subscription's new messages come from, and what of its delivery
+ * state outlives it. The delivery core (try_deliver, redeliver, dead_letter,
+ * acks, the fd) is the same for every kind and asks its source:
+ *   iterator source (plain): new messages straight from the channel; the
+ *     state lives in memory only.
+ *   claims source (durable, queue group): new messages are claimed in the
+ *     store; a redelivery or dead letter first confirms there that the
+ *     message is still this member's; acks are written there. */
+struct sl_source {
+    /* Make [next_seq, ...) deliverable for up to `capacity` new messages:
+     * OK, EAGAIN (nothing new, or stalled), or an error. */
+    int (*take_new)(streamlog_sub *sub, uint64_t capacity);
+    /* The iterator, positioned at next_seq, answered `rc` with message `seq`:
+     * OK to deliver it, RETRY to look again, or rc. */
+    int (*found)(streamlog_sub *sub, int rc, uint64_t seq);
+    /* Is seq, in flight here, still this subscription's? If so its stored
+     * state gets `deliveries` and the Unix-ns `deadline`. */
+    int (*confirm)(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int64_t deadline, int *owned);
+    /* seq left the in-flight set for good (acked, dead-lettered, removed);
+     * under sub->mu. Returns 1 when the fd should be woken. */
+    int (*settled)(streamlog_sub *sub, uint64_t seq);
+    /* Write what is buffered, before sleeping. */
+    int (*flush)(streamlog_sub *sub);
+};
+
+static const struct sl_source iterator_source, claims_source;
+
 struct streamlog_sub {
     streamlog_channel ch;        /* copy of the channel handle it was opened on */
+    const struct sl_source *src;
     pthread_mutex_t mu;          /* inflight, acks and counters: acks come from any thread */
     uint32_t max_inflight;
     int64_t ack_wait_ns;
@@ -174,8 +205,6 @@ static int write_acks(streamlog_sub *sub, sl_txn *t)
 
 static int flush_acks(streamlog_sub *sub)
 {
-    if (!sub->grouped)
-        return STREAMLOG_OK;
     pthread_mutex_lock(&sub->mu);
     size_t n = sub->nacks;
     pthread_mutex_unlock(&sub->mu);
@@ -201,14 +230,7 @@ int sl_sub_ack(streamlog_sub *sub, uint64_t seq)
     if (sl_inflight_del(&sub->inflight, seq)) {
         sub->acked++;
         int wake = before >= sub->max_inflight; /* this ack ends a stall */
-        if (sub->grouped) {
-            /* The first buffered ack makes the fd readable, so an event loop's
-             * next streamlog_sub_next() writes the acks soon, not only at the
-             * next delivery. On failure the pending record stays: a
-             * redelivery, never a loss. */
-            wake |= sub->nacks == 0;
-            push_ack(sub, seq);
-        }
+        wake |= sub->src->settled(sub, seq);
         if (wake)
             sl_wake_fd(sub->evfd);
     }
@@ -471,6 +493,7 @@ int sl_subscribe(streamlog_channel *ch, const streamlog_opts *opts, streamlog_su
     sub->ack_mode = (int)sl_opts_int(opts, STREAMLOG_OPT_ACK_MODE, STREAMLOG_ACK_MANUAL);
     sub->max_deliver = (uint32_t)sl_opts_int(opts, STREAMLOG_OPT_MAX_DELIVER, 0);
     sub->grouped = durable || queue;
+    sub->src = sub->grouped ? &claims_source : &iterator_source;
     sub->durable = durable != NULL;
     sub->queue = queue != NULL;
     sub->shared_deadline = INT64_MAX;
@@ -558,14 +581,12 @@ static int dead_letter(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, in
 {
     int rc;
     *gone = 0;
-    if (sub->grouped) {
-        int owned;
-        if ((rc = claim_own(sub, seq, deliveries, INT64_MAX, &owned)))
-            return rc;
-        if (!owned) {
-            drop_foreign(sub, seq);
-            return STREAMLOG_OK;
-        }
+    int owned;
+    if ((rc = sub->src->confirm(sub, seq, deliveries, INT64_MAX, &owned)))
+        return rc;
+    if (!owned) {
+        drop_foreign(sub, seq);
+        return STREAMLOG_OK;
     }
     sl_txn t;
     streamlog_msg m;
@@ -584,8 +605,8 @@ static int dead_letter(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, in
     }
     pthread_mutex_lock(&sub->mu);
     *gone = sl_inflight_del(&sub->inflight, seq);
-    if (*gone && sub->grouped)
-        push_ack(sub, seq);
+    if (*gone)
+        sub->src->settled(sub, seq);
     sub->dead_lettered += rc == STREAMLOG_OK;
     pthread_mutex_unlock(&sub->mu);
     return STREAMLOG_OK;
@@ -598,20 +619,18 @@ static int redeliver(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, cons
         int gone;
         return (rc = dead_letter(sub, seq, deliveries, &gone)) ? rc : RETRY;
     }
-    if (sub->grouped) {
-        int owned;
-        if ((rc = claim_own(sub, seq, deliveries + 1, unix_ns() + sub->ack_wait_ns, &owned)))
-            return rc;
-        if (!owned) { /* another member took it: not ours to deliver or ack */
-            drop_foreign(sub, seq);
-            return RETRY;
-        }
+    int owned;
+    if ((rc = sub->src->confirm(sub, seq, deliveries + 1, unix_ns() + sub->ack_wait_ns, &owned)))
+        return rc;
+    if (!owned) { /* another member took it: not ours to deliver or ack */
+        drop_foreign(sub, seq);
+        return RETRY;
     }
     rc = sl_read_view(&sub->ch, seq, &sub->view_txn, &sub->view);
     if (rc == STREAMLOG_ENOTFOUND) { /* removed by limits or expired while in flight */
         pthread_mutex_lock(&sub->mu);
-        if (sl_inflight_del(&sub->inflight, seq) && sub->grouped)
-            push_ack(sub, seq);
+        if (sl_inflight_del(&sub->inflight, seq))
+            sub->src->settled(sub, seq);
         pthread_mutex_unlock(&sub->mu);
         return RETRY;
     }
@@ -888,26 +907,63 @@ static int yield_claims(streamlog_sub *sub)
     return STREAMLOG_OK;
 }
 
-static int deliver_new(streamlog_sub *sub, uint64_t capacity, int64_t now, const streamlog_msg **out)
+/* ---- the two sources ---- */
+
+static int iter_take_new(streamlog_sub *sub, uint64_t capacity)
+{
+    (void)sub;
+    return capacity ? STREAMLOG_OK : STREAMLOG_EAGAIN; /* EAGAIN: stalled */
+}
+
+static int iter_found(streamlog_sub *sub, int rc, uint64_t seq)
+{
+    (void)sub;
+    (void)seq;
+    return rc;
+}
+
+static int iter_confirm(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int64_t deadline, int *owned)
+{
+    (void)sub;
+    (void)seq;
+    (void)deliveries;
+    (void)deadline;
+    *owned = 1;
+    return STREAMLOG_OK;
+}
+
+static int iter_settled(streamlog_sub *sub, uint64_t seq)
+{
+    (void)sub;
+    (void)seq;
+    return 0;
+}
+
+static int iter_flush(streamlog_sub *sub)
+{
+    (void)sub;
+    return STREAMLOG_OK;
+}
+
+static const struct sl_source iterator_source = {iter_take_new, iter_found, iter_confirm, iter_settled, iter_flush};
+
+static int claims_take_new(streamlog_sub *sub, uint64_t capacity)
 {
     int rc;
     if (sub->queue && sub->next_seq < sub->claim_end && (rc = yield_claims(sub)))
         return rc;
-    if (sub->grouped && sub->next_seq >= sub->claim_end) {
-        if (!capacity) {
-            stop_waiting(sub); /* a stalled member cannot take its turn */
-            return STREAMLOG_EAGAIN;
-        }
-        if ((rc = claim_new(sub, capacity)))
-            return rc;
-    } else if (!capacity) {
-        return STREAMLOG_EAGAIN; /* stalled */
+    if (sub->next_seq < sub->claim_end)
+        return capacity ? STREAMLOG_OK : STREAMLOG_EAGAIN;
+    if (!capacity) {
+        stop_waiting(sub); /* a stalled member cannot take its turn */
+        return STREAMLOG_EAGAIN;
     }
-    if (sl_iter_position(sub->it) != sub->next_seq)
-        sl_iter_seek(sub->it, sub->next_seq);
-    const streamlog_msg *m;
-    rc = sl_iter_next(sub->it, &m);
-    if (rc == STREAMLOG_EAGAIN && sub->grouped) {
+    return claim_new(sub, capacity);
+}
+
+static int claims_found(streamlog_sub *sub, int rc, uint64_t seq)
+{
+    if (rc == STREAMLOG_EAGAIN) {
         /* what we claimed is gone (limits, expiry): drop the claims */
         forget_range(sub, sub->next_seq, sub->claim_end);
         sub->next_seq = sub->claim_end;
@@ -915,16 +971,41 @@ static int deliver_new(streamlog_sub *sub, uint64_t capacity, int64_t now, const
     }
     if (rc)
         return rc;
-    uint64_t seq = m->seq;
-    if (sub->grouped) {
-        uint64_t skipped_to = seq < sub->claim_end ? seq : sub->claim_end;
-        forget_range(sub, sub->next_seq, skipped_to);
-        if (seq >= sub->claim_end) { /* read past our claims: not ours */
-            sub->next_seq = sub->claim_end;
-            sl_iter_seek(sub->it, sub->claim_end);
-            return RETRY;
-        }
+    forget_range(sub, sub->next_seq, seq < sub->claim_end ? seq : sub->claim_end);
+    if (seq >= sub->claim_end) { /* read past our claims: not ours */
+        sub->next_seq = sub->claim_end;
+        sl_iter_seek(sub->it, sub->claim_end);
+        return RETRY;
     }
+    return STREAMLOG_OK;
+}
+
+/* The first buffered ack makes the fd readable, so that an event loop's next
+ * streamlog_sub_next() writes the acks soon, not only at the next delivery.
+ * When buffering fails the pending record stays: a redelivery, never a loss. */
+static int claims_settled(streamlog_sub *sub, uint64_t seq)
+{
+    int first = sub->nacks == 0;
+    push_ack(sub, seq);
+    return first;
+}
+
+static const struct sl_source claims_source = {claims_take_new, claims_found, claim_own, claims_settled, flush_acks};
+
+/* ---- delivery ---- */
+
+static int deliver_new(streamlog_sub *sub, uint64_t capacity, int64_t now, const streamlog_msg **out)
+{
+    int rc = sub->src->take_new(sub, capacity);
+    if (rc)
+        return rc;
+    if (sl_iter_position(sub->it) != sub->next_seq)
+        sl_iter_seek(sub->it, sub->next_seq);
+    const streamlog_msg *m = NULL;
+    rc = sl_iter_next(sub->it, &m);
+    if ((rc = sub->src->found(sub, rc, rc ? 0 : m->seq)))
+        return rc;
+    uint64_t seq = m->seq;
     sub->next_seq = seq + 1;
     pthread_mutex_lock(&sub->mu);
     if (sub->ack_mode != STREAMLOG_ACK_NONE)
@@ -1037,7 +1118,7 @@ int sl_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_msg **ou
             continue;
         }
         drained = 0;
-        if ((rc = flush_acks(sub))) /* write buffered acks before sleeping */
+        if ((rc = sub->src->flush(sub))) /* write buffered acks before sleeping */
             return rc;
         arm_timer(sub); /* also for callers who poll streamlog_sub_fd() themselves */
         if (timeout_ms == 0)
