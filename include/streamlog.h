@@ -280,7 +280,15 @@ int  streamlog_opts_set_str(streamlog_opts *opts, int key, const char *value);
  *       map the same address space, so one growing the file never stops
  *       another (unless a process could map less than the file, e.g. under
  *       a tight `ulimit -v`: it then gets EBUSY and must reopen).
- * @note Do not use a store in a child after fork(); open it again there.
+ * @note fork(): a child may open the store again (streamlog_open succeeds
+ *       there even while the parent has it open) and use that new handle
+ *       freely, also from several threads. Every handle the child inherited
+ *       from the parent -- stores, channels, iterators, subscriptions and
+ *       their fds, messages that are views -- belongs to the parent: the
+ *       child must not call any function on them, close them included (LMDB
+ *       environments must not cross fork()); they cost the child memory only.
+ *       Owned messages (streamlog_get) are plain memory and stay usable.
+ *       fork() may be called while other threads use the library.
  * @note Thread-safe. The store starts one background thread for expiry and
  *       periodic syncs, and, while it has subscriptions, one that watches for
  *       other processes' commits; streamlog_close() stops them. The store
@@ -641,6 +649,24 @@ void streamlog_iter_close(streamlog_iter *it);
  *                member that closes, or dies, hands its unacked messages to
  *                the others. Members may be in different processes sharing
  *                the store (the group's state is kept in the store).
+ *                Delivery rule: a member takes new messages only inside
+ *                streamlog_sub_next(), and only when no other waiting
+ *                member of the group comes first: the next new message goes
+ *                to the waiting member with the fewest unacked messages,
+ *                ties to the one that took a new message least recently
+ *                (NATS Streaming's "fewest unacked, ties rotate"), so idle
+ *                members share a burst evenly. While another member waits,
+ *                a member takes one message at a time; while none does, it
+ *                may take up to 16 ahead (one commit for many messages), and
+ *                it gives back those it has not delivered at its next
+ *                streamlog_sub_next() call after another member starts
+ *                waiting -- so a member holds undelivered messages while
+ *                another waits at most until it next asks. A
+ *                member counts as waiting from the moment streamlog_sub_next()
+ *                finds nothing for it (it returns EAGAIN or sleeps) until it
+ *                takes a message, returns ETIMEDOUT, stalls (MAX_INFLIGHT) or
+ *                closes: an event loop that got EAGAIN should keep watching
+ *                streamlog_sub_fd(), as the others leave it its turn.
  *   durable queue group  QUEUE and DURABLE: the group outlives all its
  *                members closing, and is removed when its last member
  *                unsubscribes.
@@ -657,14 +683,21 @@ void streamlog_iter_close(streamlog_iter *it);
  *   STREAMLOG_OPT_MAX_DELIVER   int, >= 0 (default 0 = no limit): after this many
  *                               deliveries without an ack, a message is appended
  *                               to the DEAD_LETTER channel (when set) and counts
- *                               as acked
+ *                               as acked. In a durable or queue group only the
+ *                               member that owns the message in the store
+ *                               dead-letters it, so it is dead-lettered once
+ *                               whatever the members' threads and processes; only
+ *                               a crash of that member between the dead-letter
+ *                               append and its ack can dead-letter it twice
  *   STREAMLOG_OPT_DURABLE       string, a durable name (1..200 bytes, no ':')
  *   STREAMLOG_OPT_QUEUE         string, a queue group name (1..200 bytes, no ':')
  *   STREAMLOG_OPT_DEAD_LETTER   string, a channel name; created when missing
  *
  * Durability of delivery state (durables and queue groups): new messages are
- * claimed in batches (up to 256 for a durable, 16 for a queue member) in one
- * commit without fdatasync, and acks are buffered and written with the next
+ * claimed in batches (up to 256 by a durable; up to 16 by a queue member
+ * with acks while no other member waits, else one) in one commit without
+ * fdatasync, and
+ * acks are buffered and written with the next
  * claim, whenever streamlog_sub_next() finds nothing to deliver, and at
  * close. A lost ack or claim can only cause a redelivery, never a lost
  * message; a clean close keeps every ack. After a crash (process or OS):
@@ -723,6 +756,50 @@ int streamlog_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_m
  */
 int streamlog_ack(streamlog_sub *sub, uint64_t seq);
 
+/** Longest delay streamlog_nak() accepts: one day. */
+#define STREAMLOG_NAK_DELAY_MAX_MS  86400000
+
+/**
+ * Negative acknowledgement: message @p seq, in flight on this subscription,
+ * could not be handled now; redeliver it after @p delay_ms (0: at once)
+ * instead of waiting out the ack wait. The redelivery counts toward
+ * MAX_DELIVER like any other. In a queue group, once the delay is over
+ * another member may take it over, as when an ack wait runs out. A later
+ * nak or streamlog_progress() replaces the delay.
+ * @return OK; EINVAL (NULL sub, seq 0, delay not in 0..STREAMLOG_NAK_DELAY_MAX_MS);
+ *         ENOTFOUND (seq is not in flight here: never delivered, acked,
+ *         dead-lettered, or taken over by another queue member); EIO.
+ * @note Callable from any thread, like streamlog_ack(); it wakes a thread
+ *       waiting in streamlog_sub_next().
+ */
+int streamlog_nak(streamlog_sub *sub, uint64_t seq, int64_t delay_ms);
+
+/**
+ * Work in progress: restart the ack wait of message @p seq, in flight on
+ * this subscription, so that it is not redelivered (nor, in a queue group,
+ * taken over by another member) while it is still being handled.
+ * @return OK; EINVAL (NULL sub, seq 0); ENOTFOUND (seq is not in flight here,
+ *         e.g. its ack wait ran out and another queue member took it: stop
+ *         working on it); EIO.
+ * @note Callable from any thread, like streamlog_ack().
+ */
+int streamlog_progress(streamlog_sub *sub, uint64_t seq);
+
+/**
+ * Terminate: stop redelivering message @p seq, in flight on this
+ * subscription, now: it is appended to the DEAD_LETTER channel (when the
+ * subscription has one) and counts as acked and as dead-lettered, whatever
+ * MAX_DELIVER says. In a durable or queue group it is dead-lettered once,
+ * as with MAX_DELIVER.
+ * @return OK; EINVAL (NULL sub, seq 0); ENOTFOUND (seq is not in flight
+ *         here); EFULL, EIO (the dead-letter append failed: the message stays
+ *         in flight).
+ * @note Callable from any thread, like streamlog_ack(). The dead-letter
+ *       record is the message's payload; the reason a worker gave up is not
+ *       stored with it (messages carry no headers yet).
+ */
+int streamlog_term(streamlog_sub *sub, uint64_t seq);
+
 /**
  * A file descriptor that is readable when streamlog_sub_next() may have
  * something to deliver: a new message (from this or another process), an
@@ -770,6 +847,64 @@ typedef struct streamlog_sub_stats {
  * @note Callable from any thread.
  */
 int streamlog_sub_get_stats(streamlog_sub *sub, streamlog_sub_stats *out);
+
+/**
+ * Durables and queue groups seen from outside, without subscribing: for
+ * monitoring (lag), for tools, and to remove a durable nobody will resume.
+ * A group is named by its kind and a name: the durable name, the queue
+ * name, or "queue:durable" for a durable queue group.
+ */
+#define STREAMLOG_GROUP_DURABLE        1  /**< DURABLE without QUEUE */
+#define STREAMLOG_GROUP_QUEUE          2  /**< QUEUE without DURABLE (exists while it has members) */
+#define STREAMLOG_GROUP_DURABLE_QUEUE  3  /**< QUEUE and DURABLE, named "queue:durable" */
+/** Room a group name needs in streamlog_group_list_next()'s buffer, NUL included. */
+#define STREAMLOG_GROUP_NAME_CAP  402
+
+/**
+ * List a channel's durables and queue groups: write the kind of the first
+ * group after (@p after_kind, @p after_name) to *out_kind and its name to
+ * @p buf; after_kind 0 starts at the first group (after_name is then
+ * ignored). Call again with what you received to walk them all.
+ * @return OK; ENOTFOUND when no group follows; EINVAL (NULL ch, buf or
+ *         out_kind; cap below the name's length + 1 -- STREAMLOG_GROUP_NAME_CAP
+ *         always suffices; after_kind not 0 or a STREAMLOG_GROUP_* kind, or
+ *         after_name NULL or malformed with one); ECLOSED (channel deleted);
+ *         ECORRUPT; EIO.
+ * @note Thread-safe. Groups created or removed meanwhile may or may not be
+ *       seen. The order is stable (by kind, then name bytewise) but unspecified.
+ */
+int streamlog_group_list_next(streamlog_channel *ch, int after_kind, const char *after_name, int *out_kind,
+                              char *buf, size_t cap);
+
+/** State of a durable or queue group, from the store. */
+typedef struct streamlog_group_stats {
+    uint64_t next_seq;     /**< position: the next new sequence the group hands out */
+    uint64_t lag;          /**< stored messages at or after the position (channel's last sequence minus position, plus one) */
+    uint64_t pending;      /**< messages in flight: claimed by a member (or waiting for one), not acked */
+    uint64_t redelivered;  /**< of those, messages delivered more than once */
+    uint64_t members;      /**< active subscriptions of the group, in every process */
+    uint32_t kind;         /**< STREAMLOG_GROUP_* */
+    uint32_t reserved;     /**< 0 */
+} streamlog_group_stats;
+
+/**
+ * Read the state of group (@p kind, @p name) of the channel.
+ * @return OK; EINVAL (NULL argument, unknown kind, malformed name);
+ *         ENOTFOUND (no such group); ECLOSED; ECORRUPT; EIO.
+ * @note Thread-safe. Acks that members still buffer (see "Durability of
+ *       delivery state") are not yet seen: pending may count them.
+ */
+int streamlog_group_get_stats(streamlog_channel *ch, int kind, const char *name, streamlog_group_stats *out);
+
+/**
+ * Delete group (@p kind, @p name): its position and pending messages are
+ * gone; a later subscribe with that name starts afresh.
+ * @return OK; EINVAL; ENOTFOUND; EBUSY (the group has active
+ *         subscriptions, in this or another process: nothing is deleted);
+ *         ECLOSED; EIO.
+ * @note Thread-safe.
+ */
+int streamlog_group_delete(streamlog_channel *ch, int kind, const char *name);
 
 /* ------------------------------------------------------------------------ */
 /** @defgroup streamlog_retention Retention and expiry

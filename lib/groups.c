@@ -9,7 +9,8 @@
 
 #define GROUP_REC_LEN (4 + 8 * 2)
 #define PENDING_REC_LEN (4 + 8 + 4 + 8)
-#define MEMBER_REC_LEN (4 + 8 + 4 + 8)
+#define MEMBER_REC_LEN_V1 (4 + 8 + 4 + 8)       /* before the queue delivery rule */
+#define MEMBER_REC_LEN (MEMBER_REC_LEN_V1 + 4 + 4 + 8)
 #define REC_FORMAT 1
 
 static void be32_put(uint8_t *p, uint32_t v)
@@ -192,12 +193,17 @@ static void member_key(uint8_t k[16], uint64_t chan_id, uint64_t member_id)
 
 static int member_decode(const sl_val *v, sl_member_rec *out)
 {
-    if (!hdr_ok(v, MEMBER_REC_LEN))
+    /* a member written by an older library (still running in another process) never waits */
+    int v1 = hdr_ok(v, MEMBER_REC_LEN_V1);
+    if (!v1 && !hdr_ok(v, MEMBER_REC_LEN))
         return sl_fail(STREAMLOG_ECORRUPT, "malformed subscription member record");
     const uint8_t *p = v->data;
     out->group_id = sl_be64_get(p + 4);
     out->pid = be32_get(p + 12);
     out->start_ticks = sl_be64_get(p + 16);
+    out->waiting = v1 ? 0 : be32_get(p + 24);
+    out->unacked = v1 ? 0 : be32_get(p + 28);
+    out->last_claim = v1 ? 0 : sl_be64_get(p + 32);
     return STREAMLOG_OK;
 }
 
@@ -218,6 +224,9 @@ int sl_member_save(sl_txn *t, uint64_t chan_id, uint64_t member_id, const sl_mem
     sl_be64_put(b + 4, rec->group_id);
     be32_put(b + 12, rec->pid);
     sl_be64_put(b + 16, rec->start_ticks);
+    be32_put(b + 24, rec->waiting);
+    be32_put(b + 28, rec->unacked);
+    sl_be64_put(b + 32, rec->last_claim);
     return sl_put(t, SL_DB_MEMBERS, k, sizeof k, b, sizeof b);
 }
 
@@ -271,6 +280,51 @@ int sl_members_count(const sl_txn *t, uint64_t chan_id, uint64_t group_id, uint6
     int rc = members_walk(t, chan_id, count_one, &cc);
     if (!rc)
         *out = cc.n;
+    return rc;
+}
+
+struct turn_ctx {
+    uint64_t self;
+    const sl_member_rec *me;
+    int turn, others_waiting;
+};
+
+/* Does member a (id ida) come before b (id idb) for the next new message? */
+static int comes_before(const sl_member_rec *a, uint64_t ida, const sl_member_rec *b, uint64_t idb)
+{
+    if (a->unacked != b->unacked)
+        return a->unacked < b->unacked;
+    if (a->last_claim != b->last_claim)
+        return a->last_claim < b->last_claim;
+    return ida < idb;
+}
+
+static int turn_one(void *ctx, uint64_t member_id, const sl_member_rec *m)
+{
+    struct turn_ctx *tc = ctx;
+    if (member_id == tc->self || m->group_id != tc->me->group_id || !m->waiting)
+        return 0;
+    /* liveness costs a look at /proc: asked only of members that would come first */
+    if (comes_before(m, member_id, tc->me, tc->self)) {
+        if (!sl_member_alive(m))
+            return 0;
+        tc->turn = 0;
+    } else if (!tc->others_waiting && !sl_member_alive(m)) {
+        return 0;
+    }
+    tc->others_waiting = 1;
+    return 0;
+}
+
+int sl_queue_turn(const sl_txn *t, uint64_t chan_id, uint64_t member_id, const sl_member_rec *me, int *turn,
+                  int *others_waiting)
+{
+    struct turn_ctx tc = {member_id, me, 1, 0};
+    int rc = members_walk(t, chan_id, turn_one, &tc);
+    if (!rc) {
+        *turn = tc.turn;
+        *others_waiting = tc.others_waiting;
+    }
     return rc;
 }
 

@@ -37,6 +37,10 @@ typedef struct sl_member_rec {
     uint64_t group_id;     /* 0 for a plain subscription */
     uint32_t pid;
     uint64_t start_ticks;  /* the process's start time, so a reused pid is not taken for it */
+    /* Queue members, for the delivery rule (subs.c): */
+    uint32_t waiting;      /* 1 while it waits for a new message and could take one */
+    uint32_t unacked;      /* its messages in flight when it last wrote this record */
+    uint64_t last_claim;   /* the last new sequence it took, 0 before its first */
 } sl_member_rec;
 
 size_t sl_group_key(uint8_t *buf, uint64_t chan_id, char kind, const char *name, const char *durable);
@@ -68,6 +72,15 @@ int sl_members_reap(sl_txn *t, uint64_t chan_id, int *changed);
 
 /* Remove every group, pending and member record of a channel. */
 int sl_subs_purge_channel(sl_txn *t, uint64_t chan_id);
+
+/* Queue groups, the delivery rule: the next new message goes to the waiting
+ * member with the fewest unacked messages; ties go to the one that took a
+ * new message least recently (then the lower member id). `me` is the asking
+ * member's record as it stands now. *turn: 1 when no other live waiting
+ * member of the group comes before it; *others_waiting: whether any other
+ * live member of the group waits. */
+int sl_queue_turn(const sl_txn *t, uint64_t chan_id, uint64_t member_id, const sl_member_rec *me, int *turn,
+                  int *others_waiting);
 
 /* Whether a member's process is alive. */
 int  sl_member_alive(const sl_member_rec *m);

@@ -400,6 +400,32 @@ SL_PUBLIC int streamlog_ack(streamlog_sub *sub, uint64_t seq)
     return sl_sub_ack(sub, seq);
 }
 
+SL_PUBLIC int streamlog_nak(streamlog_sub *sub, uint64_t seq, int64_t delay_ms)
+{
+    sl_clear_error();
+    REQUIRE(sub, "streamlog_nak: subscription is NULL");
+    REQUIRE(seq > 0, "streamlog_nak: sequence 0 is never a message");
+    REQUIRE(delay_ms >= 0 && delay_ms <= STREAMLOG_NAK_DELAY_MAX_MS, "streamlog_nak: delay %lld ms is not in 0..%lld",
+            (long long)delay_ms, (long long)STREAMLOG_NAK_DELAY_MAX_MS);
+    return sl_sub_nak(sub, seq, delay_ms);
+}
+
+SL_PUBLIC int streamlog_progress(streamlog_sub *sub, uint64_t seq)
+{
+    sl_clear_error();
+    REQUIRE(sub, "streamlog_progress: subscription is NULL");
+    REQUIRE(seq > 0, "streamlog_progress: sequence 0 is never a message");
+    return sl_sub_progress(sub, seq);
+}
+
+SL_PUBLIC int streamlog_term(streamlog_sub *sub, uint64_t seq)
+{
+    sl_clear_error();
+    REQUIRE(sub, "streamlog_term: subscription is NULL");
+    REQUIRE(seq > 0, "streamlog_term: sequence 0 is never a message");
+    return sl_sub_term(sub, seq);
+}
+
 SL_PUBLIC int streamlog_sub_fd(streamlog_sub *sub)
 {
     sl_clear_error();
@@ -432,4 +458,33 @@ SL_PUBLIC int streamlog_sub_get_stats(streamlog_sub *sub, streamlog_sub_stats *o
     REQUIRE(sub, "streamlog_sub_get_stats: subscription is NULL");
     REQUIRE(out, "streamlog_sub_get_stats: out is NULL");
     return sl_sub_stats(sub, out);
+}
+
+SL_PUBLIC int streamlog_group_list_next(streamlog_channel *ch, int after_kind, const char *after_name, int *out_kind,
+                                        char *buf, size_t cap)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_group_list_next: channel is NULL");
+    REQUIRE(out_kind, "streamlog_group_list_next: out_kind is NULL");
+    REQUIRE(buf, "streamlog_group_list_next: buffer is NULL");
+    REQUIRE(!after_kind || after_name, "streamlog_group_list_next: after_name is NULL with after_kind %d",
+            after_kind);
+    return sl_group_list_next(ch, after_kind, after_name, out_kind, buf, cap);
+}
+
+SL_PUBLIC int streamlog_group_get_stats(streamlog_channel *ch, int kind, const char *name, streamlog_group_stats *out)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_group_get_stats: channel is NULL");
+    REQUIRE(name, "streamlog_group_get_stats: name is NULL");
+    REQUIRE(out, "streamlog_group_get_stats: out is NULL");
+    return sl_group_stats(ch, kind, name, out);
+}
+
+SL_PUBLIC int streamlog_group_delete(streamlog_channel *ch, int kind, const char *name)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_group_delete: channel is NULL");
+    REQUIRE(name, "streamlog_group_delete: name is NULL");
+    return sl_group_delete(ch, kind, name);
 }

@@ -25,20 +25,55 @@
 #define EXPIRY_PERIOD_MS 1000 /* expiry sweep and clearing dead readers' slots */
 #define DEFAULT_MAX_READERS 1022
 
-/* ---- in-process registry of open store directories ---- */
+/* ---- in-process registry of open store directories ----
+ *
+ * A forked child inherits the registry but not the parent's stores (LMDB
+ * environments must not be used across fork), so each entry remembers the
+ * process that opened it and the child ignores its parent's entries. The
+ * registry's mutex is held across fork() (pthread_atfork) so that a child
+ * never inherits it locked by a thread that does not exist there. */
 
 struct open_dir {
     dev_t dev;
     ino_t ino;
+    pid_t pid;
     struct open_dir *next;
 };
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t registry_once = PTHREAD_ONCE_INIT;
 static struct open_dir *registry;
+
+static void registry_lock(void)
+{
+    pthread_mutex_lock(&registry_mu);
+}
+
+static void registry_unlock(void)
+{
+    pthread_mutex_unlock(&registry_mu);
+}
+
+static void registry_init(void)
+{
+    pthread_atfork(registry_lock, registry_unlock, registry_unlock);
+}
 
 static int registry_add(dev_t dev, ino_t ino)
 {
     int rc = STREAMLOG_OK;
-    pthread_mutex_lock(&registry_mu);
+    pthread_once(&registry_once, registry_init);
+    pid_t self = getpid();
+    registry_lock();
+    /* drop the entries a parent process left: their stores are not open here */
+    for (struct open_dir **p = &registry; *p;) {
+        if ((*p)->pid != self) {
+            struct open_dir *d = *p;
+            *p = d->next;
+            sl_free(d);
+        } else {
+            p = &(*p)->next;
+        }
+    }
     for (struct open_dir *d = registry; d; d = d->next)
         if (d->dev == dev && d->ino == ino)
             rc = sl_fail(STREAMLOG_EBUSY, "this store is already open in this process; share that handle");
@@ -47,26 +82,27 @@ static int registry_add(dev_t dev, ino_t ino)
         if (!d) {
             rc = sl_fail(STREAMLOG_ENOMEM, "out of memory opening the store");
         } else {
-            *d = (struct open_dir){dev, ino, registry};
+            *d = (struct open_dir){dev, ino, self, registry};
             registry = d;
         }
     }
-    pthread_mutex_unlock(&registry_mu);
+    registry_unlock();
     return rc;
 }
 
 static void registry_remove(dev_t dev, ino_t ino)
 {
-    pthread_mutex_lock(&registry_mu);
+    pid_t self = getpid();
+    registry_lock();
     for (struct open_dir **p = &registry; *p; p = &(*p)->next) {
-        if ((*p)->dev == dev && (*p)->ino == ino) {
+        if ((*p)->dev == dev && (*p)->ino == ino && (*p)->pid == self) {
             struct open_dir *d = *p;
             *p = d->next;
             sl_free(d);
             break;
         }
     }
-    pthread_mutex_unlock(&registry_mu);
+    registry_unlock();
 }
 
 /* ---- helpers ---- */

@@ -1,13 +1,20 @@
 /* Subscriptions.
  *
- * Every subscription keeps its in-flight messages in memory (inflight.h) and
- * reads new messages through an internal iterator. A plain subscription
- * needs nothing more: its state dies with it. A durable or queue group
- * ("grouped") subscription also keeps its state in the store (groups.h):
- * new messages are claimed in batches by advancing the group's shared
- * position and recording each claimed message as pending under this member,
- * in one write transaction committed without fdatasync; acks are buffered and
- * written with the next claim, before the subscription sleeps, or at close.
+ * One delivery core serves every kind: the in-flight set in memory
+ * (inflight.h), redeliveries and dead letters, acks, nak/progress/term and
+ * the fd. It reads new messages through an internal iterator, and asks the
+ * subscription's message source (struct sl_source) what it may deliver. The
+ * iterator source (plain subscriptions) needs nothing more: its state dies
+ * with it. The claims source (durables and queue groups, "grouped") keeps
+ * the state in the store (groups.h):
+ * new messages are claimed (a durable: in batches; a queue member: when the
+ * delivery rule gives it the next one, one at a time while another member
+ * waits, see claim_new and yield_claims) by
+ * advancing the group's shared position and recording each claimed message
+ * as pending under this member, in one write transaction committed without
+ * fdatasync; acks are buffered and written with the next claim, before the
+ * subscription sleeps, or at close. A queue member's record in the store says
+ * whether it waits, with its unacked count and last claim, for the rule.
  * The claim transaction is what makes queue members in different processes
  * see each message exactly once; losing a claim or an ack in a crash can
  * only cause a redelivery.
@@ -18,6 +25,7 @@
  * redelivery deadline. */
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -40,15 +48,43 @@
 #define DEFAULT_MAX_INFLIGHT 1024
 #define DEFAULT_ACK_WAIT_MS 30000
 #define CLAIM_BATCH_DURABLE 256   /* a lone durable claims generously */
-#define CLAIM_BATCH_QUEUE 16      /* queue members claim little, so work spreads */
+#define CLAIM_BATCH_QUEUE 16      /* a queue member while no other member waits */
 #define SHARED_SCAN_MIN_NS (20 * 1000000LL) /* rescan a group's messages at most this often when woken */
 #define SHARED_SCAN_TAKE 64       /* others' messages taken per scan */
 
 /* try_deliver's internal "look again" */
 #define RETRY 1
 
+/* Where a subscription's new messages come from, and what of its delivery
+ * state outlives it. The delivery core (try_deliver, redeliver, dead_letter,
+ * acks, the fd) is the same for every kind and asks its source:
+ *   iterator source (plain): new messages straight from the channel; the
+ *     state lives in memory only.
+ *   claims source (durable, queue group): new messages are claimed in the
+ *     store; a redelivery or dead letter first confirms there that the
+ *     message is still this member's; acks are written there. */
+struct sl_source {
+    /* Make [next_seq, ...) deliverable for up to `capacity` new messages:
+     * OK, EAGAIN (nothing new, or stalled), or an error. */
+    int (*take_new)(streamlog_sub *sub, uint64_t capacity);
+    /* The iterator, positioned at next_seq, answered `rc` with message `seq`:
+     * OK to deliver it, RETRY to look again, or rc. */
+    int (*found)(streamlog_sub *sub, int rc, uint64_t seq);
+    /* Is seq, in flight here, still this subscription's? If so its stored
+     * state gets `deliveries` and the Unix-ns `deadline`. */
+    int (*confirm)(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int64_t deadline, int *owned);
+    /* seq left the in-flight set for good (acked, dead-lettered, removed);
+     * under sub->mu. Returns 1 when the fd should be woken. */
+    int (*settled)(streamlog_sub *sub, uint64_t seq);
+    /* Write what is buffered, before sleeping. */
+    int (*flush)(streamlog_sub *sub);
+};
+
+static const struct sl_source iterator_source, claims_source;
+
 struct streamlog_sub {
     streamlog_channel ch;        /* copy of the channel handle it was opened on */
+    const struct sl_source *src;
     pthread_mutex_t mu;          /* inflight, acks and counters: acks come from any thread */
     uint32_t max_inflight;
     int64_t ack_wait_ns;
@@ -69,6 +105,7 @@ struct streamlog_sub {
     size_t nacks, acks_cap;
     uint64_t auto_ack;           /* AUTO: the message to ack at the next call */
 
+    sl_member_rec rec;           /* queue: this member's record as last written */
     int scan_wanted;             /* queue: woken, others' messages may be waiting */
     int64_t last_scan;           /* queue: monotonic ns of the last scan */
     int64_t shared_deadline;     /* queue: monotonic ns when another member's message comes due */
@@ -83,11 +120,27 @@ struct streamlog_sub {
     uint64_t last_delivered, delivered, redelivered, acked, dead_lettered;
 };
 
+/* Clocks. A subscription's own deadlines are CLOCK_MONOTONIC ns (mono_ns),
+ * so that a step of the wall clock does not fire or delay them; deadlines in
+ * the store are Unix ns (unix_ns), the one clock all processes share. Tests
+ * about deadlines step both with sl_subs_clock_step() instead of sleeping. */
+static _Atomic int64_t clock_step_ns;
+
+void sl_subs_clock_step(int64_t ns)
+{
+    atomic_fetch_add(&clock_step_ns, ns);
+}
+
 static int64_t mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + atomic_load_explicit(&clock_step_ns, memory_order_relaxed);
+}
+
+static int64_t unix_ns(void)
+{
+    return sl_now_ns() + atomic_load_explicit(&clock_step_ns, memory_order_relaxed);
 }
 
 static int group_name_check(const char *name, const char *what)
@@ -152,8 +205,6 @@ static int write_acks(streamlog_sub *sub, sl_txn *t)
 
 static int flush_acks(streamlog_sub *sub)
 {
-    if (!sub->grouped)
-        return STREAMLOG_OK;
     pthread_mutex_lock(&sub->mu);
     size_t n = sub->nacks;
     pthread_mutex_unlock(&sub->mu);
@@ -179,18 +230,90 @@ int sl_sub_ack(streamlog_sub *sub, uint64_t seq)
     if (sl_inflight_del(&sub->inflight, seq)) {
         sub->acked++;
         int wake = before >= sub->max_inflight; /* this ack ends a stall */
-        if (sub->grouped) {
-            /* The first buffered ack makes the fd readable, so an event loop's
-             * next streamlog_sub_next() writes the acks soon, not only at the
-             * next delivery. On failure the pending record stays: a
-             * redelivery, never a loss. */
-            wake |= sub->nacks == 0;
-            push_ack(sub, seq);
-        }
+        wake |= sub->src->settled(sub, seq);
         if (wake)
             sl_wake_fd(sub->evfd);
     }
     pthread_mutex_unlock(&sub->mu);
+    return STREAMLOG_OK;
+}
+
+/* ---- nak, progress, term ---- */
+
+static int not_in_flight(uint64_t seq)
+{
+    return sl_fail(STREAMLOG_ENOTFOUND, "message %llu is not in flight on this subscription",
+                   (unsigned long long)seq);
+}
+
+/* In-flight entry of seq under sub->mu: its delivery count, or ENOTFOUND. */
+static int inflight_deliveries(streamlog_sub *sub, uint64_t seq, uint32_t *deliveries)
+{
+    pthread_mutex_lock(&sub->mu);
+    sl_inflight *e = sl_inflight_find(&sub->inflight, seq);
+    if (e)
+        *deliveries = e->deliveries;
+    pthread_mutex_unlock(&sub->mu);
+    return e ? STREAMLOG_OK : not_in_flight(seq);
+}
+
+static int claim_own(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int64_t deadline, int *owned);
+static void drop_foreign(streamlog_sub *sub, uint64_t seq);
+static int dead_letter(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int *gone);
+
+/* Give seq, in flight here, a new redelivery deadline `delay_ns` from now.
+ * Queue: also in the store, where the deadline says when another member may
+ * take the message over. */
+static int set_deadline(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int64_t delay_ns)
+{
+    int rc;
+    if (sub->queue) {
+        int owned;
+        if ((rc = claim_own(sub, seq, deliveries, unix_ns() + delay_ns, &owned)))
+            return rc;
+        if (!owned) { /* another member took it over already */
+            drop_foreign(sub, seq);
+            return not_in_flight(seq);
+        }
+    }
+    pthread_mutex_lock(&sub->mu);
+    sl_inflight *e = sl_inflight_find(&sub->inflight, seq);
+    rc = e ? sl_inflight_put(&sub->inflight, seq, e->deliveries, mono_ns() + delay_ns) : not_in_flight(seq);
+    pthread_mutex_unlock(&sub->mu);
+    return rc;
+}
+
+int sl_sub_nak(streamlog_sub *sub, uint64_t seq, int64_t delay_ms)
+{
+    uint32_t deliveries = 0;
+    int rc = inflight_deliveries(sub, seq, &deliveries);
+    if (rc || (rc = set_deadline(sub, seq, deliveries, delay_ms * 1000000)))
+        return rc;
+    sl_wake_fd(sub->evfd); /* streamlog_sub_next() looks again and re-arms its timer */
+    if (sub->queue) /* members of this process look at the group's deadlines again */
+        sl_notify_channel(&sub->ch.st->notifier, sub->ch.id);
+    return STREAMLOG_OK;
+}
+
+int sl_sub_progress(streamlog_sub *sub, uint64_t seq)
+{
+    uint32_t deliveries = 0;
+    int rc = inflight_deliveries(sub, seq, &deliveries);
+    return rc ? rc : set_deadline(sub, seq, deliveries, sub->ack_wait_ns);
+}
+
+int sl_sub_term(streamlog_sub *sub, uint64_t seq)
+{
+    uint32_t deliveries = 0;
+    int rc = inflight_deliveries(sub, seq, &deliveries);
+    if (rc)
+        return rc;
+    int gone;
+    if ((rc = dead_letter(sub, seq, deliveries, &gone)))
+        return rc;
+    if (!gone)
+        return not_in_flight(seq); /* acked meanwhile, or another member owns it now */
+    sl_wake_fd(sub->evfd); /* may end a stall */
     return STREAMLOG_OK;
 }
 
@@ -290,6 +413,7 @@ static int register_member(streamlog_sub *sub, int start, int64_t start_value, c
     sl_process_identity(&m.pid, &m.start_ticks);
     if ((rc = sl_member_save(&t, rec.id, sub->member_id, &m)))
         goto out;
+    sub->rec = m;
     rc = sl_commit(&t);
     sl_store_note_commit(st, rc);
     return rc;
@@ -369,6 +493,7 @@ int sl_subscribe(streamlog_channel *ch, const streamlog_opts *opts, streamlog_su
     sub->ack_mode = (int)sl_opts_int(opts, STREAMLOG_OPT_ACK_MODE, STREAMLOG_ACK_MANUAL);
     sub->max_deliver = (uint32_t)sl_opts_int(opts, STREAMLOG_OPT_MAX_DELIVER, 0);
     sub->grouped = durable || queue;
+    sub->src = sub->grouped ? &claims_source : &iterator_source;
     sub->durable = durable != NULL;
     sub->queue = queue != NULL;
     sub->shared_deadline = INT64_MAX;
@@ -407,8 +532,10 @@ static void release_view(streamlog_sub *sub)
     }
 }
 
-/* Grouped: confirm in the store that we still own seq and count a delivery. */
-static int claim_own(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int *owned)
+/* Grouped: confirm in the store that this member still owns seq (another
+ * member may have taken it once its ack wait ran out) and, when it does,
+ * give its pending record `deliveries` and `deadline` (Unix ns). */
+static int claim_own(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int64_t deadline, int *owned)
 {
     streamlog_store *st = sub->ch.st;
     sl_txn t;
@@ -423,8 +550,8 @@ static int claim_own(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int 
     if (rc == STREAMLOG_ENOTFOUND)
         rc = STREAMLOG_OK;
     if (!rc && *owned) {
-        p.deliveries = deliveries + 1;
-        p.deadline = sl_now_ns() + sub->ack_wait_ns;
+        p.deliveries = deliveries;
+        p.deadline = deadline;
         rc = sl_pending_save(&t, sub->group_id, seq, &p);
     }
     if (rc) {
@@ -436,12 +563,34 @@ static int claim_own(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int 
     return rc;
 }
 
-/* A message that reached MAX_DELIVER: to the dead-letter channel, then acked. */
-static int dead_letter(streamlog_sub *sub, uint64_t seq)
+/* Forget an in-flight message another member owns now. */
+static void drop_foreign(streamlog_sub *sub, uint64_t seq)
 {
+    pthread_mutex_lock(&sub->mu);
+    sl_inflight_del(&sub->inflight, seq);
+    pthread_mutex_unlock(&sub->mu);
+}
+
+/* A message that reached MAX_DELIVER: to the dead-letter channel, then acked.
+ * Grouped: only by the member that owns it in the store, which first makes
+ * its claim unexpiring (deadline INT64_MAX) so that no other member can take
+ * the message over while it is being dead-lettered; the pending record goes
+ * with the ack. Only a crash between the append and that ack can
+ * dead-letter a message twice (the dead member's claim is taken over). */
+static int dead_letter(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int *gone)
+{
+    int rc;
+    *gone = 0;
+    int owned;
+    if ((rc = sub->src->confirm(sub, seq, deliveries, INT64_MAX, &owned)))
+        return rc;
+    if (!owned) {
+        drop_foreign(sub, seq);
+        return STREAMLOG_OK;
+    }
     sl_txn t;
     streamlog_msg m;
-    int rc = sl_read_view(&sub->ch, seq, &t, &m);
+    rc = sl_read_view(&sub->ch, seq, &t, &m);
     if (rc && rc != STREAMLOG_ENOTFOUND)
         return rc;
     if (!rc) {
@@ -455,8 +604,9 @@ static int dead_letter(streamlog_sub *sub, uint64_t seq)
             return rc; /* still in flight: tried again on the next call */
     }
     pthread_mutex_lock(&sub->mu);
-    if (sl_inflight_del(&sub->inflight, seq) && sub->grouped)
-        push_ack(sub, seq);
+    *gone = sl_inflight_del(&sub->inflight, seq);
+    if (*gone)
+        sub->src->settled(sub, seq);
     sub->dead_lettered += rc == STREAMLOG_OK;
     pthread_mutex_unlock(&sub->mu);
     return STREAMLOG_OK;
@@ -465,24 +615,22 @@ static int dead_letter(streamlog_sub *sub, uint64_t seq)
 static int redeliver(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, const streamlog_msg **out)
 {
     int rc;
-    if (sub->max_deliver && deliveries >= sub->max_deliver)
-        return (rc = dead_letter(sub, seq)) ? rc : RETRY;
-    if (sub->grouped) {
-        int owned;
-        if ((rc = claim_own(sub, seq, deliveries, &owned)))
-            return rc;
-        if (!owned) { /* another member took it: not ours to deliver or ack */
-            pthread_mutex_lock(&sub->mu);
-            sl_inflight_del(&sub->inflight, seq);
-            pthread_mutex_unlock(&sub->mu);
-            return RETRY;
-        }
+    if (sub->max_deliver && deliveries >= sub->max_deliver) {
+        int gone;
+        return (rc = dead_letter(sub, seq, deliveries, &gone)) ? rc : RETRY;
+    }
+    int owned;
+    if ((rc = sub->src->confirm(sub, seq, deliveries + 1, unix_ns() + sub->ack_wait_ns, &owned)))
+        return rc;
+    if (!owned) { /* another member took it: not ours to deliver or ack */
+        drop_foreign(sub, seq);
+        return RETRY;
     }
     rc = sl_read_view(&sub->ch, seq, &sub->view_txn, &sub->view);
     if (rc == STREAMLOG_ENOTFOUND) { /* removed by limits or expired while in flight */
         pthread_mutex_lock(&sub->mu);
-        if (sl_inflight_del(&sub->inflight, seq) && sub->grouped)
-            push_ack(sub, seq);
+        if (sl_inflight_del(&sub->inflight, seq))
+            sub->src->settled(sub, seq);
         pthread_mutex_unlock(&sub->mu);
         return RETRY;
     }
@@ -513,7 +661,7 @@ static int redeliver(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, cons
 static int claim_shared(streamlog_sub *sub)
 {
     streamlog_store *st = sub->ch.st;
-    int64_t now = mono_ns(), real = sl_now_ns();
+    int64_t now = mono_ns(), real = unix_ns();
     uint64_t take[SHARED_SCAN_TAKE];
     int ntake = 0;
     int64_t next_due = INT64_MAX; /* real ns */
@@ -535,8 +683,9 @@ static int claim_shared(streamlog_sub *sub)
          rc = sl_pending_next(c, sub->group_id, &seq, &p)) {
         if (p.owner == sub->member_id)
             continue;
-        int claimable = p.owner == 0 || p.deadline <= real;
-        if (!claimable) {
+        /* an orphan's deadline is when it may be redelivered (a nak's delay) */
+        int claimable = p.deadline <= real;
+        if (!claimable && p.owner != 0) {
             int alive = -1;
             for (int i = 0; i < nowners; i++)
                 if (owners[i].id == p.owner)
@@ -579,8 +728,8 @@ static int claim_shared(streamlog_sub *sub)
         }
         if (rc)
             break;
-        int claimable = p.owner == 0 || p.deadline <= real;
-        if (!claimable) {
+        int claimable = p.deadline <= real;
+        if (!claimable && p.owner != 0) {
             sl_member_rec m;
             int mrc = sl_member_load(&t, sub->ch.id, p.owner, &m);
             claimable = mrc == STREAMLOG_ENOTFOUND || (mrc == STREAMLOG_OK && !sl_member_alive(&m));
@@ -605,13 +754,53 @@ static int claim_shared(streamlog_sub *sub)
     return rc ? rc : taken;
 }
 
-/* Grouped: claim the next new messages for this member. EAGAIN when none. */
+/* Queue: write this member's record when `want` differs from it. */
+static int save_member(streamlog_sub *sub, sl_txn *t, const sl_member_rec *want)
+{
+    const sl_member_rec *had = &sub->rec;
+    if (want->waiting == had->waiting && want->unacked == had->unacked && want->last_claim == had->last_claim)
+        return STREAMLOG_OK;
+    int rc = sl_member_save(t, sub->ch.id, sub->member_id, want);
+    if (!rc)
+        sub->rec = *want;
+    return rc;
+}
+
+/* Queue: stop counting as waiting (timed out, stalled); best effort, as a
+ * member wrongly seen waiting only delays the others until it asks again. */
+static void stop_waiting(streamlog_sub *sub)
+{
+    if (!sub->queue || !sub->rec.waiting)
+        return;
+    sl_txn t;
+    if (sl_store_writable(sub->ch.st) || sl_write_begin(sub->ch.st->env, &t))
+        return;
+    sl_member_rec want = sub->rec;
+    want.waiting = 0;
+    sl_member_rec before = sub->rec;
+    if (save_member(sub, &t, &want) || write_acks(sub, &t)) {
+        sl_abort(&t);
+        sub->rec = before;
+        return;
+    }
+    int rc = sl_commit_relaxed(&t);
+    sl_store_note_commit(sub->ch.st, rc);
+    if (rc)
+        sub->rec = before;
+}
+
+/* Grouped: claim the next new messages for this member. EAGAIN when none.
+ * A durable claims a batch. A queue member claims one message, and only
+ * when the delivery rule gives it the next one (sl_queue_turn); otherwise it
+ * records itself as waiting and the member whose turn it is takes it. */
 static int claim_new(streamlog_sub *sub, uint64_t capacity)
 {
     streamlog_store *st = sub->ch.st;
     sl_txn t;
     sl_chan_rec rec;
     sl_group_rec g;
+    sl_member_rec before = sub->rec;
+    int others_waiting = 0;
     int rc = sl_store_writable(st);
     if (rc || (rc = sl_write_begin(st->env, &t)))
         return rc;
@@ -632,8 +821,33 @@ static int claim_new(streamlog_sub *sub, uint64_t capacity)
         if (k > capacity)
             k = capacity;
     }
+    if (sub->queue) {
+        sl_member_rec me = sub->rec;
+        pthread_mutex_lock(&sub->mu);
+        me.unacked = sub->inflight.len > UINT32_MAX ? UINT32_MAX : (uint32_t)sub->inflight.len;
+        pthread_mutex_unlock(&sub->mu);
+        me.waiting = 1;
+        int turn = 1;
+        if (k && (rc = sl_queue_turn(&t, sub->ch.id, sub->member_id, &me, &turn, &others_waiting)))
+            goto fail;
+        if (k && turn) {
+            /* a batch is only for a member alone (see yield_claims), and
+             * not without acks: a batch that cannot be rewound is handed
+             * back as pending records, which ACK_NONE does not keep */
+            if (others_waiting || sub->ack_mode == STREAMLOG_ACK_NONE)
+                k = 1;
+            me.waiting = 0;
+            if (sub->ack_mode != STREAMLOG_ACK_NONE)
+                me.unacked += (uint32_t)k;
+            me.last_claim = from + k - 1;
+        } else {
+            k = 0; /* nothing new, or another waiting member comes first */
+        }
+        if ((rc = save_member(sub, &t, &me)))
+            goto fail;
+    }
     if (k) {
-        sl_pending_rec p = {.owner = sub->member_id, .deliveries = 1, .deadline = sl_now_ns() + sub->ack_wait_ns};
+        sl_pending_rec p = {.owner = sub->member_id, .deliveries = 1, .deadline = unix_ns() + sub->ack_wait_ns};
         for (uint64_t s = from; s < from + k && !rc && sub->ack_mode != STREAMLOG_ACK_NONE; s++)
             rc = sl_pending_save(&t, sub->group_id, s, &p);
         g.next_seq = from + k;
@@ -642,8 +856,14 @@ static int claim_new(streamlog_sub *sub, uint64_t capacity)
     }
     rc = sl_commit_relaxed(&t);
     sl_store_note_commit(st, rc);
-    if (rc)
+    if (rc) {
+        sub->rec = before;
         return rc;
+    }
+    /* members of this process whose turn may have come are asleep: wake
+     * them (other processes see the commit through their watcher) */
+    if (others_waiting)
+        sl_notify_channel(&st->notifier, sub->ch.id);
     if (!k)
         return STREAMLOG_EAGAIN;
     sub->next_seq = from;
@@ -651,25 +871,99 @@ static int claim_new(streamlog_sub *sub, uint64_t capacity)
     return STREAMLOG_OK;
 fail:
     sl_abort(&t);
+    sub->rec = before;
     return rc;
 }
 
-static int deliver_new(streamlog_sub *sub, uint64_t capacity, int64_t now, const streamlog_msg **out)
+static int return_undelivered(streamlog_sub *sub, sl_txn *t);
+
+/* Queue: a member holding claimed, undelivered new messages (a batch taken
+ * while it was alone) gives them back as soon as another member waits. The
+ * look is a read transaction; giving back is rare. */
+static int yield_claims(streamlog_sub *sub)
+{
+    streamlog_store *st = sub->ch.st;
+    sl_txn t;
+    int turn, others_waiting;
+    int rc = sl_read_begin(st->env, &t);
+    if (rc)
+        return rc;
+    rc = sl_queue_turn(&t, sub->ch.id, sub->member_id, &sub->rec, &turn, &others_waiting);
+    sl_read_end(&t);
+    if (rc || !others_waiting)
+        return rc;
+    if ((rc = sl_store_writable(st)) || (rc = sl_write_begin(st->env, &t)))
+        return rc;
+    if ((rc = write_acks(sub, &t)) || (rc = return_undelivered(sub, &t))) {
+        sl_abort(&t);
+        return rc;
+    }
+    rc = sl_commit_relaxed(&t);
+    sl_store_note_commit(st, rc);
+    if (rc)
+        return rc;
+    sub->claim_end = sub->next_seq; /* rewound, or orphaned for the others to take */
+    sl_notify_channel(&st->notifier, sub->ch.id);
+    return STREAMLOG_OK;
+}
+
+/* ---- the two sources ---- */
+
+static int iter_take_new(streamlog_sub *sub, uint64_t capacity)
+{
+    (void)sub;
+    return capacity ? STREAMLOG_OK : STREAMLOG_EAGAIN; /* EAGAIN: stalled */
+}
+
+static int iter_found(streamlog_sub *sub, int rc, uint64_t seq)
+{
+    (void)sub;
+    (void)seq;
+    return rc;
+}
+
+static int iter_confirm(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int64_t deadline, int *owned)
+{
+    (void)sub;
+    (void)seq;
+    (void)deliveries;
+    (void)deadline;
+    *owned = 1;
+    return STREAMLOG_OK;
+}
+
+static int iter_settled(streamlog_sub *sub, uint64_t seq)
+{
+    (void)sub;
+    (void)seq;
+    return 0;
+}
+
+static int iter_flush(streamlog_sub *sub)
+{
+    (void)sub;
+    return STREAMLOG_OK;
+}
+
+static const struct sl_source iterator_source = {iter_take_new, iter_found, iter_confirm, iter_settled, iter_flush};
+
+static int claims_take_new(streamlog_sub *sub, uint64_t capacity)
 {
     int rc;
-    if (sub->grouped && sub->next_seq >= sub->claim_end) {
-        if (!capacity)
-            return STREAMLOG_EAGAIN; /* stalled */
-        if ((rc = claim_new(sub, capacity)))
-            return rc;
-    } else if (!capacity) {
-        return STREAMLOG_EAGAIN; /* stalled */
+    if (sub->queue && sub->next_seq < sub->claim_end && (rc = yield_claims(sub)))
+        return rc;
+    if (sub->next_seq < sub->claim_end)
+        return capacity ? STREAMLOG_OK : STREAMLOG_EAGAIN;
+    if (!capacity) {
+        stop_waiting(sub); /* a stalled member cannot take its turn */
+        return STREAMLOG_EAGAIN;
     }
-    if (sl_iter_position(sub->it) != sub->next_seq)
-        sl_iter_seek(sub->it, sub->next_seq);
-    const streamlog_msg *m;
-    rc = sl_iter_next(sub->it, &m);
-    if (rc == STREAMLOG_EAGAIN && sub->grouped) {
+    return claim_new(sub, capacity);
+}
+
+static int claims_found(streamlog_sub *sub, int rc, uint64_t seq)
+{
+    if (rc == STREAMLOG_EAGAIN) {
         /* what we claimed is gone (limits, expiry): drop the claims */
         forget_range(sub, sub->next_seq, sub->claim_end);
         sub->next_seq = sub->claim_end;
@@ -677,16 +971,41 @@ static int deliver_new(streamlog_sub *sub, uint64_t capacity, int64_t now, const
     }
     if (rc)
         return rc;
-    uint64_t seq = m->seq;
-    if (sub->grouped) {
-        uint64_t skipped_to = seq < sub->claim_end ? seq : sub->claim_end;
-        forget_range(sub, sub->next_seq, skipped_to);
-        if (seq >= sub->claim_end) { /* read past our claims: not ours */
-            sub->next_seq = sub->claim_end;
-            sl_iter_seek(sub->it, sub->claim_end);
-            return RETRY;
-        }
+    forget_range(sub, sub->next_seq, seq < sub->claim_end ? seq : sub->claim_end);
+    if (seq >= sub->claim_end) { /* read past our claims: not ours */
+        sub->next_seq = sub->claim_end;
+        sl_iter_seek(sub->it, sub->claim_end);
+        return RETRY;
     }
+    return STREAMLOG_OK;
+}
+
+/* The first buffered ack makes the fd readable, so that an event loop's next
+ * streamlog_sub_next() writes the acks soon, not only at the next delivery.
+ * When buffering fails the pending record stays: a redelivery, never a loss. */
+static int claims_settled(streamlog_sub *sub, uint64_t seq)
+{
+    int first = sub->nacks == 0;
+    push_ack(sub, seq);
+    return first;
+}
+
+static const struct sl_source claims_source = {claims_take_new, claims_found, claim_own, claims_settled, flush_acks};
+
+/* ---- delivery ---- */
+
+static int deliver_new(streamlog_sub *sub, uint64_t capacity, int64_t now, const streamlog_msg **out)
+{
+    int rc = sub->src->take_new(sub, capacity);
+    if (rc)
+        return rc;
+    if (sl_iter_position(sub->it) != sub->next_seq)
+        sl_iter_seek(sub->it, sub->next_seq);
+    const streamlog_msg *m = NULL;
+    rc = sl_iter_next(sub->it, &m);
+    if ((rc = sub->src->found(sub, rc, rc ? 0 : m->seq)))
+        return rc;
+    uint64_t seq = m->seq;
     sub->next_seq = seq + 1;
     pthread_mutex_lock(&sub->mu);
     if (sub->ack_mode != STREAMLOG_ACK_NONE)
@@ -763,6 +1082,7 @@ static void arm_timer(streamlog_sub *sub)
     }
     struct itimerspec its = {0};
     if (at != INT64_MAX) {
+        at -= atomic_load_explicit(&clock_step_ns, memory_order_relaxed); /* the timer runs on the real clock */
         if (at <= 0)
             at = 1;
         its.it_value.tv_sec = at / 1000000000;
@@ -798,7 +1118,7 @@ int sl_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_msg **ou
             continue;
         }
         drained = 0;
-        if ((rc = flush_acks(sub))) /* write buffered acks before sleeping */
+        if ((rc = sub->src->flush(sub))) /* write buffered acks before sleeping */
             return rc;
         arm_timer(sub); /* also for callers who poll streamlog_sub_fd() themselves */
         if (timeout_ms == 0)
@@ -806,8 +1126,10 @@ int sl_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_msg **ou
         int wait_ms = -1;
         if (timeout_ms > 0) {
             int64_t left = until - mono_ns();
-            if (left <= 0)
+            if (left <= 0) {
+                stop_waiting(sub); /* the caller may not ask again soon */
                 return sl_fail(STREAMLOG_ETIMEDOUT, "no message within %lld ms", (long long)timeout_ms);
+            }
             wait_ms = (int)((left + 999999) / 1000000);
         }
         struct pollfd pfd = {.fd = sub->epfd, .events = POLLIN};
@@ -908,4 +1230,189 @@ int sl_sub_stats(streamlog_sub *sub, streamlog_sub_stats *out)
     };
     pthread_mutex_unlock(&sub->mu);
     return STREAMLOG_OK;
+}
+
+/* ---- durables and queue groups seen from outside (no subscription) ---- */
+
+static const struct {
+    int kind;
+    char byte;
+} group_kinds[] = {
+    {STREAMLOG_GROUP_DURABLE, SL_GROUP_DURABLE},
+    {STREAMLOG_GROUP_QUEUE, SL_GROUP_QUEUE},
+    {STREAMLOG_GROUP_DURABLE_QUEUE, SL_GROUP_DURABLE_QUEUE},
+};
+
+static char kind_byte(int kind)
+{
+    for (size_t i = 0; i < sizeof group_kinds / sizeof *group_kinds; i++)
+        if (group_kinds[i].kind == kind)
+            return group_kinds[i].byte;
+    return 0;
+}
+
+static int kind_of_byte(uint8_t b)
+{
+    for (size_t i = 0; i < sizeof group_kinds / sizeof *group_kinds; i++)
+        if ((uint8_t)group_kinds[i].byte == b)
+            return group_kinds[i].kind;
+    return 0;
+}
+
+/* The key of group (kind, name) of channel chan_id; name is "queue:durable"
+ * for a durable queue group. */
+static int group_key_of(uint64_t chan_id, int kind, const char *name, uint8_t *key, size_t *klen)
+{
+    char b = kind_byte(kind);
+    if (!b)
+        return sl_fail(STREAMLOG_EINVAL, "group kind %d is not a STREAMLOG_GROUP_* kind", kind);
+    int rc;
+    if (kind == STREAMLOG_GROUP_DURABLE_QUEUE) {
+        const char *colon = strchr(name, ':');
+        char queue[SL_GROUP_NAME_MAX + 1];
+        size_t qlen = colon ? (size_t)(colon - name) : 0;
+        if (!colon || qlen > SL_GROUP_NAME_MAX)
+            return sl_fail(STREAMLOG_EINVAL, "a durable queue group is named \"queue:durable\", not '%s'", name);
+        memcpy(queue, name, qlen);
+        queue[qlen] = '\0';
+        if ((rc = group_name_check(queue, "queue name")) || (rc = group_name_check(colon + 1, "durable name")))
+            return rc;
+        *klen = sl_group_key(key, chan_id, b, queue, colon + 1);
+    } else {
+        if ((rc = group_name_check(name, kind == STREAMLOG_GROUP_DURABLE ? "durable name" : "queue name")))
+            return rc;
+        *klen = sl_group_key(key, chan_id, b, name, NULL);
+    }
+    return STREAMLOG_OK;
+}
+
+int sl_group_list_next(streamlog_channel *ch, int after_kind, const char *after_name, int *out_kind, char *buf,
+                       size_t cap)
+{
+    uint8_t key[SL_GROUP_KEY_MAX];
+    size_t klen;
+    int rc;
+    if (after_kind) {
+        if ((rc = group_key_of(ch->id, after_kind, after_name, key, &klen)))
+            return rc;
+    } else {
+        sl_be64_put(key, ch->id);
+        klen = 8;
+    }
+    sl_txn t;
+    sl_cursor *c;
+    sl_chan_rec rec;
+    if ((rc = sl_read_begin(ch->st->env, &t)))
+        return rc;
+    if ((rc = sl_chan_load_handle(&t, ch, &rec)) || (rc = sl_cursor_open(&t, SL_DB_GROUPS, &c))) {
+        sl_read_end(&t);
+        return rc;
+    }
+    sl_val k = {key, klen};
+    rc = sl_cursor_get(c, SL_SEEK_GE, &k, NULL);
+    if (!rc && after_kind && k.len == klen && !memcmp(k.data, key, klen))
+        rc = sl_cursor_get(c, SL_NEXT, &k, NULL);
+    if (!rc && (k.len < 10 || k.len > SL_GROUP_KEY_MAX || sl_be64_get(k.data) != ch->id))
+        rc = STREAMLOG_ENOTFOUND;
+    int kind = 0;
+    size_t nlen = 0;
+    if (!rc) {
+        const uint8_t *kd = k.data;
+        kind = kind_of_byte(kd[8]);
+        nlen = k.len - 9;
+        if (!kind)
+            rc = sl_fail(STREAMLOG_ECORRUPT, "subscription group record of unknown kind %u", kd[8]);
+        else if (nlen + 1 > cap)
+            rc = sl_fail(STREAMLOG_EINVAL, "buffer of %zu bytes is too small for a group name of %zu", cap, nlen);
+        else {
+            memcpy(buf, kd + 9, nlen);
+            buf[nlen] = '\0';
+        }
+    }
+    sl_cursor_close(c);
+    sl_read_end(&t);
+    if (rc == STREAMLOG_ENOTFOUND)
+        return sl_fail(rc, "no further durable or queue group on channel '%s'", ch->name);
+    if (!rc)
+        *out_kind = kind;
+    return rc;
+}
+
+static int group_load_named(const sl_txn *t, streamlog_channel *ch, int kind, const char *name, uint8_t *key,
+                            size_t *klen, sl_chan_rec *rec, sl_group_rec *g)
+{
+    int rc = group_key_of(ch->id, kind, name, key, klen);
+    if (rc || (rc = sl_chan_load_handle(t, ch, rec)))
+        return rc;
+    rc = sl_group_load(t, key, *klen, g);
+    if (rc == STREAMLOG_ENOTFOUND)
+        return sl_fail(rc, "channel '%s' has no such %s '%s'", ch->name,
+                       kind == STREAMLOG_GROUP_DURABLE ? "durable" : "queue group", name);
+    return rc;
+}
+
+int sl_group_stats(streamlog_channel *ch, int kind, const char *name, streamlog_group_stats *out)
+{
+    uint8_t key[SL_GROUP_KEY_MAX];
+    size_t klen;
+    sl_chan_rec rec;
+    sl_group_rec g;
+    sl_txn t;
+    int rc = sl_read_begin(ch->st->env, &t);
+    if (rc)
+        return rc;
+    streamlog_group_stats st = {.kind = (uint32_t)kind};
+    if ((rc = group_load_named(&t, ch, kind, name, key, &klen, &rec, &g)) ||
+        (rc = sl_members_count(&t, ch->id, g.id, &st.members)))
+        goto out;
+    sl_cursor *c;
+    if ((rc = sl_cursor_open(&t, SL_DB_PENDING, &c)))
+        goto out;
+    uint64_t seq;
+    sl_pending_rec p;
+    for (rc = sl_pending_seek(c, g.id, 0, &seq, &p); rc == STREAMLOG_OK; rc = sl_pending_next(c, g.id, &seq, &p)) {
+        st.pending++;
+        st.redelivered += p.deliveries > 1;
+    }
+    sl_cursor_close(c);
+    if (rc != STREAMLOG_ENOTFOUND)
+        goto out;
+    rc = STREAMLOG_OK;
+    st.next_seq = g.next_seq;
+    uint64_t from = g.next_seq > rec.first_seq ? g.next_seq : rec.first_seq;
+    st.lag = rec.last_seq >= from ? rec.last_seq - from + 1 : 0;
+out:
+    sl_read_end(&t);
+    if (!rc)
+        *out = st;
+    return rc;
+}
+
+int sl_group_delete(streamlog_channel *ch, int kind, const char *name)
+{
+    uint8_t key[SL_GROUP_KEY_MAX];
+    size_t klen;
+    sl_chan_rec rec;
+    sl_group_rec g;
+    sl_txn t;
+    uint64_t live;
+    int rc = sl_store_writable(ch->st);
+    if (rc || (rc = sl_write_begin(ch->st->env, &t)))
+        return rc;
+    if ((rc = group_load_named(&t, ch, kind, name, key, &klen, &rec, &g)) ||
+        (rc = sl_members_reap(&t, ch->id, NULL)) || (rc = sl_members_count(&t, ch->id, g.id, &live)))
+        goto fail;
+    if (live) {
+        rc = sl_fail(STREAMLOG_EBUSY, "'%s' on channel '%s' has %llu active subscription(s)", name, ch->name,
+                     (unsigned long long)live);
+        goto fail;
+    }
+    if ((rc = sl_group_remove(&t, key, klen, g.id)))
+        goto fail;
+    rc = sl_commit(&t);
+    sl_store_note_commit(ch->st, rc);
+    return rc;
+fail:
+    sl_abort(&t);
+    return rc;
 }

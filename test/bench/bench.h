@@ -61,7 +61,7 @@ extern const engine engine_sqlite;
 #endif
 
 /* subs.c: the subscription rows, printed after the table */
-void bench_subs(const char *dir, int quick, int replay, int latency, int acks);
+void bench_subs(const char *dir, int quick, int replay, int latency, int acks, int queue);
 
 /* util.c */
 void     die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -9,6 +9,9 @@
  * 10  acks per second on a durable subscription: deliver + ack every message,
  *     with the acks written to the store (claims and acks batches) and a
  *     final close that persists the rest
+ * 12  a queue group of 3 worker processes draining a filled channel:
+ *     delivered + acked messages per second and each member's share, with no
+ *     work per message and with 1 ms of work (sleep) per message
  *
  * Like the other rows, each figure is the median of several runs.
  */
@@ -298,7 +301,132 @@ static void row_durable_acks(const char *base, uint64_t n, int runs)
            a >= 5e5 ? "met" : "MISSED");
 }
 
-void bench_subs(const char *dir, int quick, int replay, int latency, int acks)
+/* ---- queue group of processes ---- */
+
+#define QUEUE_MEMBERS 3
+
+struct queue_result {
+    uint64_t got;
+    int64_t last_ns; /* CLOCK_MONOTONIC of its last delivery */
+};
+
+/* A member process: subscribe, say so, wait for the go, then deliver and ack
+ * until nothing comes for a while; report what it got. */
+static void queue_member(const char *dir, int ready_w, int go_r, int result_w, int work_us)
+{
+    streamlog_store *st = open_store(dir);
+    streamlog_channel *ch;
+    streamlog_opts *o;
+    streamlog_sub *sub;
+    CHECK(streamlog_channel_open(st, "queue", STREAMLOG_CREATE, NULL, &ch));
+    CHECK(streamlog_opts_new(&o));
+    CHECK(streamlog_opts_set_str(o, STREAMLOG_OPT_QUEUE, "workers"));
+    CHECK(streamlog_opts_set_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST));
+    CHECK(streamlog_subscribe(ch, o, &sub));
+    streamlog_opts_free(o);
+    char b = 'r';
+    if (write(ready_w, &b, 1) != 1 || read(go_r, &b, 1) != 1)
+        _exit(1);
+    struct queue_result r = {0, 0};
+    const streamlog_msg *m;
+    int rc;
+    while ((rc = streamlog_sub_next(sub, 1000, &m)) == STREAMLOG_OK) {
+        if (work_us) {
+            struct timespec ts = {0, work_us * 1000L};
+            nanosleep(&ts, NULL);
+        }
+        CHECK(streamlog_ack(sub, streamlog_msg_seq(m)));
+        r.got++;
+        r.last_ns = now_ns();
+    }
+    if (rc != STREAMLOG_ETIMEDOUT)
+        die("queue member: %s", streamlog_errname(rc));
+    CHECK(streamlog_sub_close(sub));
+    streamlog_channel_close(ch);
+    CHECK(streamlog_close(st));
+    if (write(result_w, &r, sizeof r) != (ssize_t)sizeof r)
+        _exit(1);
+    _exit(0);
+}
+
+/* One run: msgs/s from the go to the last delivery; shares[i] in percent. */
+static double queue_run(const char *base, uint64_t n, int work_us, double *shares)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/subs-queue", base);
+    make_dir(dir);
+    int ready[2], go[2], results[2];
+    if (pipe(ready) || pipe(go) || pipe(results))
+        die("pipe");
+    pid_t pids[QUEUE_MEMBERS];
+    for (int i = 0; i < QUEUE_MEMBERS; i++) { /* fork before this process opens the store */
+        if ((pids[i] = fork()) < 0)
+            die("fork");
+        if (pids[i] == 0)
+            queue_member(dir, ready[1], go[0], results[1], work_us);
+    }
+    char b;
+    for (int i = 0; i < QUEUE_MEMBERS; i++)
+        if (read(ready[0], &b, 1) != 1)
+            die("a queue member did not start");
+    streamlog_store *st = open_store(dir);
+    streamlog_channel *ch;
+    CHECK(streamlog_channel_open(st, "queue", STREAMLOG_CREATE, NULL, &ch));
+    fill_channel(ch, n);
+    int64_t t0 = now_ns();
+    for (int i = 0; i < QUEUE_MEMBERS; i++)
+        if (write(go[1], "g", 1) != 1)
+            die("pipe");
+    uint64_t total = 0;
+    int64_t last = t0;
+    for (int i = 0; i < QUEUE_MEMBERS; i++) {
+        struct queue_result r;
+        if (read(results[0], &r, sizeof r) != (ssize_t)sizeof r)
+            die("a queue member failed");
+        shares[i] = 100.0 * r.got / n;
+        total += r.got;
+        if (r.last_ns > last)
+            last = r.last_ns;
+    }
+    for (int i = 0; i < QUEUE_MEMBERS; i++) {
+        int status;
+        waitpid(pids[i], &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status))
+            die("a queue member failed");
+    }
+    if (total != n)
+        die("queue group delivered %llu of %llu", (unsigned long long)total, (unsigned long long)n);
+    streamlog_channel_close(ch);
+    CHECK(streamlog_close(st));
+    remove_tree(dir);
+    int fds[] = {ready[0], ready[1], go[0], go[1], results[0], results[1]};
+    for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
+        close(fds[i]);
+    return n / ((last - t0) / 1e9);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void row_queue(const char *base, uint64_t n, int work_us, int runs)
+{
+    double rates[16], shares[QUEUE_MEMBERS], lo = 100, hi = 0;
+    for (int r = 0; r < runs; r++) {
+        rates[r] = queue_run(base, n, work_us, shares);
+        qsort(shares, QUEUE_MEMBERS, sizeof *shares, cmp_double);
+        if (shares[0] < lo)
+            lo = shares[0];
+        if (shares[QUEUE_MEMBERS - 1] > hi)
+            hi = shares[QUEUE_MEMBERS - 1];
+    }
+    printf(" 12 | queue group, 3 processes, %4d us work  | %12.0f msgs/s | %llu msgs | member shares %.1f%%..%.1f%% over %d runs\n",
+           work_us, median(rates, runs), (unsigned long long)n, lo, hi, runs);
+}
+
+void bench_subs(const char *dir, int quick, int replay, int latency, int acks, int queue)
 {
     uint64_t n = quick ? 100000 : 1000000;
     int runs = quick ? 1 : 5;
@@ -309,4 +437,8 @@ void bench_subs(const char *dir, int quick, int replay, int latency, int acks)
         row_latency(dir, quick ? 2000 : 20000, 10000);
     if (acks)
         row_durable_acks(dir, n, quick ? 1 : 3);
+    if (queue) {
+        row_queue(dir, quick ? 20000 : 200000, 0, quick ? 1 : 3);
+        row_queue(dir, 3000, 1000, quick ? 1 : 3);
+    }
 }
