@@ -794,9 +794,10 @@ int streamlog_progress(streamlog_sub *sub, uint64_t seq);
  * @return OK; EINVAL (NULL sub, seq 0); ENOTFOUND (seq is not in flight
  *         here); EFULL, EIO (the dead-letter append failed: the message stays
  *         in flight).
- * @note Callable from any thread, like streamlog_ack(). The dead-letter
- *       record is the message's payload; the reason a worker gave up is not
- *       stored with it (messages carry no headers yet).
+ * @note Callable from any thread, like streamlog_ack(). The dead letter is
+ *       the message's payload with its headers plus Streamlog-Origin-Channel,
+ *       -Origin-Seq, -Origin-Time (Unix ns), Streamlog-Deliveries and
+ *       Streamlog-Reason ("term" here, "max_deliver" after MAX_DELIVER).
  */
 int streamlog_term(streamlog_sub *sub, uint64_t seq);
 

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -34,6 +35,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "append.h"
 #include "channels.h"
 #include "errors.h"
 #include "groups.h"
@@ -259,7 +261,7 @@ static int inflight_deliveries(streamlog_sub *sub, uint64_t seq, uint32_t *deliv
 
 static int claim_own(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int64_t deadline, int *owned);
 static void drop_foreign(streamlog_sub *sub, uint64_t seq);
-static int dead_letter(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int *gone);
+static int dead_letter(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, const char *reason, int *gone);
 
 /* Give seq, in flight here, a new redelivery deadline `delay_ns` from now.
  * Queue: also in the store, where the deadline says when another member may
@@ -309,7 +311,7 @@ int sl_sub_term(streamlog_sub *sub, uint64_t seq)
     if (rc)
         return rc;
     int gone;
-    if ((rc = dead_letter(sub, seq, deliveries, &gone)))
+    if ((rc = dead_letter(sub, seq, deliveries, "term", &gone)))
         return rc;
     if (!gone)
         return not_in_flight(seq); /* acked meanwhile, or another member owns it now */
@@ -577,7 +579,28 @@ static void drop_foreign(streamlog_sub *sub, uint64_t seq)
  * the message over while it is being dead-lettered; the pending record goes
  * with the ack. Only a crash between the append and that ack can
  * dead-letter a message twice (the dead member's claim is taken over). */
-static int dead_letter(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int *gone)
+/* The header block of a dead letter: the message's own headers, then where
+ * it came from and why it stopped. Freed by the caller. */
+static char *dead_letter_headers(const streamlog_sub *sub, const streamlog_msg *m, uint32_t deliveries,
+                                 const char *reason, size_t *len)
+{
+    size_t own = m->hdrs_len ? m->hdrs_len - 2 : 0; /* without its closing empty line */
+    size_t cap = own + sub->ch.name_len + 256;
+    char *h = sl_malloc(cap);
+    if (!h)
+        return NULL;
+    if (own)
+        memcpy(h, m->hdrs, own);
+    int n = snprintf(h + own, cap - own,
+                     "%sStreamlog-Origin-Channel: %s\r\nStreamlog-Origin-Seq: %llu\r\nStreamlog-Origin-Time: %lld\r\n"
+                     "Streamlog-Deliveries: %u\r\nStreamlog-Reason: %s\r\n\r\n",
+                     own ? "" : "NATS/1.0\r\n", sub->ch.name, (unsigned long long)m->seq, (long long)m->time,
+                     (unsigned)deliveries, reason);
+    *len = own + (size_t)n;
+    return h;
+}
+
+static int dead_letter(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, const char *reason, int *gone)
 {
     int rc;
     *gone = 0;
@@ -596,8 +619,11 @@ static int dead_letter(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, in
     if (!rc) {
         if (sub->dead_letter) {
             const void *data = m.data;
-            size_t len = m.len;
-            rc = sl_append(sub->dead_letter, &data, &len, 1, 0, 0, NULL);
+            size_t len = m.len, hlen = 0;
+            const void *hdrs = dead_letter_headers(sub, &m, deliveries, reason, &hlen);
+            rc = hdrs ? sl_append_msgs(sub->dead_letter, &hdrs, &hlen, &data, &len, 1, 0, 0, NULL)
+                      : sl_fail(STREAMLOG_ENOMEM, "out of memory dead-lettering message %llu", (unsigned long long)seq);
+            sl_free((void *)hdrs);
         }
         sl_read_end(&t);
         if (rc)
@@ -617,7 +643,7 @@ static int redeliver(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, cons
     int rc;
     if (sub->max_deliver && deliveries >= sub->max_deliver) {
         int gone;
-        return (rc = dead_letter(sub, seq, deliveries, &gone)) ? rc : RETRY;
+        return (rc = dead_letter(sub, seq, deliveries, "max_deliver", &gone)) ? rc : RETRY;
     }
     int owned;
     if ((rc = sub->src->confirm(sub, seq, deliveries + 1, unix_ns() + sub->ack_wait_ns, &owned)))

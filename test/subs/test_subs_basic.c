@@ -577,6 +577,23 @@ START_TEST(max_deliver_to_dead_letter)
     streamlog_channel_stats ds = tu_stats(dl);
     ck_assert_uint_eq(ds.msgs, 1);
     tu_expect_msg(dl, ds.last_seq, "m1", 2);
+    /* its origin travels in headers */
+    streamlog_msg *dm;
+    TU_OK(streamlog_get(dl, ds.last_seq, &dm));
+    static const char *const want[][2] = { { "Streamlog-Origin-Channel", "c" }, { "Streamlog-Origin-Seq", "1" },
+                                           { "Streamlog-Deliveries", "2" }, { "Streamlog-Reason", "max_deliver" } };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const void *v;
+        size_t vl;
+        TU_OK(streamlog_msg_header(dm, want[i][0], &v, &vl));
+        ck_assert_msg(vl == strlen(want[i][1]) && memcmp(v, want[i][1], vl) == 0, "%s: %.*s", want[i][0], (int)vl,
+                      (const char *)v);
+    }
+    const void *v;
+    size_t vl;
+    TU_OK(streamlog_msg_header(dm, "Streamlog-Origin-Time", &v, &vl));
+    ck_assert_uint_gt(vl, 10);
+    streamlog_msg_free(dm);
     tu_sleep_ms(200);
     SU_NOTHING(s); /* never again */
     ck_assert_uint_eq(tu_stats(dl).msgs, 1);
