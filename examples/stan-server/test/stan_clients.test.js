@@ -635,3 +635,153 @@ test('-ns: streaming over an external nats-server', async (t) => {
     natsProc.kill('SIGTERM')
   }
 })
+
+// ---- behaving like a supervised service -------------------------------------------------------
+
+// Starts stan-server on a given port without waiting for it (as a supervisor restarting it does).
+function spawnStan (args) {
+  const proc = spawn(STAN_SERVER, ['--nats_bin', NATS_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.add(proc)
+  let out = ''
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`stan-server did not start: ${out}`)), 10000)
+    const on = (d) => {
+      out += d.toString()
+      const m = out.match(/stan-server ready: nats 127\.0\.0\.1:(\d+)/)
+      if (m) { clearTimeout(timer); resolve(Number(m[1])) }
+    }
+    proc.stdout.on('data', on)
+    proc.stderr.on('data', on)
+    proc.on('exit', (code, sig) => { children.delete(proc); clearTimeout(timer); reject(new Error(`exited (${code}, ${sig}): ${out}`)) })
+  })
+  const exited = new Promise((resolve) => proc.on('exit', (code, sig) => resolve(code ?? sig)))
+  return { proc, ready, exited, out: () => out }
+}
+
+test('50 SIGTERM-and-restart cycles on one port keep every acknowledged publish', async () => {
+  const dir = tmpdir()
+  const port = await freePort()
+  const args = ['-p', String(port), '-st', 'FILE', '-dir', dir]
+  let srv = spawnStan(args)
+  await srv.ready
+  let waitedOnce = false
+  for (let i = 1; i <= 50; i++) {
+    const sc = await connect(port, `cyc${i}`, { reconnect: false })
+    sc.on('error', () => {})
+    await publish(sc, 'cycles', `c${i}`)
+    vanish(sc)
+    // the next server starts right after the signal, on the same port, as a supervisor would
+    srv.proc.kill('SIGTERM')
+    await sleep(1)
+    const next = spawnStan(args)
+    assert.equal(await srv.exited, 0, `cycle ${i}: the stopped server's exit: ${srv.out().slice(-800)}`)
+    await next.ready
+    waitedOnce = waitedOnce || /waiting up to 2 s/.test(next.out())
+    srv = next
+  }
+  const sc = await connect(port, 'cycreader')
+  const s = await subscribe(sc, 'cycles', null, sc.subscriptionOptions().setDeliverAllAvailable())
+  await s.waitFor(50)
+  assert.deepEqual(s.msgs.map(data), Array.from({ length: 50 }, (_, i) => `c${i + 1}`))
+  await closeSc(sc)
+  srv.proc.kill('SIGTERM')
+  assert.equal(await srv.exited, 0)
+  console.log(`restart cycles: a new server had to wait for the port: ${waitedOnce}`)
+})
+
+test('a server waits for a port that is still held, then comes up', async () => {
+  // a listener holds the port (as a server that is stopping would) and lets go a little later
+  const holder = require('net').createServer()
+  await new Promise((resolve) => holder.listen(0, '127.0.0.1', resolve))
+  const port = holder.address().port
+  const srv = spawnStan(['-p', String(port)])
+  const t0 = Date.now()
+  while (!/waiting up to 2 s/.test(srv.out())) {
+    if (Date.now() - t0 > 5000) throw new Error('no wait logged: ' + srv.out())
+    await sleep(10)
+  }
+  await new Promise((resolve) => holder.close(resolve))
+  assert.equal(await srv.ready, port)
+  assert.match(srv.out(), /port \d+ free after \d+ ms/)
+  srv.proc.kill('SIGTERM')
+  assert.equal(await srv.exited, 0)
+})
+
+test('a subscription request sent right after SIGTERM gets no reply', async () => {
+  const pb = require(path.join(here, 'node_modules', 'node-nats-streaming', 'lib', 'pb')).pb
+  const nats1 = require(path.join(here, 'node_modules', 'nats1'))
+  const srv = await startStan()
+  const sc = await connect(srv.port, 'lateclient')
+  const nc = nats1.connect({ url: `nats://127.0.0.1:${srv.port}`, preserveBuffers: true, reconnect: false })
+  nc.on('error', () => {})
+  await new Promise((resolve) => nc.once('connect', resolve))
+  const req = new pb.SubscriptionRequest()
+  req.setClientId('lateclient')
+  req.setSubject('late.ch')
+  req.setInbox('_INBOX.late')
+  req.setMaxInFlight(10)
+  req.setAckWaitInSecs(30)
+  // a reply, or null: none within 1.5 s, or the connection closed first (the server went away)
+  const ask = () => new Promise((resolve) => {
+    const t = setTimeout(() => resolve(null), 1500)
+    nc.once('close', () => { clearTimeout(t); resolve(null) })
+    nc.requestOne('_STAN.sub.test-cluster', Buffer.from(req.serializeBinary()), {}, 1500, (r) => {
+      clearTimeout(t)
+      resolve(r instanceof Error ? null : pb.SubscriptionResponse.deserializeBinary(new Uint8Array(r)))
+    })
+  })
+  // before the signal the same request is answered
+  const before = await ask()
+  assert.ok(before && before.getAckInbox(), 'answered before SIGTERM')
+  srv.proc.kill('SIGTERM')
+  const after = await ask()
+  assert.equal(after, null, `answered after SIGTERM: ${after && JSON.stringify(after.toObject())}`)
+  vanish(sc)
+  nc.close()
+  assert.equal(await stop(srv), 0)
+})
+
+test('publish, receive it, close at once: the PubAck came first, 100 of 100 times', async () => {
+  const { port } = await server()
+  let acked = 0
+  for (let i = 0; i < 100; i++) {
+    const sc = await connect(port, `ptc${i}`)
+    const ackErr = []
+    let gotAck = false
+    await subscribe(sc, 'ptc', null, sc.subscriptionOptions(), (m) => {
+      // the client closes as soon as its own message comes back
+      if (data(m) === `p${i}`) sc.close()
+    })
+    const closed = new Promise((resolve) => sc.on('close', resolve))
+    sc.publish('ptc', `p${i}`, (err) => { if (err) ackErr.push(String(err)); else gotAck = true })
+    await closed
+    if (gotAck && ackErr.length === 0) acked++
+    else console.log(`run ${i}: ${ackErr.join(', ') || 'no PubAck before the close'}`)
+  }
+  assert.equal(acked, 100)
+})
+
+// NATS Streaming gives each message to the member with the fewest unacked ones, ties rotating. The
+// server's own dispatch does that (sub_drain), but a library queue member claims up to 16 messages
+// at once and the others then find nothing: this stays a todo until the library's queue fairness
+// lands (splits seen on 2026-12-04: 4 of 20 runs fair, 10/0 in 11).
+test('two queue members on one connection share 10 messages 5/5 or 6/4, 20 of 20 runs', {
+  todo: "needs the library's queue fairness (a member claims up to 16 messages at once)"
+}, async () => {
+  const { port } = await server()
+  const sc = await connect(port, 'qfair')
+  const splits = []
+  for (let run = 0; run < 20; run++) {
+    const a = await subscribe(sc, 'qf', `g${run}`, sc.subscriptionOptions())
+    const b = await subscribe(sc, 'qf', `g${run}`, sc.subscriptionOptions())
+    await publishN(sc, 'qf', 10)
+    const t0 = Date.now()
+    while (a.msgs.length + b.msgs.length < 10 && Date.now() - t0 < 5000) await sleep(20)
+    splits.push(`${a.msgs.length}/${b.msgs.length}`)
+    a.sub.close()
+    b.sub.close()
+  }
+  console.log(`queue splits: ${splits.join(' ')}`)
+  const fair = splits.filter((s) => ['5/5', '6/4', '4/6'].includes(s)).length
+  assert.equal(fair, 20, `splits ${splits.join(' ')}`)
+})
