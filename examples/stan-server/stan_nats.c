@@ -33,6 +33,9 @@ struct stan_nats {
     uv_loop_t *loop;
     natsConnection *nc;
     atomic_int refuse;
+    int closed;                      /* under mu: the queue takes nothing more */
+    int nc_closed;                   /* under mu: libnats's closed callback ran */
+    uv_cond_t nc_closed_cond;
     uv_async_t wake;
     uv_mutex_t mu;                   /* guards the queue only */
     queued *head, *tail;
@@ -58,6 +61,12 @@ static void on_nats_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, v
     q->to = h;
     q->next = NULL;
     uv_mutex_lock(&n->mu);
+    if (n->closed) {
+        uv_mutex_unlock(&n->mu);
+        natsMsg_Destroy(m);
+        free(q);
+        return;
+    }
     if (n->tail)
         n->tail->next = q;
     else
@@ -209,6 +218,16 @@ void stan_nats_cancel(stan_nats *n, uint64_t id)
 
 natsStatus stan_nats_flush(stan_nats *n, int64_t timeout_ms) { return natsConnection_FlushTimeout(n->nc, timeout_ms); }
 
+static void on_nc_closed(natsConnection *nc, void *ud)
+{
+    stan_nats *n = ud;
+    (void)nc;
+    uv_mutex_lock(&n->mu);
+    n->nc_closed = 1;
+    uv_cond_signal(&n->nc_closed_cond);
+    uv_mutex_unlock(&n->mu);
+}
+
 natsStatus stan_nats_connect(uv_loop_t *loop, natsOptions *opts, stan_nats **out, char *err, size_t errcap)
 {
     stan_nats *n = calloc(1, sizeof *n);
@@ -219,9 +238,12 @@ natsStatus stan_nats_connect(uv_loop_t *loop, natsOptions *opts, stan_nats **out
     n->loop = loop;
     n->next_req_id = 1;
     uv_mutex_init(&n->mu);
+    uv_cond_init(&n->nc_closed_cond);
     uv_async_init(loop, &n->wake, on_wake);
     n->wake.data = n;
-    natsStatus st = natsConnection_Connect(&n->nc, opts);
+    natsStatus st = natsOptions_SetClosedCB(opts, on_nc_closed, n);
+    if (st == NATS_OK)
+        st = natsConnection_Connect(&n->nc, opts);
     char nuid[32], subj[64];
     if (st == NATS_OK) {
         stan_nats_nuid(nuid, sizeof nuid);
@@ -243,6 +265,7 @@ static void wake_closed(uv_handle_t *h)
 {
     stan_nats *n = h->data;
     uv_mutex_destroy(&n->mu);
+    uv_cond_destroy(&n->nc_closed_cond);
     free(n);
 }
 
@@ -251,9 +274,29 @@ void stan_nats_close(stan_nats *n)
     if (!n)
         return;
     stan_nats_refuse_input(n);
+    /* Draining passes every message libnats holds to on_nats_msg, which drops it, and then closes
+     * the connection; subscriptions destroyed with messages pending would leak them. */
+    if (n->nc && natsConnection_DrainTimeout(n->nc, 2000) == NATS_OK) {
+        uint64_t deadline = uv_hrtime() + 3000000000ull;
+        uv_mutex_lock(&n->mu);
+        while (!n->nc_closed && uv_hrtime() < deadline)
+            uv_cond_timedwait(&n->nc_closed_cond, &n->mu, 50000000);
+        uv_mutex_unlock(&n->mu);
+    }
+    natsConnection_Close(n->nc);
+    /* queued messages are destroyed while libnats is still open; nothing is queued after */
+    uv_mutex_lock(&n->mu);
+    n->closed = 1;
+    queued *left = n->head;
+    n->head = n->tail = NULL;
+    uv_mutex_unlock(&n->mu);
+    for (queued *q = left, *nx; q; q = nx) {
+        nx = q->next;
+        natsMsg_Destroy(q->m);
+        free(q);
+    }
     for (handler *h = n->handlers; h; h = h->next)
         natsSubscription_Destroy(h->sub);
-    natsConnection_Close(n->nc);
     natsConnection_Destroy(n->nc);
     /* once libnats's threads are gone no delivery callback can touch the handlers or the queue */
     nats_CloseAndWait(5000);
@@ -261,11 +304,6 @@ void stan_nats_close(stan_nats *n)
         handler *h = n->handlers;
         n->handlers = h->next;
         free(h);
-    }
-    for (queued *q = take_queue(n), *nx; q; q = nx) {
-        nx = q->next;
-        natsMsg_Destroy(q->m);
-        free(q);
     }
     while (n->reqs)
         req_finish(n, n->reqs, NULL, 0);

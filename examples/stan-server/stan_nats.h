@@ -20,8 +20,8 @@ typedef void (*stan_nats_handler)(natsMsg *m, void *ud);
 /* A request's outcome: the reply, or NULL when the timeout passed first or nobody listens. */
 typedef void (*stan_nats_reply_handler)(natsMsg *reply, void *ud);
 
-/* Connects with opts (not kept; libnats clones them). On failure returns the libnats status and
- * writes its text to err. */
+/* Connects with opts (its closed callback is set here; libnats clones them). On failure returns
+ * the libnats status and writes its text to err. */
 natsStatus stan_nats_connect(uv_loop_t *loop, natsOptions *opts, stan_nats **out, char *err, size_t errcap);
 
 /* The connection, for publishing from any thread (natsConnection_Publish is thread-safe). */
@@ -46,8 +46,9 @@ void stan_nats_nuid(char *buf, size_t cap);
 /* Waits up to timeout_ms for the server to have processed everything published so far. */
 natsStatus stan_nats_flush(stan_nats *n, int64_t timeout_ms);
 
-/* Refuses input, closes the connection, waits for libnats's threads to end (so no handler is
- * running), cancels pending requests and frees everything. Loop thread. Accepts NULL. */
+/* Refuses input, drains and closes the connection (up to 2 s), waits for libnats's threads to end
+ * (so no handler is running), cancels pending requests and frees everything. Loop thread. Accepts
+ * NULL. */
 void stan_nats_close(stan_nats *n);
 
 #endif
