@@ -513,6 +513,27 @@ test('user/password and token authentication through the streaming layer', async
   }
 })
 
+test('TLS: --tls and a certificate go to nats-server, clients and the streaming layer use TLS', async (t) => {
+  const dir = tmpdir()
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${dir}/key.pem`,
+    '-out', `${dir}/cert.pem`, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'])
+  if (r.status !== 0) {
+    t.skip('openssl is needed to make a test certificate (Debian: apt-get install openssl)')
+    return
+  }
+  const srv = await startStan(['--tls', '--tlscert', `${dir}/cert.pem`, '--tlskey', `${dir}/key.pem`])
+  const ca = fs.readFileSync(`${dir}/cert.pem`)
+  const sc = await connect(srv.port, 'tlsc', { tls: { ca: [ca] } })
+  const s = await subscribe(sc, 'tls.ch', null, sc.subscriptionOptions().setDeliverAllAvailable())
+  await publishN(sc, 'tls.ch', 3)
+  await s.waitFor(3)
+  assert.deepEqual(s.msgs.map(data), ['m1', 'm2', 'm3'])
+  await closeSc(sc)
+  // a client that does not trust the certificate does not get in
+  await assert.rejects(connect(srv.port, 'plain', { reconnect: false }), /self-signed certificate/)
+  assert.equal(await stop(srv), 0)
+})
+
 test('SIGTERM while publishes are being stored keeps every acked publish', async () => {
   const dir = tmpdir()
   let srv = await startStan(['-st', 'FILE', '-dir', dir])
@@ -560,6 +581,42 @@ test('limits: max_msgs drops the oldest, max_channels refuses', async () => {
   assert.deepEqual(seqs(s.msgs), [4, 5, 6, 7, 8])
   await closeSc(sc)
   assert.equal(await stop(srv), 0)
+})
+
+test('monitoring refuses bad query values with 400', async () => {
+  const { mport } = await server()
+  for (const q of ['channelsz?limit=abc', 'channelsz?offset=-1', 'clientsz?limit=1x', 'channelsz?subs=maybe']) {
+    const r = await httpGet(mport, `/streaming/${q}`)
+    assert.equal(r.status, 400, q)
+    assert.match(r.body, /invalid value for (limit|offset|subs)/, q)
+  }
+  assert.equal((await httpGet(mport, '/streaming/channelsz?limit=1&offset=0')).status, 200)
+})
+
+test('-mi deletes a channel with no subscription and no publish for that long', async () => {
+  const srv = await startStan(['-mi', '300ms'])
+  const sc = await connect(srv.port, 'inact')
+  await publish(sc, 'idle.ch', 'x')
+  const s = await subscribe(sc, 'busy.ch', null, sc.subscriptionOptions())
+  const names = async () => JSON.parse((await httpGet(srv.mport, '/streaming/channelsz')).body).names
+  const t0 = Date.now()
+  while ((await names()).includes('idle.ch')) {
+    if (Date.now() - t0 > 10000) throw new Error('idle.ch was not deleted')
+    await sleep(50)
+  }
+  assert.deepEqual(await names(), ['busy.ch'], 'the channel with a subscription stays')
+  s.sub.close()
+  await closeSc(sc)
+  assert.equal(await stop(srv), 0)
+})
+
+test('-v prints the version; flags may be single-dash long options', () => {
+  const r = spawnSync(STAN_SERVER, ['-v'], { encoding: 'utf8' })
+  assert.equal(r.status, 0)
+  assert.match(r.stdout, /^stan-server version \d+\.\d+\.\d+/)
+  const bad = spawnSync(STAN_SERVER, ['-hbi', 'soon'], { encoding: 'utf8' })
+  assert.equal(bad.status, 2)
+  assert.match(bad.stderr, /bad value 'soon' for flag '-hbi'/)
 })
 
 test('unknown flags are refused', () => {
