@@ -619,6 +619,41 @@ test('-v prints the version; flags may be single-dash long options', () => {
   assert.match(bad.stderr, /bad value 'soon' for flag '-hbi'/)
 })
 
+test('heartbeats: a client that stops answering is closed after -hbf failures', async () => {
+  const srv = await startStan(['-hbi', '100ms', '-hbt', '100ms', '-hbf', '2'])
+  const sc = await connect(srv.port, 'hbgone')
+  const clients = async () => JSON.parse((await httpGet(srv.mport, '/streaming/clientsz')).body).clients.map((x) => x.id)
+  await sleep(300)
+  assert.deepEqual(await clients(), ['hbgone'], 'a client that answers stays')
+  vanish(sc)
+  const t0 = Date.now()
+  while ((await clients()).length) {
+    if (Date.now() - t0 > 10000) throw new Error('the silent client was not closed')
+    await sleep(50)
+  }
+  assert.equal(await stop(srv), 0)
+})
+
+test('-c: a nats-server configuration file reaches the child', async () => {
+  const dir = tmpdir()
+  fs.writeFileSync(path.join(dir, 'nats.conf'), 'max_payload: 4096\n')
+  const srv = await startStan(['-c', path.join(dir, 'nats.conf')])
+  const loc = (await new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: srv.mport, path: '/varz' }, (res) => { res.resume(); resolve(res.headers.location) })
+      .on('error', reject)
+  }))
+  const varz = await new Promise((resolve, reject) => {
+    http.get(loc, (res) => { let b = ''; res.on('data', (d) => { b += d }); res.on('end', () => resolve(JSON.parse(b))) })
+      .on('error', reject)
+  })
+  assert.equal(varz.max_payload, 4096)
+  // and streaming works through it
+  const sc = await connect(srv.port, 'conf')
+  await publish(sc, 'conf.ch', 'small')
+  await closeSc(sc)
+  assert.equal(await stop(srv), 0)
+})
+
 test('unknown flags are refused', () => {
   const r = spawnSync(STAN_SERVER, ['--no-such-flag'], { encoding: 'utf8' })
   assert.equal(r.status, 2)
