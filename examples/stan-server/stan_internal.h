@@ -80,6 +80,7 @@ struct stan_server {
     stan_client *clients_head, *clients_tail;
     stan_channel *chan_head, *chan_tail;
     size_t nsubs;
+    size_t nheld;            /* subscriptions holding a message back for its PubAck */
     char pub_prefix[300], sub_subj[300], unsub_subj[300], subclose_subj[300], close_subj[300],
         discover_subj[300], pings_subj[300], acks_prefix[300];
     uv_timer_t hb_timer, inactivity_timer;

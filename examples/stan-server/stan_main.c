@@ -174,10 +174,10 @@ static int start_streaming(void)
         st = natsOptions_SetToken(o, opt_token);
     if (st == NATS_OK && (opt_tls || opt_tlsverify)) {
         st = natsOptions_SetSecure(o, true);
-        /* the child is our own process on the address we gave it */
-        if (st == NATS_OK && (!ns_url || !opt_tlscacert))
+        /* the child is our own process on the address we gave it; an external server is verified */
+        if (st == NATS_OK && !ns_url)
             st = natsOptions_SkipServerVerification(o, true);
-        else if (st == NATS_OK)
+        else if (st == NATS_OK && opt_tlscacert)
             st = natsOptions_LoadCATrustedCertificates(o, opt_tlscacert);
         if (st == NATS_OK && opt_tlsverify && opt_tlscert && opt_tlskey)
             st = natsOptions_LoadCertificatesChain(o, opt_tlscert, opt_tlskey);

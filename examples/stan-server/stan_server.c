@@ -294,6 +294,8 @@ static void sub_remove(stan_sub *sub, int unsub)
             break;
         }
     s->nsubs--;
+    if (sub->held)
+        s->nheld--;   /* freed with the subscription */
     if (sub->durable && !unsub)
         offline_note(sub);
     if (sub->ack_inbox)
@@ -319,6 +321,7 @@ static int release_held(stan_sub *sub)
     natsConnection_Publish(sub->srv->nc, sub->inbox, sub->held, (int)sub->held_len);
     free(sub->held);
     sub->held = NULL;
+    sub->srv->nheld--;
     return 1;
 }
 
@@ -360,6 +363,7 @@ static int deliver_one(stan_sub *sub)
     if (sub->held) {
         protobuf_c_message_pack(&mp.base, sub->held);
         sub->held_seq = mp.sequence;
+        s->nheld++;
         sub_poll(sub, 0);
     }
     return 0;
@@ -691,7 +695,7 @@ static void on_published(stan_pub *list, void *ud)
         pb__pub_msg__free_unpacked(r->pm, NULL);
         free(r);
     }
-    for (stan_channel *ch = s->chan_head; ch; ch = ch->next)
+    for (stan_channel *ch = s->nheld ? s->chan_head : NULL; ch; ch = ch->next)
         for (stan_sub *x = ch->subs; x; x = x->next_in_chan)
             if (x->held && release_held(x) && !x->doomed) {
                 sub_poll(x, 1);
