@@ -534,6 +534,17 @@ test('TLS: --tls and a certificate go to nats-server, clients and the streaming 
   // a client that does not trust the certificate does not get in
   await assert.rejects(connect(srv.port, 'plain', { reconnect: false }), /self-signed certificate/)
   assert.equal(await stop(srv), 0)
+
+  // --tlsverify: nats-server wants client certificates, and stan-server presents --tlscert/--tlskey
+  // (here the same self-signed certificate, also the CA) on its own connection
+  const v = await startStan(['--tlsverify', '--tlscert', `${dir}/cert.pem`, '--tlskey', `${dir}/key.pem`,
+    '--tlscacert', `${dir}/cert.pem`])
+  const key = fs.readFileSync(`${dir}/key.pem`)
+  const sv = await connect(v.port, 'tlsv', { tls: { ca: [ca], cert: ca, key } })
+  await publish(sv, 'tls.v', 'verified')
+  await closeSc(sv)
+  await assert.rejects(connect(v.port, 'nocert', { tls: { ca: [ca] }, reconnect: false }))
+  assert.equal(await stop(v), 0)
 })
 
 test('SIGTERM while publishes are being stored keeps every acked publish', async () => {
