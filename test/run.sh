@@ -2,8 +2,8 @@
 # The full test suite, as a new user or CI runs it (as root on Debian 12):
 # installs what the tests need, builds and runs every test with `meson test`
 # plainly and with AddressSanitizer + UndefinedBehaviorSanitizer, runs the
-# library's suites under valgrind and ThreadSanitizer, and fuzzes the NATS
-# parser briefly.
+# library's suites under valgrind and ThreadSanitizer, and fuzzes stan-server's
+# protobuf request handlers briefly.
 #   usage: test/run.sh            (from the project root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ export DEBIAN_FRONTEND=noninteractive
 # clang needs libclang-rt-14-dev for its sanitizers and libFuzzer
 packages=(gcc g++ clang libclang-rt-14-dev pkg-config meson ninja-build liblmdb-dev check libsqlite3-dev
           valgrind libuv1-dev libprotobuf-c-dev protobuf-c-compiler nats-server zlib1g-dev
-          libjansson-dev python3-pytest python3-pip python3-venv python3-setuptools)
+          libnats-dev libmicrohttpd-dev libjansson-dev python3-pytest python3-pip python3-venv python3-setuptools)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -62,9 +62,9 @@ fi
 ninja -C build-tsan
 TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --suite core --suite subs -v --print-errorlogs --num-processes 2
 
-echo "=== libFuzzer on the NATS protocol parser (clang) ==="
+echo "=== libFuzzer on stan-server's protobuf request handlers (clang) ==="
 if [ ! -d build-fuzz ]; then
     CC=clang CXX=clang++ meson setup build-fuzz -Dbench=disabled
 fi
-ninja -C build-fuzz examples/stan-server/fuzz-nats-parser
-meson test -C build-fuzz --no-rebuild -v nats-parser-fuzz
+ninja -C build-fuzz examples/stan-server/fuzz-stan-requests
+meson test -C build-fuzz --no-rebuild -v stan-requests-fuzz

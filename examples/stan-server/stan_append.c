@@ -14,7 +14,7 @@ struct stan_appender {
     int nthreads, stop;
     stan_appq *ready_head, *ready_tail;
     stan_pub *done_head, *done_tail;
-    size_t pending;   /* loop thread only */
+    void (*stored)(stan_pub *, void *);
     void (*done)(stan_pub *, void *);
     void *ud;
 };
@@ -30,8 +30,18 @@ static void push_ready(stan_appender *a, stan_appq *q)
     a->ready_tail = q;
 }
 
-static void store_batch(stan_appq *q, stan_pub *list)
+int stan_appq_deliverable(stan_appq *q, uint64_t seq)
 {
+    /* a visible message was committed while storing was set; storing is cleared only after its
+     * batch's stored() ran, so seeing it clear (or acked past seq) means the PubAck is out */
+    return !atomic_load(&q->storing) || seq <= atomic_load(&q->acked);
+}
+
+static void store_batch(stan_appender *a, stan_appq *q, stan_pub *list)
+{
+    uint64_t last = 0;
+    atomic_store(&q->storing, 1);
+    stan_pub *all = list;
     const void *data[BATCH_MAX];
     size_t lens[BATCH_MAX];
     while (list) {
@@ -41,18 +51,26 @@ static void store_batch(stan_appq *q, stan_pub *list)
             data[n] = list->data;
             lens[n] = list->len;
         }
-        int rc = streamlog_append_batch(q->ch, data, lens, n, NULL);
+        uint64_t seq = 0;
+        int rc = streamlog_append_batch(q->ch, data, lens, n, &seq);
         if (rc == STREAMLOG_ELIMIT || rc == STREAMLOG_EINVAL) {
             /* one bad message must not fail the others: store them one by one */
             stan_pub *p = first;
             for (size_t i = 0; i < n; i++, p = p->next)
-                p->rc = streamlog_append(q->ch, p->data, p->len, NULL);
+                if (!(p->rc = streamlog_append(q->ch, p->data, p->len, &seq)) && seq > last)
+                    last = seq;
         } else {
             stan_pub *p = first;
             for (size_t i = 0; i < n; i++, p = p->next)
                 p->rc = rc;
+            if (!rc)
+                last = seq + n - 1;
         }
     }
+    a->stored(all, a->ud);
+    if (last > atomic_load(&q->acked))
+        atomic_store(&q->acked, last);
+    atomic_store(&q->storing, 0);
 }
 
 static void worker(void *arg)
@@ -74,7 +92,7 @@ static void worker(void *arg)
         q->head = q->tail = NULL;
         uv_mutex_unlock(&a->mu);
 
-        store_batch(q, list);
+        store_batch(a, q, list);
 
         uv_mutex_lock(&a->mu);
         if (a->done_tail)
@@ -100,16 +118,14 @@ static void deliver_done(stan_appender *a)
     stan_pub *list = a->done_head;
     a->done_head = a->done_tail = NULL;
     uv_mutex_unlock(&a->mu);
-    for (stan_pub *p = list; p; p = p->next)
-        a->pending--;
     if (list)
         a->done(list, a->ud);
 }
 
 static void on_async(uv_async_t *h) { deliver_done(h->data); }
 
-int stan_appender_new(uv_loop_t *loop, int nthreads, void (*done)(stan_pub *, void *), void *ud,
-                      stan_appender **out)
+int stan_appender_new(uv_loop_t *loop, int nthreads, void (*stored)(stan_pub *, void *),
+                      void (*done)(stan_pub *, void *), void *ud, stan_appender **out)
 {
     stan_appender *a = calloc(1, sizeof *a);
     if (!a)
@@ -120,6 +136,7 @@ int stan_appender_new(uv_loop_t *loop, int nthreads, void (*done)(stan_pub *, vo
         return UV_ENOMEM;
     }
     a->loop = loop;
+    a->stored = stored;
     a->done = done;
     a->ud = ud;
     uv_mutex_init(&a->mu);
@@ -143,7 +160,6 @@ void stan_appender_submit(stan_appender *a, stan_appq *q, stan_pub *p)
 {
     p->next = NULL;
     p->rc = 0;
-    a->pending++;
     uv_mutex_lock(&a->mu);
     if (q->tail)
         q->tail->next = p;
@@ -156,8 +172,6 @@ void stan_appender_submit(stan_appender *a, stan_appq *q, stan_pub *p)
     }
     uv_mutex_unlock(&a->mu);
 }
-
-size_t stan_appender_pending(stan_appender *a) { return a->pending; }
 
 static void async_closed(uv_handle_t *h) { free(h->data); }
 

@@ -19,9 +19,11 @@ typedef struct stan_sub {
     char *inbox, *ack_inbox, *durable, *queue;
     int max_inflight, ack_wait_s;
     streamlog_sub *sl;
-    stan_bus_sub *ack_sub;
     uv_poll_t poll;
-    int in_drain, doomed, doomed_unsub;
+    int polling, in_drain, doomed, doomed_unsub;
+    uint8_t *held;         /* a packed MsgProto waiting for its PubAck to go out (see deliver_one) */
+    size_t held_len;
+    uint64_t held_seq;
     struct stan_sub *next_in_client, *next_in_chan;
 } stan_sub;
 
@@ -56,12 +58,14 @@ struct stan_channel {
     stan_appq q;
     stan_sub *subs;
     stan_offline *offline;
+    int64_t last_active_ns;   /* last publish or subscription, for max_inactivity */
     stan_channel *next;   /* creation order */
 };
 
 struct stan_server {
     uv_loop_t *loop;
-    stan_bus *bus;
+    stan_nats *nats;
+    natsConnection *nc;
     stan_config cfg;
     char *cluster_id, *dir;
     int temp_dir;
@@ -72,19 +76,32 @@ struct stan_server {
     stan_map conn_ids;       /* connID bytes -> stan_client */
     stan_map channels;       /* name -> stan_channel */
     stan_map pending_ids;    /* clientID -> 1 while a duplicate check runs */
+    stan_map acks;           /* ack inbox -> stan_sub */
     stan_client *clients_head, *clients_tail;
     stan_channel *chan_head, *chan_tail;
     size_t nsubs;
-    stan_bus_sub *sub_discover, *sub_pings, *sub_pub, *sub_sub, *sub_unsub, *sub_subclose, *sub_close;
+    size_t nheld;            /* subscriptions holding a message back for its PubAck */
     char pub_prefix[300], sub_subj[300], unsub_subj[300], subclose_subj[300], close_subj[300],
-        discover_subj[300], pings_subj[300];
-    uv_timer_t hb_timer;
+        discover_subj[300], pings_subj[300], acks_prefix[300];
+    uv_timer_t hb_timer, inactivity_timer;
+    int timers_closed;
     int64_t start_time_ns;
-    uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
+    _Atomic uint64_t in_msgs, in_bytes;   /* counted on the appender threads */
+    uint64_t out_msgs, out_bytes;
     uint8_t *pack_buf;
     size_t pack_cap;
 };
 
 int64_t stan_now_ns(void);
+
+/* Protocol request handlers, one per subject (also the fuzz target's entry points). */
+void stan_on_discover(natsMsg *m, void *s);
+void stan_on_client_ping(natsMsg *m, void *s);
+void stan_on_pub(natsMsg *m, void *s);
+void stan_on_sub_request(natsMsg *m, void *s);
+void stan_on_unsub(natsMsg *m, void *s);
+void stan_on_subclose(natsMsg *m, void *s);
+void stan_on_close(natsMsg *m, void *s);
+void stan_on_ack(natsMsg *m, void *s);
 
 #endif

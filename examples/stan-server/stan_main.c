@@ -1,40 +1,50 @@
 /* stan_main.c - stan-server: a NATS Streaming compatible server on libstreamlog.
  *
- * Runs an embedded NATS server (or connects to an external one with -ns) and the streaming
- * protocol over it, with messages, channels and subscriptions kept by libstreamlog. The flags
- * follow nats-streaming-server's; `stan-server -h` lists them. Once serving it prints
- * "stan-server ready: nats 127.0.0.1:PORT" on stdout (with -p 0 a free port is chosen). SIGINT
- * and SIGTERM shut it down cleanly: queued publishes are stored and acknowledged, subscriptions
- * closed (durables kept) and the store closed. */
-#include "nats_client.h"
-#include "nats_server.h"
-#include "stan_bus.h"
+ * Starts Debian's nats-server as a child process on the requested address (or connects to an
+ * existing NATS server with -ns), connects to it with libnats and serves the streaming protocol,
+ * with messages, channels and subscriptions kept by libstreamlog. The flags follow
+ * nats-streaming-server's (`stan-server -h`); NATS flags go to the child. Once serving it prints
+ * "stan-server ready: nats HOST:PORT monitor HOST:PORT" on stdout (-p 0: a free port).
+ *
+ * SIGINT and SIGTERM: input received from then on is dropped unanswered, publishes already
+ * received are stored and acknowledged, the NATS port is released (the child stops), then the
+ * subscriptions (durables are kept) and the store close. */
+#include "stan_child.h"
 #include "stan_monitor.h"
 #include "stan_server.h"
 
-#include <ctype.h>
-#include <signal.h>
 #include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
 #include <streamlog.h>
 #include <time.h>
+#include <unistd.h>
 
 static uv_loop_t *loop;
-static nats_server *nsrv;
-static nats_client *ncli;
-static stan_bus *bus;
+static stan_child *child;
+static stan_nats *_Atomic nats;   /* read by the signal handler */
 static stan_server *ssrv;
 static stan_monitor *mon;
-static uv_signal_t sigint_h, sigterm_h;
+static uv_async_t stop_async;
 static int exit_code;
+static atomic_int shutting_down;   /* read by libnats's threads */
 static FILE *logf_;
-static int log_level = NATS_LOG_INFO;
-static const char *opt_host = "127.0.0.1";
-static int opt_port = 4222, opt_http_port = -1;
-static const char *opt_user, *opt_pass, *opt_token;
+static int log_level = STAN_LOG_INFO;
 static stan_config scfg;
+
+/* what the child reports, and what we were asked for */
+static const char *opt_host = "127.0.0.1", *opt_user, *opt_pass, *opt_token, *opt_tlscacert, *opt_tlscert,
+                  *opt_tlskey, *ns_url;
+static int opt_port = 4222, opt_port_set, opt_http_port = -1, opt_tls, opt_tlsverify;
+static char nats_host[256];
+static int nats_port = -1, nats_mon_port = -1;
 
 static void log_cb(int level, const char *msg, void *ud)
 {
@@ -49,165 +59,224 @@ static void log_cb(int level, const char *msg, void *ud)
     char t[32];
     strftime(t, sizeof t, "%Y/%m/%d %H:%M:%S", &tm);
     FILE *f = logf_ ? logf_ : stderr;
-    fprintf(f, "[%d] %s.%06ld [%s] %s\n", (int)getpid(), t, ts.tv_nsec / 1000, names[level & 3], msg);
+    fprintf(f, "[%d] %s.%06ld [%s] STREAM: %s\n", (int)getpid(), t, ts.tv_nsec / 1000, names[level & 3], msg);
     fflush(f);
 }
 
-static void logmsg(int level, const char *fmt, const char *a, const char *b)
+static void say(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(int level, const char *fmt, ...)
 {
     char buf[1024];
-    snprintf(buf, sizeof buf, fmt, a ? a : "", b ? b : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
     log_cb(level, buf, NULL);
 }
 
+/* ---- stopping ----------------------------------------------------------------------------- */
+
 static void shutdown_all(void)
 {
-    uv_signal_stop(&sigint_h);
-    uv_signal_stop(&sigterm_h);
-    uv_close((uv_handle_t *)&sigint_h, NULL);
-    uv_close((uv_handle_t *)&sigterm_h, NULL);
+    if (shutting_down)
+        return;
+    shutting_down = 1;
+    stan_nats *n = atomic_load(&nats);
+    if (n)
+        stan_nats_refuse_input(n);
     stan_monitor_close(mon);
     mon = NULL;
+    /* what was published before the signal is stored and gets its PubAck */
+    if (ssrv)
+        stan_server_finish_publishes(ssrv);
+    if (n) {
+        stan_nats_flush(n, 1000);
+        atomic_store(&nats, NULL);
+        stan_nats_close(n);
+    }
+    /* the NATS port is free before the streaming state and the store close */
+    stan_child_stop(child, 2000);
+    child = NULL;
     stan_server_free(ssrv);
     ssrv = NULL;
-    stan_bus_free(bus);
-    bus = NULL;
-    if (nsrv)
-        nats_server_close(nsrv, NULL, NULL);
-    nsrv = NULL;
-    if (ncli)
-        nats_client_close(ncli, NULL, NULL);
-    ncli = NULL;
+    uv_close((uv_handle_t *)&stop_async, NULL);
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+static void on_stop(uv_async_t *a)
 {
-    (void)h;
-    char s[16];
-    snprintf(s, sizeof s, "%d", signum);
-    logmsg(NATS_LOG_INFO, "signal %s received, shutting down%s", s, NULL);
+    (void)a;
+    say(STAN_LOG_INFO, "stopping (signal received)");
     shutdown_all();
 }
 
-static void announce_ready(void *ud);
+/* The signal handler itself, not a deferred libuv callback: from this moment no NATS message is
+ * handled, also one already read (uv_async_send is async-signal-safe). */
+static void on_signal(int sig)
+{
+    (void)sig;
+    stan_nats *n = atomic_load(&nats);
+    if (n)
+        stan_nats_refuse_input(n);
+    uv_async_send(&stop_async);
+}
 
+static void fail_and_stop(void)
+{
+    exit_code = 1;
+    shutdown_all();
+}
+
+/* ---- starting ----------------------------------------------------------------------------- */
+
+static void on_disconnected(natsConnection *nc, void *ud)
+{
+    (void)nc;
+    (void)ud;
+    if (!atomic_load(&shutting_down))
+        say(STAN_LOG_ERROR, "lost the NATS server connection; reconnecting");
+}
+
+static void on_reconnected(natsConnection *nc, void *ud)
+{
+    (void)nc;
+    (void)ud;
+    say(STAN_LOG_INFO, "reconnected to the NATS server");
+}
+
+/* Connects to the NATS server (the child, or -ns), starts the streaming layer and monitoring. */
 static int start_streaming(void)
 {
-    char err[512];
-    scfg.log = log_cb;
-    scfg.log_level = log_level;
-    if (stan_bus_new(loop, nsrv, ncli, &bus)) {
-        logmsg(NATS_LOG_ERROR, "cannot set up the NATS connection%s%s", NULL, NULL);
+    char err[512], url[600];
+    natsOptions *o = NULL;
+    natsStatus st = natsOptions_Create(&o);
+    if (ns_url)
+        snprintf(url, sizeof url, "%s", ns_url);
+    else
+        snprintf(url, sizeof url, "nats://%s:%d", nats_host, nats_port);
+    if (st == NATS_OK)
+        st = natsOptions_SetURL(o, url);
+    if (st == NATS_OK)
+        st = natsOptions_SetName(o, "stan-server");
+    /* one delivery thread for every subscription: requests are handled in arrival order */
+    if (st == NATS_OK)
+        st = natsOptions_UseGlobalMessageDelivery(o, true);
+    if (st == NATS_OK)
+        st = natsOptions_SetMaxReconnect(o, -1);
+    if (st == NATS_OK)
+        st = natsOptions_SetReconnectWait(o, 100);
+    if (st == NATS_OK)
+        st = natsOptions_SetDisconnectedCB(o, on_disconnected, NULL);
+    if (st == NATS_OK)
+        st = natsOptions_SetReconnectedCB(o, on_reconnected, NULL);
+    if (st == NATS_OK && opt_user)
+        st = natsOptions_SetUserInfo(o, opt_user, opt_pass);
+    if (st == NATS_OK && opt_token)
+        st = natsOptions_SetToken(o, opt_token);
+    if (st == NATS_OK && (opt_tls || opt_tlsverify)) {
+        st = natsOptions_SetSecure(o, true);
+        /* the child is our own process on the address we gave it; an external server is verified */
+        if (st == NATS_OK && !ns_url)
+            st = natsOptions_SkipServerVerification(o, true);
+        else if (st == NATS_OK && opt_tlscacert)
+            st = natsOptions_LoadCATrustedCertificates(o, opt_tlscacert);
+        if (st == NATS_OK && opt_tlsverify && opt_tlscert && opt_tlskey)
+            st = natsOptions_LoadCertificatesChain(o, opt_tlscert, opt_tlskey);
+    }
+    if (st != NATS_OK) {
+        say(STAN_LOG_ERROR, "NATS connection options: %s", natsStatus_GetText(st));
+        natsOptions_Destroy(o);
         return -1;
     }
-    if (stan_server_new(loop, bus, &scfg, &ssrv, err, sizeof err)) {
-        logmsg(NATS_LOG_ERROR, "%s%s", err, NULL);
+    stan_nats *n;
+    st = stan_nats_connect(loop, o, &n, err, sizeof err);
+    natsOptions_Destroy(o);
+    if (st != NATS_OK) {
+        say(STAN_LOG_ERROR, "cannot connect to the NATS server at %s: %s", url, err);
+        return -1;
+    }
+    atomic_store(&nats, n);
+    say(STAN_LOG_INFO, "connected to the NATS server at %s", url);
+    if (stan_server_new(loop, n, &scfg, &ssrv, err, sizeof err)) {
+        say(STAN_LOG_ERROR, "%s", err);
         return -1;
     }
     if (opt_http_port >= 0) {
-        int rc = stan_monitor_start(loop, ssrv, opt_host, opt_http_port, &mon);
-        if (rc) {
-            logmsg(NATS_LOG_ERROR, "cannot listen for monitoring: %s%s", uv_strerror(rc), NULL);
+        if (stan_monitor_start(ssrv, opt_host, opt_http_port, nats_mon_port, &mon, err, sizeof err)) {
+            say(STAN_LOG_ERROR, "cannot serve monitoring: %s", err);
             return -1;
         }
     }
-    if (ncli) {
-        /* ready once the external server has processed our subscriptions (a client connecting
-         * right after the ready line must find them) */
-        if (nats_client_flush(ncli, announce_ready, NULL)) {
-            logmsg(NATS_LOG_ERROR, "lost the NATS server connection while starting%s%s", NULL, NULL);
-            return -1;
-        }
-        return 0;
+    /* ready once the NATS server has our subscriptions: a client connecting after the ready line
+     * must find them */
+    if ((st = stan_nats_flush(n, 5000)) != NATS_OK) {
+        say(STAN_LOG_ERROR, "NATS server did not answer: %s", natsStatus_GetText(st));
+        return -1;
     }
-    announce_ready(NULL);
+    say(STAN_LOG_INFO, "Streaming Server is ready (cluster ID '%s', store %s)", scfg.cluster_id,
+         scfg.dir ? scfg.dir : "MEMORY");
+    if (ns_url)
+        printf("stan-server ready: nats external");
+    else
+        printf("stan-server ready: nats %s:%d", nats_host, nats_port);
+    if (mon)
+        printf(" monitor %s:%d", opt_host, stan_monitor_port(mon));
+    if (nats_mon_port >= 0)
+        printf(" nats-monitor %s:%d", nats_host, nats_mon_port);
+    printf("\n");
+    fflush(stdout);
     return 0;
 }
 
-static void announce_ready(void *ud)
+/* "... Listening for client connections on 127.0.0.1:4222": the address actually bound. */
+static int parse_addr(const char *line, const char *what, char *host, size_t cap, int *port)
 {
-    (void)ud;
-    logmsg(NATS_LOG_INFO, "Streaming Server is ready (cluster ID '%s', store %s)", scfg.cluster_id,
-           scfg.dir ? scfg.dir : "MEMORY");
-    if (nsrv)
-        printf("stan-server ready: nats %s:%d", opt_host, nats_server_port(nsrv));
-    else
-        printf("stan-server ready: nats external");
-    if (mon)
-        printf(" monitor %s:%d", opt_host, stan_monitor_port(mon));
-    printf("\n");
-    fflush(stdout);
+    const char *p = strstr(line, what);
+    if (!p)
+        return 0;
+    p += strlen(what);
+    const char *colon = strrchr(p, ':');
+    if (!colon || (size_t)(colon - p) >= cap)
+        return 0;
+    memcpy(host, p, (size_t)(colon - p));
+    host[colon - p] = '\0';
+    *port = atoi(colon + 1);
+    return 1;
 }
 
-static void on_client_ready(nats_client *c, int err, const char *why, void *ud)
+static void on_child_line(const char *line, void *ud)
 {
-    (void)c;
     (void)ud;
-    if (err) {
-        logmsg(NATS_LOG_ERROR, "cannot connect to the NATS server: %s%s", why, NULL);
-        exit_code = 1;
-        ncli = NULL;
-        nats_client_close(c, NULL, NULL);
-        shutdown_all();
+    FILE *f = logf_ ? logf_ : stderr;
+    fprintf(f, "%s\n", line);
+    fflush(f);
+    char host[256];
+    int port;
+    if (parse_addr(line, "Listening for client connections on ", host, sizeof host, &port)) {
+        /* a wildcard address is reached through loopback */
+        snprintf(nats_host, sizeof nats_host, "%s",
+                 !strcmp(host, "0.0.0.0") || !strcmp(host, "[::]") ? "127.0.0.1" : host);
+        nats_port = port;
+    } else if (parse_addr(line, "Starting http monitor on ", host, sizeof host, &port)) {
+        nats_mon_port = port;
+    } else if (strstr(line, "Server is ready") && !shutting_down && !ssrv) {
+        if (nats_port < 0) {
+            say(STAN_LOG_ERROR, "nats-server did not say where it listens");
+            fail_and_stop();
+        } else if (start_streaming()) {
+            fail_and_stop();
+        }
+    }
+}
+
+static void on_child_exit(int status, void *ud)
+{
+    (void)ud;
+    if (shutting_down)
         return;
-    }
-    logmsg(NATS_LOG_INFO, "connected to the NATS server%s%s", NULL, NULL);
-    if (start_streaming()) {
-        exit_code = 1;
-        shutdown_all();
-    }
+    say(STAN_LOG_ERROR, "nats-server exited (%s %d)", WIFEXITED(status) ? "status" : "signal",
+         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    fail_and_stop();
 }
-
-/* The external NATS server went away: nats_client reconnects with backoff and re-subscribes the
- * server's subjects; the streaming state (clients, subscriptions, store) stays as it is.
- * Replies and deliveries published meanwhile are lost like any core NATS message; unacked
- * deliveries come again after their ack wait. */
-static void on_client_lost(nats_client *c, const char *why, void *ud)
-{
-    (void)c;
-    (void)ud;
-    logmsg(NATS_LOG_ERROR, "lost the NATS server connection (%s); reconnecting%s", why, NULL);
-}
-
-static void on_client_reconnected(nats_client *c, void *ud)
-{
-    (void)c;
-    (void)ud;
-    logmsg(NATS_LOG_INFO, "reconnected to the NATS server%s%s", NULL, NULL);
-}
-
-/* ---- flags -------------------------------------------------------------------------------- */
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: stan-server [options]\n"
-            "Streaming server options:\n"
-            "  -cid, --cluster_id ID        cluster ID (default test-cluster)\n"
-            "  -st,  --store MEMORY|FILE    store type (default MEMORY)\n"
-            "  -dir, --dir DIR              FILE store directory\n"
-            "        --file_sync=BOOL       fsync each publish before its ack (default true)\n"
-            "  -mc,  --max_channels N       (default 100; 0 unlimited)\n"
-            "  -msu, --max_subs N           subscriptions per channel (default 1000)\n"
-            "  -mm,  --max_msgs N           messages per channel (default 1000000)\n"
-            "  -mb,  --max_bytes SIZE       bytes per channel, e.g. 1GB (default 1000MB)\n"
-            "  -ma,  --max_age DURATION     e.g. 1h30m (default unlimited)\n"
-            "  -hbi, --hb_interval DURATION heartbeat interval (default 30s)\n"
-            "  -hbt, --hb_timeout DURATION  heartbeat timeout (default 10s)\n"
-            "  -hbf, --hb_fail_count N      failed heartbeats before a client is closed (default 10)\n"
-            "  -ns,  --nats_server URL      use an external NATS server, nats://host:port\n"
-            "  -SD, --stan_debug  -SV, --stan_trace  -SDV   streaming debug/trace logging\n"
-            "NATS server options:\n"
-            "  -a, --addr, --net HOST       listen address (default 127.0.0.1)\n"
-            "  -p, --port PORT              client port (default 4222; 0 = any free port)\n"
-            "  -m, --http_port PORT         monitoring port (HTTP)\n"
-            "  --user USER --pass PASS      require a user and password\n"
-            "  --auth TOKEN                 require a token\n"
-            "  -D, -V, -DV                  debug / trace logging\n"
-            "  -l, --log FILE               log to FILE\n"
-            "  -h, --help\n");
-}
-
 static int parse_int(const char *s, int64_t max, int64_t *out)
 {
     char *end;
@@ -312,125 +381,195 @@ static int parse_bool(const char *s, int *out)
     return 0;
 }
 
+
+/* ---- flags -------------------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: stan-server [options]   (-x, --x, -x=value and --x=value are the same)\n"
+            "Streaming server options:\n"
+            "  -cid, --cluster_id ID        cluster ID (default test-cluster)\n"
+            "  -st,  --store MEMORY|FILE    store type (default MEMORY)\n"
+            "  -dir, --dir DIR              FILE store directory\n"
+            "        --file_sync=BOOL       fsync each publish batch before its PubAcks (default true)\n"
+            "  -mc,  --max_channels N       (default 100; 0 unlimited)\n"
+            "  -msu, --max_subs N           subscriptions per channel (default 1000)\n"
+            "  -mm,  --max_msgs N           messages per channel (default 1000000)\n"
+            "  -mb,  --max_bytes SIZE       bytes per channel, e.g. 1GB (default 1000MB)\n"
+            "  -ma,  --max_age DURATION     e.g. 1h30m (default unlimited)\n"
+            "  -mi,  --max_inactivity DURATION  delete a channel unused this long (default never)\n"
+            "  -hbi, --hb_interval DURATION heartbeat interval (default 30s)\n"
+            "  -hbt, --hb_timeout DURATION  heartbeat timeout (default 10s)\n"
+            "  -hbf, --hb_fail_count N      failed heartbeats before a client is closed (default 10)\n"
+            "  -ns,  --nats_server URL      use this NATS server instead of starting nats-server\n"
+            "        --nats_bin PATH        the nats-server to start (default $NATS_SERVER_BIN, nats-server)\n"
+            "  -SD, --stan_debug  -SV, --stan_trace  -SDV   streaming debug/trace logging\n"
+            "  -l,  --log FILE              log (also nats-server's output) to FILE\n"
+            "  -v,  --version  -h, --help\n"
+            "NATS server options (given to nats-server):\n"
+            "  -a, --addr, --net HOST       listen address (default 127.0.0.1)\n"
+            "  -p, --port PORT              client port (default 4222; 0 = any free port)\n"
+            "  -m, --http_port PORT         monitoring: /streaming/* here, other paths redirected to\n"
+            "                               nats-server's own monitoring (/varz, /connz, ...)\n"
+            "  -c, --config FILE            nats-server configuration file\n"
+            "  --user USER --pass PASS, --auth TOKEN\n"
+            "  --tls, --tlscert FILE, --tlskey FILE, --tlscacert FILE, --tlsverify\n"
+            "  --cluster URL, --routes URLS, --cluster_name NAME\n"
+            "  -D, -V, -DV                  nats-server debug / trace logging\n");
+}
+
+enum {
+    O_CID = 256, O_STORE, O_DIR, O_FILE_SYNC, O_MC, O_MSU, O_MM, O_MB, O_MA, O_MI, O_HBI, O_HBT, O_HBF, O_NS,
+    O_NATS_BIN, O_SD, O_SV, O_SDV, O_LOG, O_VERSION, O_HELP, O_ADDR, O_PORT, O_HTTP, O_CONFIG, O_USER, O_PASS,
+    O_AUTH, O_TLS, O_TLSCERT, O_TLSKEY, O_TLSCACERT, O_TLSVERIFY, O_CLUSTER, O_ROUTES, O_CLUSTER_NAME, O_D, O_V,
+    O_DV
+};
+
+static const struct option long_opts[] = {
+    {"cid", required_argument, 0, O_CID}, {"cluster_id", required_argument, 0, O_CID},
+    {"st", required_argument, 0, O_STORE}, {"store", required_argument, 0, O_STORE},
+    {"dir", required_argument, 0, O_DIR}, {"file_sync", optional_argument, 0, O_FILE_SYNC},
+    {"mc", required_argument, 0, O_MC}, {"max_channels", required_argument, 0, O_MC},
+    {"msu", required_argument, 0, O_MSU}, {"max_subs", required_argument, 0, O_MSU},
+    {"mm", required_argument, 0, O_MM}, {"max_msgs", required_argument, 0, O_MM},
+    {"mb", required_argument, 0, O_MB}, {"max_bytes", required_argument, 0, O_MB},
+    {"ma", required_argument, 0, O_MA}, {"max_age", required_argument, 0, O_MA},
+    {"mi", required_argument, 0, O_MI}, {"max_inactivity", required_argument, 0, O_MI},
+    {"hbi", required_argument, 0, O_HBI}, {"hb_interval", required_argument, 0, O_HBI},
+    {"hbt", required_argument, 0, O_HBT}, {"hb_timeout", required_argument, 0, O_HBT},
+    {"hbf", required_argument, 0, O_HBF}, {"hb_fail_count", required_argument, 0, O_HBF},
+    {"ns", required_argument, 0, O_NS}, {"nats_server", required_argument, 0, O_NS},
+    {"nats_bin", required_argument, 0, O_NATS_BIN},
+    {"SD", no_argument, 0, O_SD}, {"stan_debug", no_argument, 0, O_SD},
+    {"SV", no_argument, 0, O_SV}, {"stan_trace", no_argument, 0, O_SV}, {"SDV", no_argument, 0, O_SDV},
+    {"l", required_argument, 0, O_LOG}, {"log", required_argument, 0, O_LOG},
+    {"v", no_argument, 0, O_VERSION}, {"version", no_argument, 0, O_VERSION},
+    {"h", no_argument, 0, O_HELP}, {"help", no_argument, 0, O_HELP},
+    {"a", required_argument, 0, O_ADDR}, {"addr", required_argument, 0, O_ADDR},
+    {"net", required_argument, 0, O_ADDR}, {"p", required_argument, 0, O_PORT},
+    {"port", required_argument, 0, O_PORT}, {"m", required_argument, 0, O_HTTP},
+    {"http_port", required_argument, 0, O_HTTP}, {"c", required_argument, 0, O_CONFIG},
+    {"config", required_argument, 0, O_CONFIG}, {"user", required_argument, 0, O_USER},
+    {"pass", required_argument, 0, O_PASS}, {"auth", required_argument, 0, O_AUTH},
+    {"tls", no_argument, 0, O_TLS}, {"tlscert", required_argument, 0, O_TLSCERT},
+    {"tlskey", required_argument, 0, O_TLSKEY}, {"tlscacert", required_argument, 0, O_TLSCACERT},
+    {"tlsverify", no_argument, 0, O_TLSVERIFY}, {"cluster", required_argument, 0, O_CLUSTER},
+    {"routes", required_argument, 0, O_ROUTES}, {"cluster_name", required_argument, 0, O_CLUSTER_NAME},
+    {"D", no_argument, 0, O_D}, {"debug", no_argument, 0, O_D}, {"V", no_argument, 0, O_V},
+    {"trace", no_argument, 0, O_V}, {"DV", no_argument, 0, O_DV},
+    {0, 0, 0, 0}};
+
+/* The nats-server binary: --nats_bin, $NATS_SERVER_BIN, or nats-server on PATH (Debian: /usr/sbin). */
+static const char *find_nats_server(const char *given, char *buf, size_t cap)
+{
+    if (given)
+        return given;
+    const char *env = getenv("NATS_SERVER_BIN");
+    if (env && *env)
+        return env;
+    const char *path = getenv("PATH");
+    char dirs[4096];
+    snprintf(dirs, sizeof dirs, "%s:/usr/sbin:/usr/bin", path ? path : "");
+    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        snprintf(buf, cap, "%s/nats-server", d);
+        if (access(buf, X_OK) == 0)
+            return buf;
+    }
+    return NULL;
+}
+
+#define MAX_CHILD_ARGS 64
+
 int main(int argc, char **argv)
 {
-    const char *store = "MEMORY", *dir = NULL, *ns_url = NULL, *log_file = NULL;
-    int file_sync = 1;
+    const char *store = "MEMORY", *dir = NULL, *log_file = NULL, *nats_bin = NULL;
+    const char *child_args[MAX_CHILD_ARGS];
+    int nchild = 1, file_sync = 1, child_debug = 0, child_trace = 0, has_config = 0;
     int64_t v;
-    nats_server_config ncfg;
+    char port_arg[16], http_arg[16];
 
     stan_config_init(&scfg);
-    nats_server_config_init(&ncfg);
-    for (int i = 1; i < argc; i++) {
-        char name[64];
-        const char *a = argv[i], *val = NULL;
-        const char *eq = strchr(a, '=');
-        if (a[0] != '-') {
-            fprintf(stderr, "stan-server: unexpected argument '%s'\n", a);
-            return 2;
-        }
-        size_t nl = eq ? (size_t)(eq - a) : strlen(a);
-        if (nl >= sizeof name) {
-            fprintf(stderr, "stan-server: unknown flag '%s'\n", a);
-            return 2;
-        }
-        memcpy(name, a, nl);
-        name[nl] = '\0';
-        const char *n = name + (name[1] == '-' ? 2 : 1);   /* -x and --x are the same flag */
-#define IS(x) (!strcmp(n, x))
-        int is_bool = IS("SD") || IS("stan_debug") || IS("SV") || IS("stan_trace") || IS("SDV") || IS("D") ||
-                      IS("debug") || IS("V") || IS("trace") || IS("DV") || IS("h") || IS("help") || IS("file_sync");
-        static const char *const known[] = {
-            "p", "port", "a", "addr", "net", "m", "http_port", "cid", "cluster_id", "st", "store", "dir",
-            "file_sync", "mc", "max_channels", "msu", "max_subs", "mm", "max_msgs", "mb", "max_bytes", "ma",
-            "max_age", "hbi", "hb_interval", "hbt", "hb_timeout", "hbf", "hb_fail_count", "ns", "nats_server",
-            "user", "pass", "auth", "l", "log", "SD", "stan_debug", "SV", "stan_trace", "SDV", "D", "debug",
-            "V", "trace", "DV", "h", "help", NULL};
-        int found = 0;
-        for (const char *const *k = known; *k; k++)
-            found |= IS(*k);
-        if (!found) {
-            fprintf(stderr, "stan-server: unknown flag '%s' (see stan-server --help)\n", name);
-            return 2;
-        }
-        if (eq)
-            val = eq + 1;
-        else if (!is_bool) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "stan-server: flag '%s' needs a value\n", a);
-                return 2;
-            }
-            val = argv[++i];
-        }
-        if (IS("p") || IS("port")) {
-            if (parse_int(val, 65535, &v)) goto bad;
-            opt_port = (int)v;
-        } else if (IS("a") || IS("addr") || IS("net")) {
-            opt_host = val;
-        } else if (IS("m") || IS("http_port")) {
-            if (parse_int(val, 65535, &v)) goto bad;
-            opt_http_port = (int)v;
-        } else if (IS("cid") || IS("cluster_id")) {
+#define CHILD(flag, val)                                                                                          \
+    do {                                                                                                           \
+        child_args[nchild++] = flag;                                                                               \
+        if (val)                                                                                                   \
+            child_args[nchild++] = val;                                                                            \
+    } while (0)
+    opterr = 0;
+    for (;;) {
+        int prev = optind;
+        int o = getopt_long_only(argc, argv, "", long_opts, NULL);
+        if (o == -1)
+            break;
+        const char *val = optarg;
+        switch (o) {
+        case O_CID:
             if (!*val) goto bad;
             scfg.cluster_id = val;
-        } else if (IS("st") || IS("store")) {
+            break;
+        case O_STORE:
             if (strcasecmp(val, "MEMORY") && strcasecmp(val, "FILE")) goto bad;
             store = val;
-        } else if (IS("dir")) {
-            dir = val;
-        } else if (IS("file_sync")) {
+            break;
+        case O_DIR: dir = val; break;
+        case O_FILE_SYNC:
             if (val && parse_bool(val, &file_sync)) goto bad;
-        } else if (IS("mc") || IS("max_channels")) {
-            if (parse_int(val, INT32_MAX, &v)) goto bad;
-            scfg.max_channels = v;
-        } else if (IS("msu") || IS("max_subs")) {
-            if (parse_int(val, INT32_MAX, &v)) goto bad;
-            scfg.max_subs = v;
-        } else if (IS("mm") || IS("max_msgs")) {
-            if (parse_int(val, INT64_MAX, &v)) goto bad;
-            scfg.max_msgs = v;
-        } else if (IS("mb") || IS("max_bytes")) {
-            if (parse_size(val, &v)) goto bad;
-            scfg.max_bytes = v;
-        } else if (IS("ma") || IS("max_age")) {
-            if (parse_duration(val, &v)) goto bad;
-            scfg.max_age_ms = v;
-        } else if (IS("hbi") || IS("hb_interval")) {
-            if (parse_duration(val, &v) || v < 1) goto bad;
-            scfg.hb_interval_ms = (uint64_t)v;
-        } else if (IS("hbt") || IS("hb_timeout")) {
-            if (parse_duration(val, &v) || v < 1) goto bad;
-            scfg.hb_timeout_ms = (uint64_t)v;
-        } else if (IS("hbf") || IS("hb_fail_count")) {
-            if (parse_int(val, 1000000, &v) || v < 1) goto bad;
-            scfg.hb_fail_count = (int)v;
-        } else if (IS("ns") || IS("nats_server")) {
-            ns_url = val;
-        } else if (IS("user")) {
-            opt_user = val;
-        } else if (IS("pass")) {
-            opt_pass = val;
-        } else if (IS("auth")) {
-            opt_token = val;
-        } else if (IS("l") || IS("log")) {
-            log_file = val;
-        } else if (IS("SD") || IS("stan_debug") || IS("D") || IS("debug")) {
-            if (log_level < NATS_LOG_DEBUG)
-                log_level = NATS_LOG_DEBUG;
-        } else if (IS("SV") || IS("stan_trace") || IS("V") || IS("trace") || IS("SDV") || IS("DV")) {
-            log_level = NATS_LOG_TRACE;
-        } else if (IS("h") || IS("help")) {
-            usage(stdout);
+            break;
+        case O_MC: if (parse_int(val, INT32_MAX, &v)) goto bad; scfg.max_channels = v; break;
+        case O_MSU: if (parse_int(val, INT32_MAX, &v)) goto bad; scfg.max_subs = v; break;
+        case O_MM: if (parse_int(val, INT64_MAX, &v)) goto bad; scfg.max_msgs = v; break;
+        case O_MB: if (parse_size(val, &v)) goto bad; scfg.max_bytes = v; break;
+        case O_MA: if (parse_duration(val, &v)) goto bad; scfg.max_age_ms = v; break;
+        case O_MI: if (parse_duration(val, &v)) goto bad; scfg.max_inactivity_ms = v; break;
+        case O_HBI: if (parse_duration(val, &v) || v < 1) goto bad; scfg.hb_interval_ms = (uint64_t)v; break;
+        case O_HBT: if (parse_duration(val, &v) || v < 1) goto bad; scfg.hb_timeout_ms = (uint64_t)v; break;
+        case O_HBF: if (parse_int(val, 1000000, &v) || v < 1) goto bad; scfg.hb_fail_count = (int)v; break;
+        case O_NS: ns_url = val; break;
+        case O_NATS_BIN: nats_bin = val; break;
+        case O_SD: if (log_level < STAN_LOG_DEBUG) log_level = STAN_LOG_DEBUG; break;
+        case O_SV: case O_SDV: log_level = STAN_LOG_TRACE; break;
+        case O_LOG: log_file = val; break;
+        case O_VERSION:
+            printf("stan-server version %s (libstreamlog, NATS Streaming protocol; libnats %s)\n",
+                   STAN_SERVER_VERSION, nats_GetVersion());
             return 0;
-        } else {
-            fprintf(stderr, "stan-server: unknown flag '%s'\n", name);
-            usage(stderr);
+        case O_HELP: usage(stdout); return 0;
+        case O_ADDR: opt_host = val; break;
+        case O_PORT: if (parse_int(val, 65535, &v)) goto bad; opt_port = (int)v; opt_port_set = 1; break;
+        case O_HTTP: if (parse_int(val, 65535, &v)) goto bad; opt_http_port = (int)v; break;
+        case O_CONFIG: has_config = 1; CHILD("-c", val); break;
+        case O_USER: opt_user = val; CHILD("--user", val); break;
+        case O_PASS: opt_pass = val; CHILD("--pass", val); break;
+        case O_AUTH: opt_token = val; CHILD("--auth", val); break;
+        case O_TLS: opt_tls = 1; CHILD("--tls", NULL); break;
+        case O_TLSCERT: opt_tlscert = val; CHILD("--tlscert", val); break;
+        case O_TLSKEY: opt_tlskey = val; CHILD("--tlskey", val); break;
+        case O_TLSCACERT: opt_tlscacert = val; CHILD("--tlscacert", val); break;
+        case O_TLSVERIFY: opt_tlsverify = 1; CHILD("--tlsverify", NULL); break;
+        case O_CLUSTER: CHILD("--cluster", val); break;
+        case O_ROUTES: CHILD("--routes", val); break;
+        case O_CLUSTER_NAME: CHILD("--cluster_name", val); break;
+        case O_D: child_debug = 1; break;
+        case O_V: child_trace = 1; break;
+        case O_DV: child_debug = child_trace = 1; break;
+        default:
+            fprintf(stderr, "stan-server: unknown flag '%s' or missing value (see stan-server --help)\n",
+                    argv[optind - 1 >= prev ? optind - 1 : prev]);
             return 2;
         }
-#undef IS
+        if (nchild > MAX_CHILD_ARGS - 12) {
+            fprintf(stderr, "stan-server: too many flags\n");
+            return 2;
+        }
         continue;
 bad:
-        fprintf(stderr, "stan-server: bad value '%s' for flag '%s'\n", val ? val : "", name);
+        fprintf(stderr, "stan-server: bad value '%s' for flag '%s'\n", val ? val : "", argv[prev]);
+        return 2;
+    }
+#undef CHILD
+    if (optind < argc) {
+        fprintf(stderr, "stan-server: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
     if (!strcasecmp(store, "FILE")) {
@@ -455,46 +594,67 @@ bad:
             return 1;
         }
     }
+    scfg.log = log_cb;
+    scfg.log_level = log_level;
 
     /* a write to a connection the peer closed must be an error, not a fatal signal */
     signal(SIGPIPE, SIG_IGN);
     loop = uv_default_loop();
-    uv_signal_init(loop, &sigint_h);
-    uv_signal_init(loop, &sigterm_h);
-    uv_signal_start(&sigint_h, on_signal, SIGINT);
-    uv_signal_start(&sigterm_h, on_signal, SIGTERM);
+    uv_async_init(loop, &stop_async, on_stop);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    nats_Open(-1);
+    nats_SetMessageDeliveryPoolSize(1);
 
     if (ns_url) {
-        nats_client_config cc = {.url = ns_url, .user = opt_user, .pass = opt_pass, .token = opt_token,
-                                 .name = "stan-server", .ready = on_client_ready, .lost = on_client_lost,
-                                 .reconnected = on_client_reconnected, .reconnect = 1,
-                                 .reconnect_wait_ms = 100, .reconnect_max_wait_ms = 2000};
-        int rc = nats_client_connect(loop, &cc, &ncli);
-        if (rc) {
-            fprintf(stderr, "stan-server: bad NATS server URL '%s'\n", ns_url);
-            return 2;
-        }
+        if (start_streaming())
+            fail_and_stop();
     } else {
-        ncfg.host = opt_host;
-        ncfg.port = opt_port;
-        ncfg.user = opt_user;
-        ncfg.pass = opt_pass;
-        ncfg.token = opt_token;
-        ncfg.log = log_cb;
-        ncfg.log_level = log_level;
-        int rc = nats_server_new(loop, &ncfg, &nsrv);
-        if (rc) {
-            fprintf(stderr, "stan-server: %s\n", nats_server_strerror(rc));
+        char found[4096];
+        const char *bin = find_nats_server(nats_bin, found, sizeof found);
+        if (!bin) {
+            fprintf(stderr, "stan-server: nats-server not found (Debian: apt-get install nats-server; "
+                            "or --nats_bin PATH, or -ns URL for a running NATS server)\n");
             return 1;
         }
-        int uverr = 0;
-        if (nats_server_start(nsrv, &uverr)) {
-            fprintf(stderr, "stan-server: cannot listen on %s:%d: %s\n", opt_host, opt_port, uv_strerror(uverr));
-            exit_code = 1;
-            shutdown_all();
-        } else if (start_streaming()) {
-            exit_code = 1;
-            shutdown_all();
+        child_args[0] = "nats-server";
+        /* -p 0 means any free port, which nats-server spells -1; with -c, the file decides unless
+         * -a/-p are given */
+        if (!has_config || opt_port_set) {
+            snprintf(port_arg, sizeof port_arg, "%d", opt_port ? opt_port : -1);
+            child_args[nchild++] = "-p";
+            child_args[nchild++] = port_arg;
+        }
+        if (!has_config || strcmp(opt_host, "127.0.0.1")) {
+            child_args[nchild++] = "-a";
+            child_args[nchild++] = opt_host;
+        }
+        if (opt_http_port >= 0) {
+            /* nats-server's own monitoring on a free port; ours redirects its paths there */
+            snprintf(http_arg, sizeof http_arg, "-1");
+            child_args[nchild++] = "-m";
+            child_args[nchild++] = http_arg;
+        }
+        if (child_debug)
+            child_args[nchild++] = "-D";
+        if (child_trace)
+            child_args[nchild++] = "-V";
+        child_args[nchild] = NULL;
+        if (opt_port) {
+            int waited;
+            if (stan_wait_for_port(opt_host, opt_port, 0, &waited)) {
+                say(STAN_LOG_INFO, "port %d is busy; waiting up to 2 s for it", opt_port);
+                int rc = stan_wait_for_port(opt_host, opt_port, 2000, &waited);
+                say(STAN_LOG_INFO, "port %d %s after %d ms", opt_port, rc ? "still busy" : "free", waited);
+            }
+        }
+        char err[512];
+        stan_child_events ev = {.line = on_child_line, .exited = on_child_exit};
+        if (stan_child_start(loop, bin, (char *const *)child_args, &ev, &child, err, sizeof err)) {
+            fprintf(stderr, "stan-server: %s\n", err);
+            return 1;
         }
     }
     uv_run(loop, UV_RUN_DEFAULT);

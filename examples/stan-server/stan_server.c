@@ -53,6 +53,11 @@ typedef struct dupcheck {
 
 static dupcheck *dupchecks;   /* one server per process */
 
+/* natsMsg accessors, shortened */
+#define MSG_DATA(m) ((const uint8_t *)natsMsg_GetData(m))
+#define MSG_LEN(m) ((size_t)natsMsg_GetDataLength(m))
+#define MSG_REPLY(m) natsMsg_GetReply(m)
+
 int64_t stan_now_ns(void)
 {
     struct timespec ts;
@@ -85,7 +90,7 @@ void stan_config_init(stan_config *cfg)
     cfg->hb_timeout_ms = 10000;
     cfg->hb_fail_count = 10;
     cfg->appender_threads = 4;
-    cfg->log_level = NATS_LOG_INFO;
+    cfg->log_level = STAN_LOG_INFO;
 }
 
 /* ---- replies ------------------------------------------------------------------------------ */
@@ -107,18 +112,28 @@ static void publish_pb(stan_server *s, const char *subject, const ProtobufCMessa
         s->pack_cap = cap;
     }
     protobuf_c_message_pack(msg, s->pack_buf);
-    int rc = stan_bus_publish(s->bus, subject, NULL, s->pack_buf, n);
-    if (rc)
-        slog(s, NATS_LOG_DEBUG, "publish to %s failed: %s", subject, nats_server_strerror(rc));
+    natsStatus st = natsConnection_Publish(s->nc, subject, s->pack_buf, (int)n);
+    if (st != NATS_OK)
+        slog(s, STAN_LOG_DEBUG, "publish to %s failed: %s", subject, natsStatus_GetText(st));
 }
 
+/* Any thread (the appender threads send PubAcks): packs into its own buffer. */
 static void reply_pub_ack(stan_server *s, const char *reply, const char *guid, const char *err)
 {
     Pb__PubAck a = PB__PUB_ACK__INIT;
+    if (!reply || !*reply)
+        return;
     a.guid = (char *)(guid ? guid : "");
     if (err)
         a.error = (char *)err;
-    publish_pb(s, reply, &a.base);
+    uint8_t small[512], *buf = small;
+    size_t n = protobuf_c_message_get_packed_size(&a.base);
+    if (n > sizeof small && !(buf = malloc(n)))
+        return;
+    protobuf_c_message_pack(&a.base, buf);
+    natsConnection_Publish(s->nc, reply, buf, (int)n);
+    if (buf != small)
+        free(buf);
 }
 
 static void reply_sub(stan_server *s, const char *reply, const char *ack_inbox, const char *err)
@@ -155,7 +170,7 @@ static stan_channel *chan_get(stan_server *s, const char *name, int *rc)
     }
     *rc = streamlog_channel_open(s->store, name, STREAMLOG_CREATE, NULL, &c->ch);
     if (*rc) {
-        slog(s, NATS_LOG_DEBUG, "channel '%s': %s", name, streamlog_errmsg());
+        slog(s, STAN_LOG_DEBUG, "channel '%s': %s", name, streamlog_errmsg());
         free(c->name);
         free(c);
         return NULL;
@@ -173,7 +188,7 @@ static stan_channel *chan_get(stan_server *s, const char *name, int *rc)
     else
         s->chan_head = c;
     s->chan_tail = c;
-    slog(s, NATS_LOG_DEBUG, "channel '%s' opened", name);
+    slog(s, STAN_LOG_DEBUG, "channel '%s' opened", name);
     return c;
 }
 
@@ -182,6 +197,7 @@ static stan_channel *chan_get(stan_server *s, const char *name, int *rc)
 static void sub_freed(uv_handle_t *h)
 {
     stan_sub *sub = h->data;
+    free(sub->held);
     free(sub->inbox);
     free(sub->ack_inbox);
     free(sub->durable);
@@ -196,7 +212,7 @@ static void sub_destroy(stan_sub *sub, int unsub)
     uv_close((uv_handle_t *)&sub->poll, sub_freed);
     int rc = unsub ? streamlog_sub_unsubscribe(sub->sl) : streamlog_sub_close(sub->sl);
     if (rc)
-        slog(s, NATS_LOG_ERROR, "closing subscription on '%s': %s", sub->chan->name, streamlog_strerror(rc));
+        slog(s, STAN_LOG_ERROR, "closing subscription on '%s': %s", sub->chan->name, streamlog_strerror(rc));
     sub->sl = NULL;
 }
 
@@ -278,10 +294,12 @@ static void sub_remove(stan_sub *sub, int unsub)
             break;
         }
     s->nsubs--;
+    if (sub->held)
+        s->nheld--;   /* freed with the subscription */
     if (sub->durable && !unsub)
         offline_note(sub);
-    stan_bus_unsubscribe(s->bus, sub->ack_sub);
-    sub->ack_sub = NULL;
+    if (sub->ack_inbox)
+        stan_map_del(&s->acks, sub->ack_inbox, strlen(sub->ack_inbox));
     if (sub->in_drain) {
         sub->doomed = 1;
         sub->doomed_unsub = unsub;
@@ -290,37 +308,65 @@ static void sub_remove(stan_sub *sub, int unsub)
     sub_destroy(sub, unsub);
 }
 
+static void sub_poll(stan_sub *sub, int on);
+
+/* Sends the message a subscription held back, once its PubAck is out; returns 1 when none is
+ * held any more. */
+static int release_held(stan_sub *sub)
+{
+    if (!sub->held)
+        return 1;
+    if (!stan_appq_deliverable(&sub->chan->q, sub->held_seq))
+        return 0;
+    natsConnection_Publish(sub->srv->nc, sub->inbox, sub->held, (int)sub->held_len);
+    free(sub->held);
+    sub->held = NULL;
+    sub->srv->nheld--;
+    return 1;
+}
+
 /* Delivers one message; returns 1, or 0 when there is nothing (EAGAIN, which re-arms the fd),
- * the subscription is closing, or delivery failed. */
+ * the subscription is closing, delivery failed, or the message waits for its PubAck. */
 static int deliver_one(stan_sub *sub)
 {
     stan_server *s = sub->srv;
     const streamlog_msg *m;
-    if (sub->doomed)
+    if (sub->doomed || !release_held(sub))
         return 0;
     int rc = streamlog_sub_next(sub->sl, 0, &m);
     if (rc == STREAMLOG_EAGAIN)
         return 0;
     if (rc) {
-        slog(s, NATS_LOG_ERROR, "delivery on '%s' failed: %s", sub->chan->name, streamlog_strerror(rc));
-        uv_poll_stop(&sub->poll);
+        slog(s, STAN_LOG_ERROR, "delivery on '%s' failed: %s", sub->chan->name, streamlog_strerror(rc));
+        sub_poll(sub, 0);
         return 0;
     }
-    {
-        Pb__MsgProto mp = PB__MSG_PROTO__INIT;
-        size_t len;
-        mp.sequence = streamlog_msg_seq(m);
-        mp.subject = sub->chan->name;
-        mp.data.data = (uint8_t *)streamlog_msg_data(m, &len);
-        mp.data.len = len;
-        mp.timestamp = streamlog_msg_time(m);
-        mp.redeliverycount = streamlog_msg_redelivery_count(m);
-        mp.redelivered = mp.redeliverycount > 0;
+    Pb__MsgProto mp = PB__MSG_PROTO__INIT;
+    size_t len;
+    mp.sequence = streamlog_msg_seq(m);
+    mp.subject = sub->chan->name;
+    mp.data.data = (uint8_t *)streamlog_msg_data(m, &len);
+    mp.data.len = len;
+    mp.timestamp = streamlog_msg_time(m);
+    mp.redeliverycount = streamlog_msg_redelivery_count(m);
+    mp.redelivered = mp.redeliverycount > 0;
+    s->out_msgs++;
+    s->out_bytes += len;
+    if (stan_appq_deliverable(&sub->chan->q, mp.sequence)) {
         publish_pb(s, sub->inbox, &mp.base);
-        s->out_msgs++;
-        s->out_bytes += len;
+        return 1;
     }
-    return 1;
+    /* Its batch committed but the appender has not sent the PubAcks yet: a client must get its
+     * PubAck before the message. Hold it (packed) until the batch's done() on the loop. */
+    sub->held_len = protobuf_c_message_get_packed_size(&mp.base);
+    sub->held = malloc(sub->held_len);
+    if (sub->held) {
+        protobuf_c_message_pack(&mp.base, sub->held);
+        sub->held_seq = mp.sequence;
+        s->nheld++;
+        sub_poll(sub, 0);
+    }
+    return 0;
 }
 
 #define GROUP_DRAIN_MAX 64
@@ -348,13 +394,18 @@ static void sub_drain(stan_sub *sub)
         live[i] = 1;
         pending[i] = st.pending;
     }
+    /* ties go round: the scan starts after the member that got the previous message */
+    size_t last = n - 1;
     for (size_t active = n; active;) {
         size_t best = n;
-        for (size_t i = 0; i < n; i++)
+        for (size_t k = 1; k <= n; k++) {
+            size_t i = (last + k) % n;
             if (live[i] && (best == n || pending[i] < pending[best]))
                 best = i;
+        }
         if (deliver_one(members[best])) {
             pending[best]++;
+            last = best;
         } else {
             live[best] = 0;
             active--;
@@ -374,10 +425,23 @@ static void on_sub_readable(uv_poll_t *h, int status, int events)
     sub_drain(h->data);
 }
 
-static void on_ack(const nats_server_msg *m, void *ud)
+static void sub_poll(stan_sub *sub, int on)
 {
-    stan_sub *sub = ud;
-    Pb__Ack *a = pb__ack__unpack(NULL, m->len, m->data);
+    if (on == sub->polling || !sub->sl)
+        return;
+    sub->polling = on;
+    if (on)
+        uv_poll_start(&sub->poll, UV_READABLE, on_sub_readable);
+    else
+        uv_poll_stop(&sub->poll);
+}
+
+void stan_on_ack(natsMsg *m, void *ud)
+{
+    stan_server *s = ud;
+    const char *subj = natsMsg_GetSubject(m);
+    stan_sub *sub = stan_map_get(&s->acks, subj, strlen(subj));
+    Pb__Ack *a = sub ? pb__ack__unpack(NULL, MSG_LEN(m), MSG_DATA(m)) : NULL;
     if (!a)
         return;
     if (a->sequence && sub->sl)
@@ -392,7 +456,7 @@ static void client_remove(stan_server *s, stan_client *c)
     while (c->subs)
         sub_remove(c->subs, 0);
     if (c->hb_req)
-        stan_bus_cancel(s->bus, c->hb_req);
+        stan_nats_cancel(s->nats, c->hb_req);
     stan_map_del(&s->clients, c->id, strlen(c->id));
     if (c->conn_id_len && stan_map_get(&s->conn_ids, c->conn_id, c->conn_id_len) == c)
         stan_map_del(&s->conn_ids, c->conn_id, c->conn_id_len);
@@ -469,7 +533,7 @@ static void register_and_reply(stan_server *s, Pb__ConnectRequest *req, const ch
         r.pinginterval = req->pinginterval;
         r.pingmaxout = req->pingmaxout;
     }
-    slog(s, NATS_LOG_INFO, "client '%s' connected (heartbeat inbox %s)", c->id, c->hb_inbox);
+    slog(s, STAN_LOG_INFO, "client '%s' connected (heartbeat inbox %s)", c->id, c->hb_inbox);
     publish_pb(s, reply, &r.base);
 }
 
@@ -486,17 +550,17 @@ static void dup_free(dupcheck *d)
     free(d);
 }
 
-static void dup_done(const nats_server_msg *m, void *ud)
+static void dup_done(natsMsg *m, void *ud)
 {
     dupcheck *d = ud;
     stan_server *s = d->s;
     if (m) {
-        slog(s, NATS_LOG_INFO, "client '%s' refused: the registered one still answers", d->req->clientid);
+        slog(s, STAN_LOG_INFO, "client '%s' refused: the registered one still answers", d->req->clientid);
         reply_connect_err(s, d->reply, ERR_INVALID_CLIENT);
     } else {
         stan_client *old = client_by_id(s, d->req->clientid);
         if (old) {
-            slog(s, NATS_LOG_INFO, "client '%s' replaced: the old one did not answer", old->id);
+            slog(s, STAN_LOG_INFO, "client '%s' replaced: the old one did not answer", old->id);
             client_remove(s, old);
         }
         register_and_reply(s, d->req, d->reply);
@@ -504,77 +568,77 @@ static void dup_done(const nats_server_msg *m, void *ud)
     dup_free(d);
 }
 
-static void on_discover(const nats_server_msg *m, void *ud)
+void stan_on_discover(natsMsg *m, void *ud)
 {
     stan_server *s = ud;
-    if (!m->reply)
+    if (!MSG_REPLY(m))
         return;
-    Pb__ConnectRequest *req = pb__connect_request__unpack(NULL, m->len, m->data);
+    Pb__ConnectRequest *req = pb__connect_request__unpack(NULL, MSG_LEN(m), MSG_DATA(m));
     if (!req || !*req->heartbeatinbox) {
-        reply_connect_err(s, m->reply, ERR_INVALID_CONN_REQ);
+        reply_connect_err(s, MSG_REPLY(m), ERR_INVALID_CONN_REQ);
         goto out;
     }
     if (!*req->clientid) {
-        reply_connect_err(s, m->reply, ERR_MISSING_CLIENT);
+        reply_connect_err(s, MSG_REPLY(m), ERR_MISSING_CLIENT);
         goto out;
     }
     if (!client_id_valid(req->clientid)) {
-        reply_connect_err(s, m->reply, ERR_INVALID_CLIENT_ID);
+        reply_connect_err(s, MSG_REPLY(m), ERR_INVALID_CLIENT_ID);
         goto out;
     }
     stan_client *old = client_by_id(s, req->clientid);
     if (stan_map_get(&s->pending_ids, req->clientid, strlen(req->clientid))) {
-        reply_connect_err(s, m->reply, ERR_INVALID_CLIENT);
+        reply_connect_err(s, MSG_REPLY(m), ERR_INVALID_CLIENT);
         goto out;
     }
     if (old) {
         /* ask the registered client whether it is still there */
-        size_t rl = strlen(m->reply);
+        size_t rl = strlen(MSG_REPLY(m));
         dupcheck *d = calloc(1, sizeof *d + rl + 1);
         if (!d) {
-            reply_connect_err(s, m->reply, "stan: out of memory");
+            reply_connect_err(s, MSG_REPLY(m), "stan: out of memory");
             goto out;
         }
         d->s = s;
         d->req = req;
-        memcpy(d->reply, m->reply, rl + 1);
+        memcpy(d->reply, MSG_REPLY(m), rl + 1);
         d->next = dupchecks;
         if (dupchecks)
             dupchecks->prev = d;
         dupchecks = d;
         stan_map_put(&s->pending_ids, req->clientid, strlen(req->clientid), d);
         req = NULL;
-        if (stan_bus_request(s->bus, old->hb_inbox, NULL, 0, DUP_CHECK_TIMEOUT_MS, dup_done, d, &d->req_id))
+        if (stan_nats_request(s->nats, old->hb_inbox, DUP_CHECK_TIMEOUT_MS, dup_done, d, &d->req_id) != NATS_OK)
             dup_done(NULL, d);
         return;
     }
-    register_and_reply(s, req, m->reply);
+    register_and_reply(s, req, MSG_REPLY(m));
 out:
     if (req)
         pb__connect_request__free_unpacked(req, NULL);
 }
 
-static void on_client_ping(const nats_server_msg *m, void *ud)
+void stan_on_client_ping(natsMsg *m, void *ud)
 {
     stan_server *s = ud;
-    if (!m->reply)
+    if (!MSG_REPLY(m))
         return;
     Pb__PingResponse r = PB__PING_RESPONSE__INIT;
-    Pb__Ping *p = pb__ping__unpack(NULL, m->len, m->data);
+    Pb__Ping *p = pb__ping__unpack(NULL, MSG_LEN(m), MSG_DATA(m));
     if (!p || !p->connid.len || !stan_map_get(&s->conn_ids, p->connid.data, p->connid.len))
         r.error = ERR_CLIENT_REPLACED;
     else {
         stan_client *c = stan_map_get(&s->conn_ids, p->connid.data, p->connid.len);
         c->hb_fails = 0;
     }
-    publish_pb(s, m->reply, &r.base);
+    publish_pb(s, MSG_REPLY(m), &r.base);
     if (p)
         pb__ping__free_unpacked(p, NULL);
 }
 
 /* The client pointer is the request's ud; client_remove() cancels a pending request, so the
  * pointer is valid whenever hb_done runs. */
-static void hb_done(const nats_server_msg *m, void *ud)
+static void hb_done(natsMsg *m, void *ud)
 {
     stan_client *c = ud;
     stan_server *s = c->srv;
@@ -585,7 +649,7 @@ static void hb_done(const nats_server_msg *m, void *ud)
     }
     c->hb_fails++;
     if (c->hb_fails >= s->cfg.hb_fail_count) {
-        slog(s, NATS_LOG_INFO, "client '%s' closed: %d heartbeats unanswered", c->id, c->hb_fails);
+        slog(s, STAN_LOG_INFO, "client '%s' closed: %d heartbeats unanswered", c->id, c->hb_fails);
         client_remove(s, c);
     }
 }
@@ -595,41 +659,55 @@ static void on_hb_timer(uv_timer_t *t)
     stan_server *s = t->data;
     for (stan_client *c = s->clients_head; c; c = c->next)
         if (!c->hb_req &&
-            stan_bus_request(s->bus, c->hb_inbox, NULL, 0, s->cfg.hb_timeout_ms, hb_done, c, &c->hb_req))
+            stan_nats_request(s->nats, c->hb_inbox, s->cfg.hb_timeout_ms, hb_done, c, &c->hb_req) != NATS_OK)
             c->hb_req = 0;   /* not sent (no NATS connection): try again next time */
 }
 
 /* ---- publish ------------------------------------------------------------------------------ */
 
+/* Appender thread, right after a batch is stored: the PubAcks go out now. */
 static void on_stored(stan_pub *list, void *ud)
+{
+    stan_server *s = ud;
+    for (stan_pub *p = list; p; p = p->next) {
+        pubreq *r = (pubreq *)p;
+        if (p->rc == 0) {
+            s->in_msgs++;
+            s->in_bytes += p->len;
+            reply_pub_ack(s, r->reply, r->pm->guid, NULL);
+        } else {
+            char err[300];
+            snprintf(err, sizeof err, "stan: %s", streamlog_strerror(p->rc));
+            slog(s, STAN_LOG_ERROR, "storing a message on '%s' failed: %s", ((stan_channel *)p->chan)->name,
+                 streamlog_strerror(p->rc));
+            reply_pub_ack(s, r->reply, r->pm->guid, err);
+        }
+    }
+}
+
+/* Loop thread: frees the finished publishes and sends what subscriptions held back for them. */
+static void on_published(stan_pub *list, void *ud)
 {
     stan_server *s = ud;
     while (list) {
         pubreq *r = (pubreq *)list;
         list = list->next;
-        if (r->p.rc == 0) {
-            s->in_msgs++;
-            s->in_bytes += r->p.len;
-            if (r->reply[0])
-                reply_pub_ack(s, r->reply, r->pm->guid, NULL);
-        } else {
-            char err[300];
-            snprintf(err, sizeof err, "stan: %s", streamlog_strerror(r->p.rc));
-            slog(s, NATS_LOG_ERROR, "storing a message on '%s' failed: %s", ((stan_channel *)r->p.chan)->name,
-                 streamlog_strerror(r->p.rc));
-            if (r->reply[0])
-                reply_pub_ack(s, r->reply, r->pm->guid, err);
-        }
         pb__pub_msg__free_unpacked(r->pm, NULL);
         free(r);
     }
+    for (stan_channel *ch = s->nheld ? s->chan_head : NULL; ch; ch = ch->next)
+        for (stan_sub *x = ch->subs; x; x = x->next_in_chan)
+            if (x->held && release_held(x) && !x->doomed) {
+                sub_poll(x, 1);
+                sub_drain(x);
+            }
 }
 
-static void on_pub(const nats_server_msg *m, void *ud)
+void stan_on_pub(natsMsg *m, void *ud)
 {
     stan_server *s = ud;
-    const char *reply = m->reply ? m->reply : "";
-    Pb__PubMsg *pm = pb__pub_msg__unpack(NULL, m->len, m->data);
+    const char *reply = MSG_REPLY(m) ? MSG_REPLY(m) : "";
+    Pb__PubMsg *pm = pb__pub_msg__unpack(NULL, MSG_LEN(m), MSG_DATA(m));
     if (!pm || !*pm->guid) {
         reply_pub_ack(s, reply, pm ? pm->guid : "", ERR_INVALID_PUB_REQ);
         goto fail;
@@ -661,6 +739,7 @@ static void on_pub(const nats_server_msg *m, void *ud)
     r->p.data = pm->data.data;
     r->p.len = pm->data.len;
     r->p.chan = ch;
+    ch->last_active_ns = stan_now_ns();
     stan_appender_submit(s->app, &ch->q, &r->p);
     return;
 fail:
@@ -670,15 +749,15 @@ fail:
 
 /* ---- subscribe / unsubscribe / close ------------------------------------------------------ */
 
-static void on_sub_request(const nats_server_msg *m, void *ud)
+void stan_on_sub_request(natsMsg *m, void *ud)
 {
     stan_server *s = ud;
-    const char *reply = m->reply;
+    const char *reply = MSG_REPLY(m);
     streamlog_opts *o = NULL;
     stan_sub *sub = NULL;
     if (!reply)
         return;
-    Pb__SubscriptionRequest *req = pb__subscription_request__unpack(NULL, m->len, m->data);
+    Pb__SubscriptionRequest *req = pb__subscription_request__unpack(NULL, MSG_LEN(m), MSG_DATA(m));
     const char *err = NULL;
     char errbuf[300];
     if (!req || !*req->inbox || !strncmp(req->inbox, "_STAN.", 6)) {
@@ -773,16 +852,18 @@ static void on_sub_request(const nats_server_msg *m, void *ud)
         }
         goto out;
     }
-    char ack_inbox[32];
-    stan_bus_new_inbox(s->bus, ack_inbox, sizeof ack_inbox);
+    char ack_inbox[400], nuid[32];
+    stan_nats_nuid(nuid, sizeof nuid);
+    snprintf(ack_inbox, sizeof ack_inbox, "%s.%s", s->acks_prefix, nuid);
     sub->ack_inbox = strdup(ack_inbox);
-    if (!sub->inbox || !sub->ack_inbox || stan_bus_subscribe(s->bus, ack_inbox, on_ack, sub, &sub->ack_sub) ||
+    if (!sub->inbox || !sub->ack_inbox || stan_map_put(&s->acks, ack_inbox, strlen(ack_inbox), sub) ||
         uv_poll_init(s->loop, &sub->poll, streamlog_sub_fd(sub->sl))) {
+        stan_map_del(&s->acks, ack_inbox, strlen(ack_inbox));
         streamlog_sub_close(sub->sl);
-        stan_bus_unsubscribe(s->bus, sub->ack_sub);
         err = "stan: out of resources";
         goto out;
     }
+    ch->last_active_ns = stan_now_ns();
     sub->poll.data = sub;
     if (sub->durable)
         offline_forget(ch, c->id, sub->durable, sub->queue);
@@ -791,14 +872,14 @@ static void on_sub_request(const nats_server_msg *m, void *ud)
     sub->next_in_chan = ch->subs;
     ch->subs = sub;
     s->nsubs++;
-    slog(s, NATS_LOG_DEBUG, "client '%s' subscribed to '%s' (inbox %s, durable '%s', queue '%s')", c->id,
+    slog(s, STAN_LOG_DEBUG, "client '%s' subscribed to '%s' (inbox %s, durable '%s', queue '%s')", c->id,
          ch->name, sub->inbox, sub->durable ? sub->durable : "", sub->queue ? sub->queue : "");
     reply_sub(s, reply, ack_inbox, NULL);
     /* The response goes out first. A new subscription's fd starts readable, so the backlog
      * (stored messages, a resumed durable's pending ones) is delivered from the loop, after
      * the response; from then on the fd signals new messages, acks ending a stall, due
      * redeliveries and a queue member's hand-over. */
-    uv_poll_start(&sub->poll, UV_READABLE, on_sub_readable);
+    sub_poll(sub, 1);
     sub = NULL;
 out:
     if (err)
@@ -815,11 +896,11 @@ out:
         pb__subscription_request__free_unpacked(req, NULL);
 }
 
-static void unsub_or_close(stan_server *s, const nats_server_msg *m, int unsub)
+static void unsub_or_close(stan_server *s, natsMsg *m, int unsub)
 {
-    if (!m->reply)
+    if (!MSG_REPLY(m))
         return;
-    Pb__UnsubscribeRequest *req = pb__unsubscribe_request__unpack(NULL, m->len, m->data);
+    Pb__UnsubscribeRequest *req = pb__unsubscribe_request__unpack(NULL, MSG_LEN(m), MSG_DATA(m));
     const char *err = NULL;
     stan_client *c;
     if (!req || !*req->inbox) {
@@ -837,36 +918,36 @@ static void unsub_or_close(stan_server *s, const nats_server_msg *m, int unsub)
         if (!found) {
             err = ERR_INVALID_SUB;
         } else {
-            slog(s, NATS_LOG_DEBUG, "client '%s' %s '%s'", c->id, unsub ? "unsubscribed from" : "closed its subscription on",
+            slog(s, STAN_LOG_DEBUG, "client '%s' %s '%s'", c->id, unsub ? "unsubscribed from" : "closed its subscription on",
                  found->chan->name);
             sub_remove(found, unsub);
         }
     }
-    reply_sub(s, m->reply, NULL, err);
+    reply_sub(s, MSG_REPLY(m), NULL, err);
     if (req)
         pb__unsubscribe_request__free_unpacked(req, NULL);
 }
 
-static void on_unsub(const nats_server_msg *m, void *ud) { unsub_or_close(ud, m, 1); }
-static void on_subclose(const nats_server_msg *m, void *ud) { unsub_or_close(ud, m, 0); }
+void stan_on_unsub(natsMsg *m, void *ud) { unsub_or_close(ud, m, 1); }
+void stan_on_subclose(natsMsg *m, void *ud) { unsub_or_close(ud, m, 0); }
 
-static void on_close(const nats_server_msg *m, void *ud)
+void stan_on_close(natsMsg *m, void *ud)
 {
     stan_server *s = ud;
-    if (!m->reply)
+    if (!MSG_REPLY(m))
         return;
     Pb__CloseResponse r = PB__CLOSE_RESPONSE__INIT;
-    Pb__CloseRequest *req = pb__close_request__unpack(NULL, m->len, m->data);
+    Pb__CloseRequest *req = pb__close_request__unpack(NULL, MSG_LEN(m), MSG_DATA(m));
     stan_client *c;
     if (!req || !*req->clientid)
         r.error = ERR_INVALID_CLOSE_REQ;
     else if (!(c = client_by_id(s, req->clientid)))
         r.error = ERR_UNKNOWN_CLIENT;
     else {
-        slog(s, NATS_LOG_INFO, "client '%s' closed its connection", c->id);
+        slog(s, STAN_LOG_INFO, "client '%s' closed its connection", c->id);
         client_remove(s, c);
     }
-    publish_pb(s, m->reply, &r.base);
+    publish_pb(s, MSG_REPLY(m), &r.base);
     if (req)
         pb__close_request__free_unpacked(req, NULL);
 }
@@ -881,7 +962,44 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
-int stan_server_new(uv_loop_t *loop, stan_bus *bus, const stan_config *cfg, stan_server **out, char *err,
+/* max_inactivity: a channel with no subscription here and no publish for that long is deleted
+ * (as nats-streaming-server does), unless publishes are still being stored. */
+static void on_inactivity_timer(uv_timer_t *t)
+{
+    stan_server *s = t->data;
+    int64_t now = stan_now_ns();
+    for (stan_channel **pp = &s->chan_head; *pp;) {
+        stan_channel *ch = *pp;
+        streamlog_channel_stats st;
+        int idle = !ch->subs && !ch->q.head && !ch->q.busy && !atomic_load(&ch->q.storing) &&
+                   now - ch->last_active_ns >= s->cfg.max_inactivity_ms * 1000000 &&
+                   !streamlog_channel_get_stats(ch->ch, &st) && st.subs == 0;
+        if (!idle) {
+            pp = &ch->next;
+            continue;
+        }
+        *pp = ch->next;
+        if (s->chan_tail == ch) {
+            s->chan_tail = NULL;
+            for (stan_channel *x = s->chan_head; x; x = x->next)
+                s->chan_tail = x;
+        }
+        stan_map_del(&s->channels, ch->name, strlen(ch->name));
+        streamlog_channel_close(ch->ch);
+        int rc = streamlog_channel_delete(s->store, ch->name);
+        slog(s, rc ? STAN_LOG_ERROR : STAN_LOG_INFO, "channel '%s' inactive: %s", ch->name,
+             rc ? streamlog_strerror(rc) : "deleted");
+        while (ch->offline) {
+            stan_offline *o = ch->offline;
+            ch->offline = o->next;
+            offline_free(o);
+        }
+        free(ch->name);
+        free(ch);
+    }
+}
+
+int stan_server_new(uv_loop_t *loop, stan_nats *nats, const stan_config *cfg, stan_server **out, char *err,
                     size_t errcap)
 {
     stan_server *s = calloc(1, sizeof *s);
@@ -891,20 +1009,18 @@ int stan_server_new(uv_loop_t *loop, stan_bus *bus, const stan_config *cfg, stan
         return -1;
     }
     s->loop = loop;
-    s->bus = bus;
+    s->nats = nats;
+    s->nc = nats ? stan_nats_conn(nats) : NULL;
     s->cfg = *cfg;
     s->cluster_id = strdup(cfg->cluster_id);
     s->start_time_ns = stan_now_ns();
-    stan_bus_new_inbox(bus, s->server_id, sizeof s->server_id);
-    memmove(s->server_id, s->server_id + 7, 23);
+    stan_nats_nuid(s->server_id, sizeof s->server_id);
     if (cfg->dir) {
         s->dir = strdup(cfg->dir);
     } else {
-        char tmpl[] = "/tmp/stan-memory-XXXXXX";
         const char *tmp = getenv("TMPDIR");
         char path[4096];
         snprintf(path, sizeof path, "%s/stan-memory-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        (void)tmpl;
         if (!mkdtemp(path)) {
             snprintf(err, errcap, "cannot create a temporary directory: %s", strerror(errno));
             goto fail;
@@ -937,7 +1053,8 @@ int stan_server_new(uv_loop_t *loop, stan_bus *bus, const stan_config *cfg, stan
     }
     streamlog_opts_free(o);
     o = NULL;
-    if (stan_appender_new(loop, cfg->appender_threads > 0 ? cfg->appender_threads : 1, on_stored, s, &s->app)) {
+    if (stan_appender_new(loop, cfg->appender_threads > 0 ? cfg->appender_threads : 1, on_stored, on_published, s,
+                          &s->app)) {
         snprintf(err, errcap, "cannot start the appender threads");
         goto fail;
     }
@@ -949,21 +1066,31 @@ int stan_server_new(uv_loop_t *loop, stan_bus *bus, const stan_config *cfg, stan
     snprintf(s->unsub_subj, sizeof s->unsub_subj, "_STAN.unsub.%s", cid);
     snprintf(s->subclose_subj, sizeof s->subclose_subj, "_STAN.subclose.%s", cid);
     snprintf(s->close_subj, sizeof s->close_subj, "_STAN.close.%s", cid);
-    char pub_wild[320];
+    snprintf(s->acks_prefix, sizeof s->acks_prefix, "_STAN.acks.%s", s->server_id);
+    char pub_wild[320], acks_wild[320];
     snprintf(pub_wild, sizeof pub_wild, "%s.>", s->pub_prefix);
-    if (stan_bus_subscribe(bus, s->discover_subj, on_discover, s, &s->sub_discover) ||
-        stan_bus_subscribe(bus, s->pings_subj, on_client_ping, s, &s->sub_pings) ||
-        stan_bus_subscribe(bus, pub_wild, on_pub, s, &s->sub_pub) ||
-        stan_bus_subscribe(bus, s->sub_subj, on_sub_request, s, &s->sub_sub) ||
-        stan_bus_subscribe(bus, s->unsub_subj, on_unsub, s, &s->sub_unsub) ||
-        stan_bus_subscribe(bus, s->subclose_subj, on_subclose, s, &s->sub_subclose) ||
-        stan_bus_subscribe(bus, s->close_subj, on_close, s, &s->sub_close)) {
+    snprintf(acks_wild, sizeof acks_wild, "%s.*", s->acks_prefix);
+    /* the fuzz target runs the handlers without a connection */
+    if (nats && (stan_nats_subscribe(nats, s->discover_subj, stan_on_discover, s) ||
+                 stan_nats_subscribe(nats, s->pings_subj, stan_on_client_ping, s) ||
+                 stan_nats_subscribe(nats, pub_wild, stan_on_pub, s) ||
+                 stan_nats_subscribe(nats, s->sub_subj, stan_on_sub_request, s) ||
+                 stan_nats_subscribe(nats, s->unsub_subj, stan_on_unsub, s) ||
+                 stan_nats_subscribe(nats, s->subclose_subj, stan_on_subclose, s) ||
+                 stan_nats_subscribe(nats, s->close_subj, stan_on_close, s) ||
+                 stan_nats_subscribe(nats, acks_wild, stan_on_ack, s))) {
         snprintf(err, errcap, "cannot subscribe the protocol subjects (bad cluster ID '%s'?)", cid);
         goto fail;
     }
     uv_timer_init(loop, &s->hb_timer);
     s->hb_timer.data = s;
     uv_timer_start(&s->hb_timer, on_hb_timer, cfg->hb_interval_ms, cfg->hb_interval_ms);
+    uv_timer_init(loop, &s->inactivity_timer);
+    s->inactivity_timer.data = s;
+    if (cfg->max_inactivity_ms > 0) {
+        uint64_t tick = cfg->max_inactivity_ms < 1000 ? (uint64_t)cfg->max_inactivity_ms : 1000;
+        uv_timer_start(&s->inactivity_timer, on_inactivity_timer, tick, tick);
+    }
     *out = s;
     return 0;
 fail:
@@ -972,30 +1099,35 @@ fail:
     return -1;
 }
 
-static void timer_closed(uv_handle_t *h) { free(h->data); }
+void stan_server_finish_publishes(stan_server *s)
+{
+    stan_appender_free(s->app);
+    s->app = NULL;
+}
+
+static void timers_closed(uv_handle_t *h)
+{
+    stan_server *s = h->data;
+    if (++s->timers_closed == 2)
+        free(s);
+}
 
 void stan_server_free(stan_server *s)
 {
     if (!s)
         return;
-    stan_bus_sub **subs[] = {&s->sub_discover, &s->sub_pings, &s->sub_pub, &s->sub_sub,
-                             &s->sub_unsub, &s->sub_subclose, &s->sub_close};
-    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
-        stan_bus_unsubscribe(s->bus, *subs[i]);
-        *subs[i] = NULL;
-    }
     int timers = s->hb_timer.data != NULL;
     if (timers) {
-        /* the timer lives inside s: s is freed by its close callback */
-        uv_close((uv_handle_t *)&s->hb_timer, timer_closed);
+        /* the timers live inside s: s is freed by their close callbacks */
+        uv_close((uv_handle_t *)&s->hb_timer, timers_closed);
+        uv_close((uv_handle_t *)&s->inactivity_timer, timers_closed);
     }
     while (dupchecks) {
-        stan_bus_cancel(s->bus, dupchecks->req_id);
+        if (s->nats)
+            stan_nats_cancel(s->nats, dupchecks->req_id);
         dup_free(dupchecks);
     }
-    /* store what was published and answer it before anything closes */
-    stan_appender_free(s->app);
-    s->app = NULL;
+    stan_server_finish_publishes(s);
     while (s->clients_head)
         client_remove(s, s->clients_head);
     for (stan_channel *c = s->chan_head, *nx; c; c = nx) {
@@ -1013,10 +1145,11 @@ void stan_server_free(stan_server *s)
     stan_map_clear(&s->conn_ids);
     stan_map_clear(&s->channels);
     stan_map_clear(&s->pending_ids);
+    stan_map_clear(&s->acks);
     if (s->store) {
         int rc = streamlog_close(s->store);
         if (rc)
-            slog(s, NATS_LOG_ERROR, "closing the store: %s", streamlog_strerror(rc));
+            slog(s, STAN_LOG_ERROR, "closing the store: %s", streamlog_strerror(rc));
     }
     if (s->temp_dir && s->dir)
         nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

@@ -2,8 +2,10 @@
 // Benchmark: stan-server (through node-nats-streaming 0.3.2) side by side with Debian's
 // nats-server with JetStream file storage (through the nats 2.x JetStream client).
 //
-//   node examples/stan-server/bench/bench.js [--stan PATH] [--count N] [--window W]
+//   node examples/stan-server/bench/bench.js [--stan PATH] [--count N] [--window W] [--runs R]
 //
+// stan-server starts its own nats-server (Debian's, from PATH) as usual. Each row is the median
+// of R runs (default 3), publish and subscribe rates taken separately.
 // For each message size (128 B, 1 KB): publish-with-ack throughput (W publishes outstanding at
 // most, timed until the last ack) and subscriber throughput (all N messages delivered from the
 // start of the channel/stream, each acked, at most W unacked). Same N, size and window for both.
@@ -24,6 +26,7 @@ const STAN = opt('--stan', path.join(__dirname, '..', '..', '..', 'build', 'exam
 const NATS_SERVER = opt('--nats-server', 'nats-server')
 const COUNT = Number(opt('--count', 20000))
 const WINDOW = Number(opt('--window', 256))
+const RUNS = Number(opt('--runs', 3))
 const SIZES = [128, 1024]
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'stan-bench-'))
@@ -114,19 +117,27 @@ async function benchJetStream (size) {
 async function main () {
   if (!fs.existsSync(STAN)) throw new Error(`stan-server not found at ${STAN} (use --stan PATH)`)
   const rows = []
+  const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+  const medianOf = async (fn) => {
+    const rs = []
+    for (let i = 0; i < RUNS; i++) rs.push(await fn())
+    return { ...rs[0], pub: median(rs.map((r) => r.pub)), sub: median(rs.map((r) => r.sub)) }
+  }
   for (const size of SIZES) {
-    rows.push(await benchStan(size, [], 'stan-server FILE (fsync per publish batch)'))
-    rows.push(await benchStan(size, ['--file_sync=false'], 'stan-server FILE --file_sync=false'))
-    rows.push(await benchJetStream(size))
+    rows.push(await medianOf(() => benchStan(size, [], 'stan-server FILE (fsync per publish batch)')))
+    rows.push(await medianOf(() => benchStan(size, ['--file_sync=false'], 'stan-server FILE --file_sync=false')))
+    rows.push(await medianOf(() => benchJetStream(size)))
   }
   const fmt = (x) => Math.round(x).toLocaleString('en-US')
-  console.log(`\n${COUNT} messages per run, ack window ${WINDOW}, ${os.cpus().length} CPUs\n`)
+  console.log(`\n${COUNT} messages per run, ack window ${WINDOW}, medians of ${RUNS} runs, ${os.cpus().length} CPUs\n`)
   console.log('| server | size | publish with ack (msgs/s) | subscribe + ack (msgs/s) |')
   console.log('|---|---:|---:|---:|')
   for (const r of rows) console.log(`| ${r.label} | ${r.size} B | ${fmt(r.pub)} | ${fmt(r.sub)} |`)
   for (const size of SIZES) {
     const a = rows.find((r) => r.size === size && r.label.startsWith('stan-server FILE (')); const j = rows.find((r) => r.size === size && r.label.startsWith('nats'))
-    console.log(`\n${size} B: stan-server (fsync) / JetStream publish ratio ${(a.pub / j.pub).toFixed(2)}x`)
+    const n = rows.find((r) => r.size === size && r.label.includes('file_sync=false'))
+    console.log(`\n${size} B: publish with ack vs JetStream: ${(n.pub / j.pub).toFixed(2)}x without fsync, ` +
+      `${(a.pub / j.pub).toFixed(2)}x with fsync per batch; subscribe: ${(a.sub / j.sub).toFixed(2)}x`)
   }
   process.exit(0)
 }
