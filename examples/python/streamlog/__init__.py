@@ -45,6 +45,8 @@ EREADERS, EMFILE = -15, -16
 
 OPT_SYNC, OPT_SYNC_INTERVAL_MS, OPT_MAX_STORE_BYTES, OPT_MAX_CHANNELS, OPT_MAX_PAYLOAD, OPT_READONLY = 1, 2, 3, 4, 5, 6
 OPT_MAX_READERS = 7
+NAK_DELAY_MAX_MS = 86400000
+GROUP_DURABLE, GROUP_QUEUE, GROUP_DURABLE_QUEUE, GROUP_NAME_CAP = 1, 2, 3, 402
 OPT_MAX_MSGS, OPT_MAX_BYTES, OPT_MAX_AGE_MS, OPT_MAX_SUBS = 16, 17, 18, 19
 OPT_START, OPT_START_VALUE, OPT_MAX_INFLIGHT, OPT_ACK_WAIT_MS, OPT_ACK_MODE = 32, 33, 34, 35, 36
 OPT_MAX_DELIVER, OPT_DURABLE, OPT_QUEUE, OPT_DEAD_LETTER = 37, 38, 39, 40
@@ -488,6 +490,21 @@ class Subscription(_Handle):
         """Acknowledge a message (or a sequence). Idempotent."""
         seq = msg.seq if isinstance(msg, Message) else msg
         _check(lib.streamlog_ack(self._live(), seq))
+
+    def nak(self, msg: Union[Message, int], delay: float = 0) -> None:
+        """Redeliver a message in flight now, or after `delay` seconds."""
+        seq = msg.seq if isinstance(msg, Message) else msg
+        _check(lib.streamlog_nak(self._live(), seq, int(delay * 1000)))
+
+    def progress(self, msg: Union[Message, int]) -> None:
+        """Still working on it: restart the message's ack wait."""
+        seq = msg.seq if isinstance(msg, Message) else msg
+        _check(lib.streamlog_progress(self._live(), seq))
+
+    def term(self, msg: Union[Message, int]) -> None:
+        """Give up on a message: dead-letter it now (reason "term" in its headers)."""
+        seq = msg.seq if isinstance(msg, Message) else msg
+        _check(lib.streamlog_term(self._live(), seq))
 
     def fileno(self) -> int:
         """An fd that is readable when next(timeout=0) may return a message: for select,

@@ -153,6 +153,24 @@ def test_garbage_collection_frees_children_before_the_store(tmp_path):
         assert st.channel("c").stats()["msgs"] == 1
 
 
+def test_nak_term_and_dead_letter_headers(store):
+    ch = store.channel("work", create=True)
+    ch.append(b"job", headers={"Job-Id": "7"})
+    with ch.subscribe(start="first", ack_wait_ms=60000, dead_letter="work.dead") as sub:
+        m = sub.next(timeout=DEADLINE_S)
+        sub.progress(m)
+        sub.nak(m)  # redelivered now, not after the minute-long ack wait
+        again = sub.next(timeout=DEADLINE_S)
+        assert (again.seq, again.redelivery_count) == (m.seq, 1)
+        sub.term(again)
+        with pytest.raises(streamlog.NotFound):
+            sub.term(again)  # no longer in flight
+    dead = list(store.channel("work.dead").iter())
+    assert len(dead) == 1 and dead[0].data == b"job"
+    assert dead[0].header("Job-Id") == "7" and dead[0].header("Streamlog-Reason") == "term"
+    assert dead[0].header("Streamlog-Origin-Channel") == "work" and dead[0].header("Streamlog-Deliveries") == "2"
+
+
 def test_subscription_manual_ack_and_redelivery(store):
     ch = store.channel("jobs", create=True)
     ch.append_batch([b"j1", b"j2"])
