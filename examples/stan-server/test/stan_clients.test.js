@@ -870,13 +870,10 @@ test('publish, receive it, close at once: the PubAck came first, 100 of 100 time
   assert.equal(acked, 100)
 })
 
-// NATS Streaming gives each message to the member with the fewest unacked ones, ties rotating. The
-// server's own dispatch does that (sub_drain), but a library queue member claims up to 16 messages
-// at once and the others then find nothing: this stays a todo until the library's queue fairness
-// lands (splits seen on 2026-12-04: 4 of 20 runs fair, 10/0 in 11).
-test('two queue members on one connection share 10 messages 5/5 or 6/4, 20 of 20 runs', {
-  todo: "needs the library's queue fairness (a member claims up to 16 messages at once)"
-}, async () => {
+// NATS Streaming gives each message to the member with the fewest unacked ones, ties rotating: the
+// server's own dispatch does that (sub_drain), and the library hands a queue member one new message at a
+// time while another member waits.
+test('two queue members on one connection share 10 messages 5/5 or 6/4, 20 of 20 runs', async () => {
   const { port } = await server()
   const sc = await connect(port, 'qfair')
   const splits = []
