@@ -4,6 +4,7 @@
  *   streamlog ls STORE [--json]
  *   streamlog stat STORE [CHANNEL] [--json]
  *   streamlog verify STORE [--json]
+ *   streamlog durables STORE CHANNEL [--json]
  *   streamlog purge STORE CHANNEL [--upto SEQ] [--json]
  *   streamlog pub STORE CHANNEL [MESSAGE]
  *   streamlog cat STORE CHANNEL [--from SEQ | --since TIME | --last N] [--follow] [--format raw|json|hex]
@@ -327,6 +328,57 @@ static int cmd_stat(int argc, char **argv)
                (unsigned long long)disk_bytes);
     }
     return finish(rc, st, NULL);
+}
+
+/* ---- durables ---- */
+
+static const char *group_kind_name(int kind)
+{
+    return kind == STREAMLOG_GROUP_DURABLE ? "durable" : kind == STREAMLOG_GROUP_QUEUE ? "queue" : "durable-queue";
+}
+
+static int cmd_durables(int argc, char **argv)
+{
+    struct parsed a;
+    int rc = parse_args(argc, argv, "j", &a);
+    if (rc)
+        return rc;
+    if (a.npos != 2)
+        return usage_error("%s: durables takes STORE CHANNEL", "usage");
+    streamlog_store *st;
+    streamlog_channel *ch = NULL;
+    if ((rc = open_store(a.pos[0], 1, &st)))
+        return rc;
+    if ((rc = streamlog_channel_open(st, a.pos[1], 0, NULL, &ch)))
+        return finish(fail(rc, a.pos[1]), st, ch);
+    json_t *arr = a.json ? json_array() : NULL;
+    if (!a.json)
+        printf("%-14s %-32s %12s %12s %10s %8s\n", "KIND", "NAME", "NEXT_SEQ", "LAG", "PENDING", "MEMBERS");
+    char name[STREAMLOG_GROUP_NAME_CAP], after[STREAMLOG_GROUP_NAME_CAP] = "";
+    int kind = 0, r;
+    while ((r = streamlog_group_list_next(ch, kind, after, &kind, name, sizeof name)) == STREAMLOG_OK) {
+        snprintf(after, sizeof after, "%s", name);
+        streamlog_group_stats gs;
+        if ((r = streamlog_group_get_stats(ch, kind, name, &gs)) == STREAMLOG_ENOTFOUND)
+            continue; /* removed since it was listed */
+        if (r)
+            break;
+        if (arr)
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "kind", group_kind_name(kind),
+                                                 "name", name, "next_seq", (json_int_t)gs.next_seq, "lag",
+                                                 (json_int_t)gs.lag, "pending", (json_int_t)gs.pending, "redelivered",
+                                                 (json_int_t)gs.redelivered, "members", (json_int_t)gs.members));
+        else
+            printf("%-14s %-32s %12llu %12llu %10llu %8llu\n", group_kind_name(kind), name,
+                   (unsigned long long)gs.next_seq, (unsigned long long)gs.lag, (unsigned long long)gs.pending,
+                   (unsigned long long)gs.members);
+    }
+    if (r != STREAMLOG_ENOTFOUND)
+        rc = fail(r, a.pos[1]);
+    else if (arr)
+        rc = print_json(json_incref(arr));
+    json_decref(arr);
+    return finish(rc, st, ch);
 }
 
 /* ---- verify ---- */
@@ -924,6 +976,7 @@ static const char usage_text[] =
     "  cat STORE CHANNEL [--from SEQ | --since TIME | --last N] [--follow] [--format raw|json|hex] [--json]\n"
     "  delete STORE CHANNEL                   delete a channel and its messages\n"
     "  verify STORE [--json]                  check every record (checksums, counters)\n"
+    "  durables STORE CHANNEL [--json]        durables and queue groups: position, lag, pending, members\n"
     "  purge STORE CHANNEL [--upto SEQ] [--json]  remove messages up to SEQ (all), numbering kept\n"
     "  export STORE [CHANNEL...] [--output FILE]   JSON lines: channel, seq, time, data\n"
     "  import STORE [FILE] [--renumber]       append JSON lines written by export\n"
@@ -948,7 +1001,7 @@ int main(int argc, char **argv)
         int (*fn)(int, char **);
     } cmds[] = {{"ls", cmd_ls},         {"stat", cmd_stat},     {"pub", cmd_pub},     {"cat", cmd_cat},
                 {"delete", cmd_delete}, {"export", cmd_export}, {"import", cmd_import},
-                {"verify", cmd_verify}, {"purge", cmd_purge}};
+                {"verify", cmd_verify}, {"purge", cmd_purge}, {"durables", cmd_durables}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(cmd, cmds[i].name) == 0)
             return cmds[i].fn(argc - 1, argv + 1);
