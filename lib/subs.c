@@ -24,6 +24,7 @@
  * processes, and by acks that end a stall) and a timerfd armed for the next
  * redelivery deadline. */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1124,7 +1125,11 @@ int sl_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_msg **ou
         sl_sub_ack(sub, sub->auto_ack);
         sub->auto_ack = 0;
     }
-    int64_t until = timeout_ms > 0 ? mono_ns() + timeout_ms * 1000000 : 0;
+    /* A deadline past what the clock can count (timeouts of ~292 years and
+     * more) is the end of time, not an overflow into the past. */
+    int64_t start = mono_ns(), until = 0;
+    if (timeout_ms > 0)
+        until = timeout_ms > (INT64_MAX - start) / 1000000 ? INT64_MAX : start + timeout_ms * 1000000;
     int drained = 0;
     for (;;) {
         int rc = try_deliver(sub, out);
@@ -1156,7 +1161,8 @@ int sl_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_msg **ou
                 stop_waiting(sub); /* the caller may not ask again soon */
                 return sl_fail(STREAMLOG_ETIMEDOUT, "no message within %lld ms", (long long)timeout_ms);
             }
-            wait_ms = (int)((left + 999999) / 1000000);
+            int64_t left_ms = left / 1000000 + 1;
+            wait_ms = left_ms > INT_MAX ? INT_MAX : (int)left_ms;
         }
         struct pollfd pfd = {.fd = sub->epfd, .events = POLLIN};
         if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)

@@ -11,6 +11,8 @@
 #define _GNU_SOURCE
 #include "subs_util.h"
 
+#include <limits.h>
+
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -254,6 +256,31 @@ START_TEST(wait_forever_woken_by_append_in_other_thread)
     TU_OK(a.rc);
     ck_assert_uint_eq(a.seq, 4);
     ck_assert_msg(a.at_ms - t0 < 500, "woken %lld ms after the append", (long long)(a.at_ms - t0));
+    TU_OK(streamlog_sub_close(s));
+    fix_close(&f);
+}
+END_TEST
+
+/* Timeouts too long for the clock (once: an overflow that timed out at
+ * once) or for poll's int are waits like any other. A waiter that timed out
+ * at once would return ETIMEDOUT; one that waits gets the message. (The
+ * pause only makes the waiter likely to be waiting when the append comes;
+ * the check does not depend on it.) */
+START_TEST(huge_timeouts_wait)
+{
+    static const int64_t timeouts[] = { INT64_MAX, 9300000000000LL, (int64_t)INT_MAX + 5000 };
+    struct fix f = fix_open(0);
+    streamlog_sub *s = sub_at(f.ch, STREAMLOG_START_NEW_ONLY, 0);
+    for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
+        struct waiter_arg a = {.sub = s, .timeout = timeouts[i]};
+        pthread_t th;
+        ck_assert_int_eq(pthread_create(&th, NULL, waiter_main, &a), 0);
+        tu_sleep_ms(100);
+        su_fill_to(f.ch, i + 1);
+        ck_assert_int_eq(pthread_join(th, NULL), 0);
+        ck_assert_msg(a.rc == STREAMLOG_OK, "timeout %lld ms: %s", (long long)timeouts[i], tu_name(a.rc));
+        ck_assert_uint_eq(a.seq, i + 1);
+    }
     TU_OK(streamlog_sub_close(s));
     fix_close(&f);
 }
@@ -1183,6 +1210,7 @@ static Suite *subs_basic_suite(void)
     tcase_add_test(tc, timeout_zero_and_timed_out);
     tcase_add_test(tc, wait_forever_woken_by_append_in_other_thread);
     tcase_add_test(tc, wait_with_timeout_woken_by_append);
+    tcase_add_test(tc, huge_timeouts_wait);
     suite_add_tcase(s, tc);
 
     tc = tu_tcase("acks", 30);
