@@ -155,6 +155,9 @@ typedef struct streamlog_msg     streamlog_msg;
  *                                   fixes the table's size when a process opens the
  *                                   store while no other has it open; a value given
  *                                   later applies from the next such open.
+ *   STREAMLOG_OPT_DEDUP_WINDOW_MS   int, 1..604800000 (default 120000): how long the
+ *                                   message id of streamlog_append_once() is
+ *                                   remembered (each process uses its own value).
  * Limit keys (streamlog_open: store-wide defaults for channels that have no
  * limit of their own; streamlog_channel_open: the channel's own limits):
  *   STREAMLOG_OPT_MAX_MSGS          int, >= 0, messages kept per channel
@@ -169,6 +172,7 @@ typedef struct streamlog_msg     streamlog_msg;
 #define STREAMLOG_OPT_MAX_PAYLOAD       5
 #define STREAMLOG_OPT_READONLY          6
 #define STREAMLOG_OPT_MAX_READERS       7
+#define STREAMLOG_OPT_DEDUP_WINDOW_MS   8
 #define STREAMLOG_OPT_MAX_MSGS          16
 #define STREAMLOG_OPT_MAX_BYTES         17
 #define STREAMLOG_OPT_MAX_AGE_MS        18
@@ -513,6 +517,25 @@ int streamlog_append_batch(streamlog_channel *ch, const void *const *data, const
  */
 int streamlog_append_msg(streamlog_channel *ch, const void *hdrs, size_t hdrs_len, const void *data, size_t len,
                          uint64_t *out_seq);
+
+/**
+ * Idempotent append: store one message (with an optional header block, as
+ * streamlog_append_msg) under message id @p msg_id, unless that id was
+ * appended to this channel within the store's dedup window
+ * (STREAMLOG_OPT_DEDUP_WINDOW_MS, default 2 minutes, as JetStream's
+ * Nats-Msg-Id): then nothing is stored, *out_seq gets the sequence the
+ * first append got, and *out_duplicate is set to 1 (0 otherwise). The ids
+ * are kept in the store, so a retry after a crash or a restart is caught
+ * too; ids older than the window are forgotten by the background thread.
+ * @param msg_id  1..200 bytes, NUL-terminated.
+ * @param out_seq, out_duplicate  may be NULL.
+ * @return as streamlog_append_msg; EINVAL also for a NULL, empty or too
+ *         long msg_id. A duplicate is OK, not an error.
+ * @note Thread-safe: of concurrent appends with one id, one stores and the
+ *       others are duplicates of it, also across processes.
+ */
+int streamlog_append_once(streamlog_channel *ch, const char *msg_id, const void *hdrs, size_t hdrs_len,
+                          const void *data, size_t len, uint64_t *out_seq, int *out_duplicate);
 
 /**
  * streamlog_append_batch() with a header block per message (hdrs[i] NULL

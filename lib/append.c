@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "channels.h"
+#include "dedup.h"
 #include "errors.h"
 #include "retention.h"
 #include "store.h"
@@ -36,6 +37,9 @@ struct sl_append_req {
     size_t n;
     int has_expect;
     uint64_t expect;
+    const char *msg_id; /* idempotent append (n == 1): remembered for the dedup window */
+    size_t msg_id_len;
+    int duplicate;      /* result: msg_id was seen within the window; nothing written */
     /* Signalled when the request is done, or when it heads the queue as
      * the leader finishes (it leads next). One per request, so a commit
      * wakes only its own appenders, not every waiting thread. */
@@ -71,13 +75,25 @@ void sl_committer_destroy(struct sl_committer *c)
     pthread_mutex_destroy(&c->mu);
 }
 
-/* A request's checks that need no write: the channel still exists and the
- * expectation holds. A request failing here leaves the transaction clean. */
-static int check_request(sl_txn *t, struct sl_append_req *r, sl_chan_rec *rec)
+/* A request's checks that need no write: the channel still exists, the
+ * expectation holds, its message id is not a duplicate (then r->duplicate
+ * and r->first_seq say so). A request failing here leaves the transaction
+ * clean. */
+static int check_request(sl_txn *t, struct sl_append_req *r, sl_chan_rec *rec, int64_t now)
 {
     int rc = sl_chan_load_handle(t, r->ch, rec);
     if (rc)
         return rc;
+    r->duplicate = 0;
+    if (r->msg_id) {
+        rc = sl_dedup_find(t, rec->id, r->msg_id, r->msg_id_len, now, r->ch->st->dedup_window_ns, &r->first_seq);
+        if (rc == STREAMLOG_OK) {
+            r->duplicate = 1;
+            return STREAMLOG_OK;
+        }
+        if (rc != STREAMLOG_ENOTFOUND)
+            return rc;
+    }
     if (r->has_expect && rec->last_seq != r->expect)
         return sl_fail(STREAMLOG_ECONFLICT, "channel '%s': last sequence is %llu, expected %llu", r->ch->name,
                        (unsigned long long)rec->last_seq, (unsigned long long)r->expect);
@@ -148,6 +164,8 @@ static int write_request(sl_txn *t, struct sl_append_req *r, sl_chan_rec *rec, i
                        (unsigned long long)live, (unsigned long long)st->max_store_bytes);
     if ((rc = sl_chan_save(t, ch->name, ch->name_len, rec)))
         return rc;
+    if (r->msg_id && (rc = sl_dedup_remember(t, rec->id, r->msg_id, r->msg_id_len, first, now)))
+        return rc;
     r->first_seq = first;
     return STREAMLOG_OK;
 }
@@ -171,7 +189,11 @@ static int apply_batch(sl_txn *t, struct sl_append_req *batch, int64_t now, int 
     for (struct sl_append_req *r = batch; r; r = r->next) {
         sl_txn child, *w = t;
         sl_chan_rec rec;
-        int rc = check_request(t, r, &rec);
+        int rc = check_request(t, r, &rec, now);
+        if (!rc && r->duplicate) {
+            set_result(r, STREAMLOG_OK);
+            continue; /* stored before: nothing to write, its sequence is the result */
+        }
         if (!rc && isolate && !(rc = sl_child_begin(t, &child)))
             w = &child;
         if (!rc) {
@@ -272,6 +294,13 @@ int sl_append(streamlog_channel *ch, const void *const *data, const size_t *lens
 int sl_append_msgs(streamlog_channel *ch, const void *const *hdrs, const size_t *hdrs_lens, const void *const *data,
                    const size_t *lens, size_t n, int has_expect, uint64_t expect, uint64_t *out_first_seq)
 {
+    return sl_append_once(ch, NULL, 0, hdrs, hdrs_lens, data, lens, n, has_expect, expect, out_first_seq, NULL);
+}
+
+int sl_append_once(streamlog_channel *ch, const char *msg_id, size_t msg_id_len, const void *const *hdrs,
+                   const size_t *hdrs_lens, const void *const *data, const size_t *lens, size_t n, int has_expect,
+                   uint64_t expect, uint64_t *out_first_seq, int *out_duplicate)
+{
     streamlog_store *st = ch->st;
     struct sl_committer *cm = &st->committer;
     struct sl_append_req req = {.ch = ch,
@@ -281,7 +310,9 @@ int sl_append_msgs(streamlog_channel *ch, const void *const *hdrs, const size_t 
                                 .hdrs_lens = hdrs_lens,
                                 .n = n,
                                 .has_expect = has_expect,
-                                .expect = expect};
+                                .expect = expect,
+                                .msg_id = msg_id,
+                                .msg_id_len = msg_id_len};
     if (pthread_cond_init(&req.cv, NULL))
         return sl_fail(STREAMLOG_ENOMEM, "cannot create a condition variable");
 
@@ -334,5 +365,7 @@ int sl_append_msgs(streamlog_channel *ch, const void *const *hdrs, const size_t 
         return sl_fail(req.rc, "%s", req.errmsg);
     if (out_first_seq)
         *out_first_seq = req.first_seq;
+    if (out_duplicate)
+        *out_duplicate = req.duplicate;
     return STREAMLOG_OK;
 }

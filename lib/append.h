@@ -37,5 +37,11 @@ int sl_append(streamlog_channel *ch, const void *const *data, const size_t *lens
  * 0 for none), already validated; hdrs NULL for no headers at all. */
 int sl_append_msgs(streamlog_channel *ch, const void *const *hdrs, const size_t *hdrs_lens, const void *const *data,
                    const size_t *lens, size_t n, int has_expect, uint64_t expect, uint64_t *out_first_seq);
+/* The same with a message id (n must be 1): within the store's dedup window
+ * a repeated id stores nothing, returns the first append's sequence and
+ * sets *out_duplicate (when not NULL). */
+int sl_append_once(streamlog_channel *ch, const char *msg_id, size_t msg_id_len, const void *const *hdrs,
+                   const size_t *hdrs_lens, const void *const *data, const size_t *lens, size_t n, int has_expect,
+                   uint64_t expect, uint64_t *out_first_seq, int *out_duplicate);
 
 #endif

@@ -102,7 +102,11 @@ int  sl_chan_rec_decode(const sl_val *val, sl_chan_rec *out);
 #define SL_META_CHANNELS     "channel_count"
 #define SL_META_NEXT_GROUP_ID  "next_group_id"
 #define SL_META_NEXT_MEMBER_ID "next_member_id"
-#define SL_STORE_FORMAT 1
+/* 2: message records with checksums and headers, idempotent appends. A
+ * format-1 store still opens; its first writable open marks it 2, so an
+ * older library refuses it plainly instead of misreading new records. */
+#define SL_STORE_FORMAT 2
+#define SL_STORE_FORMAT_V1 1
 
 /* Read a 64-bit counter from the meta database (0 when absent). */
 int sl_meta_get(const sl_txn *t, const char *key, uint64_t *out);

@@ -34,6 +34,8 @@ static struct key_info key_info(int key)
         return (struct key_info){"STREAMLOG_OPT_MAX_PAYLOAD", KEY_INT, 0, STREAMLOG_PAYLOAD_HARD_MAX, 1};
     case STREAMLOG_OPT_READONLY:
         return (struct key_info){"STREAMLOG_OPT_READONLY", KEY_INT, 0, 1, 1};
+    case STREAMLOG_OPT_DEDUP_WINDOW_MS:
+        return (struct key_info){"STREAMLOG_OPT_DEDUP_WINDOW_MS", KEY_INT, 1, 7 * 86400000LL, 0};
     case STREAMLOG_OPT_MAX_READERS:
         return (struct key_info){"STREAMLOG_OPT_MAX_READERS", KEY_INT, 16, 65536, 0};
     case STREAMLOG_OPT_MAX_MSGS:

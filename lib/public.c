@@ -14,6 +14,7 @@
 #include "verify.h"
 #include "headers.h"
 #include "append.h"
+#include "dedup.h"
 
 #define SL_PUBLIC __attribute__((visibility("default")))
 
@@ -233,6 +234,23 @@ SL_PUBLIC int streamlog_append_msg(streamlog_channel *ch, const void *hdrs, size
     if (!rc)
         rc = check_headers(ch, &hdrs, &hdrs_len, &len, 1);
     return rc ? rc : sl_append_msgs(ch, hdrs_len ? &hdrs : NULL, &hdrs_len, &data, &len, 1, 0, 0, out_seq);
+}
+
+SL_PUBLIC int streamlog_append_once(streamlog_channel *ch, const char *msg_id, const void *hdrs, size_t hdrs_len,
+                                    const void *data, size_t len, uint64_t *out_seq, int *out_duplicate)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_append_once: channel is NULL");
+    REQUIRE(msg_id, "streamlog_append_once: msg_id is NULL");
+    size_t id_len = strnlen(msg_id, SL_MSG_ID_MAX + 1);
+    REQUIRE(id_len > 0 && id_len <= SL_MSG_ID_MAX, "streamlog_append_once: msg_id must be 1..%d bytes",
+            SL_MSG_ID_MAX);
+    int rc = check_payloads(ch, &data, &len, 1);
+    if (!rc)
+        rc = check_headers(ch, &hdrs, &hdrs_len, &len, 1);
+    return rc ? rc
+              : sl_append_once(ch, msg_id, id_len, hdrs_len ? &hdrs : NULL, &hdrs_len, &data, &len, 1, 0, 0, out_seq,
+                               out_duplicate);
 }
 
 SL_PUBLIC int streamlog_append_batch_msgs(streamlog_channel *ch, const void *const *hdrs, const size_t *hdrs_lens,

@@ -21,8 +21,11 @@
 #define OWN_TXNIDS 64 /* this process's recent commit ids remembered */
 #define RESERVE_STEP ((uint64_t)1 << 20) /* the data file's blocks are allocated in steps of this */
 
-static const char *const db_names[SL_DB_COUNT] = {"meta",   "channels", "msgs",   "tombstones",
-                                                  "groups", "members",  "pending"};
+static const char *const db_names[SL_DB_COUNT] = {"meta",   "channels", "msgs",  "tombstones",   "groups",
+                                                  "members", "pending", "dedup", "dedup_expiry"};
+/* Databases that stores made before them lack until a writable open adds
+ * them; a read-only open goes on without (nothing it does touches them). */
+#define SL_DB_ADDED_LATER(i) ((i) >= SL_DB_DEDUP)
 
 struct sl_env {
     MDB_env *mdb;
@@ -36,6 +39,7 @@ struct sl_env {
     atomic_size_t own_txnids[OWN_TXNIDS];
     atomic_uint own_next;
     MDB_dbi dbi[SL_DB_COUNT];
+    int has_db[SL_DB_COUNT];        /* see SL_DB_ADDED_LATER */
     unsigned page_size;
     /* The data file's blocks are allocated (fallocate) up to here, ahead of
      * LMDB's writes; see sl_env_reserve_space. Under write_mu. */
@@ -206,8 +210,12 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
             return sl_fail(STREAMLOG_ECORRUPT, "'%s' holds an LMDB environment that is not a libstreamlog store", dir);
         }
     }
-    for (int i = 0; i < SL_DB_COUNT && !rc; i++)
+    for (int i = 0; i < SL_DB_COUNT && !rc; i++) {
         rc = mdb_dbi_open(txn, db_names[i], cfg->readonly ? 0 : MDB_CREATE, &env->dbi[i]);
+        env->has_db[i] = rc == MDB_SUCCESS;
+        if (rc == MDB_NOTFOUND && cfg->readonly && SL_DB_ADDED_LATER(i))
+            rc = MDB_SUCCESS;
+    }
     if (!rc)
         rc = mdb_txn_commit(txn); /* also keeps the handles of a read-only transaction */
     else
@@ -388,6 +396,8 @@ static MDB_val mval(const void *p, size_t n)
 
 int sl_get(const sl_txn *t, int db, const void *key, size_t klen, sl_val *out)
 {
+    if (!t->env->has_db[db])
+        return STREAMLOG_ENOTFOUND;
     MDB_val k = mval(key, klen), v;
     int rc = mdb_get(t->mdb, t->env->dbi[db], &k, &v);
     if (rc)
@@ -546,6 +556,8 @@ int sl_live_bytes(const sl_txn *t, uint64_t *out)
     psize = st.ms_psize;
     pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
     for (int i = 0; i < SL_DB_COUNT; i++) {
+        if (!t->env->has_db[i])
+            continue;
         if ((rc = mdb_stat(t->mdb, t->env->dbi[i], &st)))
             return map_err(rc, "measuring the store");
         pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;

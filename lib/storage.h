@@ -37,6 +37,8 @@ enum sl_db {
     SL_DB_GROUPS,     /* (channel id, kind, name) -> durable / queue group record */
     SL_DB_MEMBERS,    /* (channel id, member id) -> an active subscription and its process */
     SL_DB_PENDING,    /* (group id, seq) -> an in-flight message of a group */
+    SL_DB_DEDUP,      /* (channel id, message id) -> (seq, time) of an idempotent append */
+    SL_DB_DEDUP_EXPIRY, /* (time, channel id, message id) -> nothing: the dedup window's order */
     SL_DB_COUNT
 };
 

@@ -15,6 +15,7 @@
 #include "channels.h"
 #include "encoding.h"
 #include "errors.h"
+#include "dedup.h"
 #include "retention.h"
 #include "store.h"
 
@@ -22,6 +23,7 @@
 #define MIN_DEFAULT_STORE_BYTES ((uint64_t)1 << 30) /* the default shrinks to this at most */
 #define DEFAULT_MAX_PAYLOAD ((uint64_t)1 << 20)
 #define DEFAULT_SYNC_INTERVAL_MS 100
+#define DEFAULT_DEDUP_WINDOW_MS 120000 /* two minutes, as JetStream's duplicate window */
 #define EXPIRY_PERIOD_MS 1000 /* expiry sweep and clearing dead readers' slots */
 #define DEFAULT_MAX_READERS 1022
 
@@ -182,6 +184,7 @@ static void *maintenance_main(void *arg)
             sl_env_clear_stale_readers(st->env);
             if (!atomic_load(&st->write_error))
                 (void)sl_channels_finish_deletes(st);
+            sl_dedup_expire(st);
             sl_retention_sweep(st);
             next_expiry = now;
             add_ms(&next_expiry, EXPIRY_PERIOD_MS);
@@ -272,11 +275,20 @@ static int check_format(streamlog_store *st)
     sl_read_end(&t);
     if (rc)
         return rc;
-    if (format == SL_STORE_FORMAT)
+    if (format == SL_STORE_FORMAT || (format == SL_STORE_FORMAT_V1 && st->readonly))
         return STREAMLOG_OK;
+    if (format == SL_STORE_FORMAT_V1) { /* upgrade: nothing to rewrite, only the stamp */
+        if ((rc = sl_write_begin(st->env, &t)))
+            return rc;
+        if ((rc = sl_meta_put(&t, SL_META_FORMAT, SL_STORE_FORMAT))) {
+            sl_abort(&t);
+            return rc;
+        }
+        return sl_commit(&t);
+    }
     if (format != 0)
-        return sl_fail(STREAMLOG_ECORRUPT, "store format %llu is not supported (this library reads format %d)",
-                       (unsigned long long)format, SL_STORE_FORMAT);
+        return sl_fail(STREAMLOG_ECORRUPT, "store format %llu is not supported (this library reads formats %d and %d)",
+                       (unsigned long long)format, SL_STORE_FORMAT_V1, SL_STORE_FORMAT);
     if (st->readonly)
         return sl_fail(STREAMLOG_ENOTFOUND, "the store was never initialised");
     return stamp_format(st->env);
@@ -348,6 +360,7 @@ int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store *
     if (st->max_store_bytes == 0)
         st->max_store_bytes = DEFAULT_MAX_STORE_BYTES;
     st->max_channels = (uint64_t)sl_opts_int(opts, STREAMLOG_OPT_MAX_CHANNELS, 0);
+    st->dedup_window_ns = sl_opts_int(opts, STREAMLOG_OPT_DEDUP_WINDOW_MS, DEFAULT_DEDUP_WINDOW_MS) * 1000000;
     st->max_payload = (uint64_t)sl_opts_int(opts, STREAMLOG_OPT_MAX_PAYLOAD, (int64_t)DEFAULT_MAX_PAYLOAD);
     if (st->max_payload == 0)
         st->max_payload = (uint64_t)STREAMLOG_PAYLOAD_HARD_MAX;

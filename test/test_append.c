@@ -6,6 +6,8 @@
 #define _GNU_SOURCE
 #include "test_util.h"
 
+#include <pthread.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -456,6 +458,98 @@ START_TEST(headers_bad_input)
 }
 END_TEST
 
+/* A retried append with the same message id stores nothing and returns the
+ * first sequence, also after a reopen; after the window it is new again. */
+START_TEST(append_once_semantics)
+{
+    open_default();
+    uint64_t seq = 0;
+    int dup = -1;
+    TU_OK(streamlog_append_once(ch, "order-1", NULL, 0, "a", 1, &seq, &dup));
+    ck_assert_uint_eq(seq, 1);
+    ck_assert_int_eq(dup, 0);
+    tu_append_str(ch, "plain");
+    TU_OK(streamlog_append_once(ch, "order-1", NULL, 0, "a again", 7, &seq, &dup));
+    ck_assert_uint_eq(seq, 1);
+    ck_assert_int_eq(dup, 1);
+    TU_OK(streamlog_append_once(ch, "order-2", "NATS/1.0\r\nA: b\r\n\r\n", 18, "b", 1, &seq, &dup));
+    ck_assert_uint_eq(seq, 3);
+    ck_assert_int_eq(dup, 0);
+    TU_OK(streamlog_append_once(ch, "order-2", NULL, 0, "b", 1, NULL, NULL));
+    expect_unchanged(3, 3, 7);
+    /* ids are per channel */
+    streamlog_channel *other = tu_chan(st, "other", NULL);
+    TU_OK(streamlog_append_once(other, "order-1", NULL, 0, "x", 1, &seq, &dup));
+    ck_assert_uint_eq(seq, 1);
+    ck_assert_int_eq(dup, 0);
+    streamlog_channel_close(other);
+    /* bad input */
+    TU_RC(streamlog_append_once(NULL, "id", NULL, 0, "x", 1, NULL, NULL), STREAMLOG_EINVAL);
+    TU_RC(streamlog_append_once(ch, NULL, NULL, 0, "x", 1, NULL, NULL), STREAMLOG_EINVAL);
+    TU_RC(streamlog_append_once(ch, "", NULL, 0, "x", 1, NULL, NULL), STREAMLOG_EINVAL);
+    char long_id[202];
+    memset(long_id, 'i', 201);
+    long_id[201] = '\0';
+    TU_RC(streamlog_append_once(ch, long_id, NULL, 0, "x", 1, NULL, NULL), STREAMLOG_EINVAL);
+    long_id[200] = '\0';
+    TU_OK(streamlog_append_once(ch, long_id, NULL, 0, "x", 1, &seq, NULL)); /* 200 bytes is the most */
+    TU_RC(streamlog_append_once(ch, "id", "bad", 3, "x", 1, NULL, NULL), STREAMLOG_EINVAL);
+    /* remembered across a reopen */
+    close_all();
+    st = tu_open(NULL);
+    ch = tu_chan(st, "c", NULL);
+    TU_OK(streamlog_append_once(ch, "order-2", NULL, 0, "b", 1, &seq, &dup));
+    ck_assert_uint_eq(seq, 3);
+    ck_assert_int_eq(dup, 1);
+    close_all();
+    /* past the window the id is new again (a window of 1 ms, and more than that passes) */
+    st = tu_open1(STREAMLOG_OPT_DEDUP_WINDOW_MS, 1);
+    ch = tu_chan(st, "c", NULL);
+    tu_sleep_ms(20);
+    TU_OK(streamlog_append_once(ch, "order-2", NULL, 0, "b2", 2, &seq, &dup));
+    ck_assert_int_eq(dup, 0);
+    ck_assert_uint_eq(seq, 5);
+    close_all();
+}
+END_TEST
+
+/* Concurrent appends with one id: exactly one is stored, all learn its sequence. */
+struct once_arg {
+    streamlog_channel *ch;
+    uint64_t seq;
+    int dup, rc;
+};
+
+static void *once_thread(void *p)
+{
+    struct once_arg *a = p;
+    a->rc = streamlog_append_once(a->ch, "the-one", NULL, 0, "x", 1, &a->seq, &a->dup);
+    return NULL;
+}
+
+START_TEST(append_once_concurrent)
+{
+    open_default();
+    enum { N = 8 };
+    pthread_t th[N];
+    struct once_arg a[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = (struct once_arg){ ch, 0, -1, -1 };
+        ck_assert_int_eq(pthread_create(&th[i], NULL, once_thread, &a[i]), 0);
+    }
+    int stored = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        TU_OK(a[i].rc);
+        ck_assert_uint_eq(a[i].seq, 1);
+        stored += a[i].dup == 0;
+    }
+    ck_assert_int_eq(stored, 1);
+    expect_unchanged(1, 1, 1);
+    close_all();
+}
+END_TEST
+
 START_TEST(expect_after_pruning)
 {
     /* The last sequence counts even when retention removed messages. */
@@ -559,6 +653,8 @@ static Suite *append_suite(void)
     tcase_add_test(tc, batch_expect_semantics);
     tcase_add_test(tc, headers_round_trip);
     tcase_add_test(tc, headers_bad_input);
+    tcase_add_test(tc, append_once_semantics);
+    tcase_add_test(tc, append_once_concurrent);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -20,7 +20,7 @@ static const int all_keys[] = {
 static const int store_only_keys[] = {
     STREAMLOG_OPT_SYNC, STREAMLOG_OPT_SYNC_INTERVAL_MS, STREAMLOG_OPT_MAX_STORE_BYTES,
     STREAMLOG_OPT_MAX_CHANNELS, STREAMLOG_OPT_MAX_PAYLOAD, STREAMLOG_OPT_READONLY,
-    STREAMLOG_OPT_MAX_READERS,
+    STREAMLOG_OPT_MAX_READERS, STREAMLOG_OPT_DEDUP_WINDOW_MS,
 };
 #define NSTOREONLY (sizeof store_only_keys / sizeof store_only_keys[0])
 
@@ -35,11 +35,12 @@ static int64_t valid_value(int key)
     case STREAMLOG_OPT_MAX_PAYLOAD: return 1000;
     case STREAMLOG_OPT_READONLY: return 1;
     case STREAMLOG_OPT_MAX_READERS: return 64;
+    case STREAMLOG_OPT_DEDUP_WINDOW_MS: return 1000;
     default: return 5;
     }
 }
 
-static const int unknown_keys[] = { 0, -1, 8, 15, 20, 21, 31, 41, 100, 9999, INT_MAX, INT_MIN };
+static const int unknown_keys[] = { 0, -1, 9, 15, 20, 21, 31, 41, 100, 9999, INT_MAX, INT_MIN };
 
 static const int string_keys[] = { STREAMLOG_OPT_DURABLE, STREAMLOG_OPT_QUEUE,
                                    STREAMLOG_OPT_DEAD_LETTER };
@@ -86,6 +87,10 @@ static const struct range_case range_cases[] = {
     { STREAMLOG_OPT_MAX_CHANNELS, -1, STREAMLOG_EINVAL },
     { STREAMLOG_OPT_MAX_CHANNELS, INT64_MIN, STREAMLOG_EINVAL },
 
+    { STREAMLOG_OPT_DEDUP_WINDOW_MS, 1, STREAMLOG_OK },
+    { STREAMLOG_OPT_DEDUP_WINDOW_MS, 7 * 86400000LL, STREAMLOG_OK },
+    { STREAMLOG_OPT_DEDUP_WINDOW_MS, 0, STREAMLOG_EINVAL },
+    { STREAMLOG_OPT_DEDUP_WINDOW_MS, 7 * 86400000LL + 1, STREAMLOG_EINVAL },
     { STREAMLOG_OPT_MAX_READERS, 16, STREAMLOG_OK },
     { STREAMLOG_OPT_MAX_READERS, 65536, STREAMLOG_OK },
     { STREAMLOG_OPT_MAX_READERS, 15, STREAMLOG_EINVAL },

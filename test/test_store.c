@@ -551,6 +551,51 @@ START_TEST(checksums_catch_damage)
 }
 END_TEST
 
+/* Entries of one of the store's databases, read with raw LMDB (the store closed). */
+static size_t count_entries(const char *db)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat s;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_set_maxdbs(env, 16), 0);
+    ck_assert_int_eq(mdb_env_open(env, tu_store, MDB_RDONLY, 0644), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    ck_assert_int_eq(mdb_stat(txn, dbi, &s), 0);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return s.ms_entries;
+}
+
+/* The background thread forgets message ids older than the dedup window:
+ * with a 1 ms window, some second-long stretch of an open store empties both
+ * of its databases (checked between opens, up to a minute). */
+START_TEST(dedup_ids_expire)
+{
+    streamlog_store *st = tu_open1(STREAMLOG_OPT_DEDUP_WINDOW_MS, 1);
+    streamlog_channel *ch = tu_chan(st, "c", NULL);
+    for (int i = 0; i < 50; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "id-%d", i);
+        TU_OK(streamlog_append_once(ch, id, NULL, 0, "x", 1, NULL, NULL));
+    }
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+    ck_assert_uint_eq(count_entries("dedup"), 50);
+    ck_assert_uint_eq(count_entries("dedup_expiry"), 50);
+    int64_t deadline = tu_mono_ms() + 60000;
+    size_t left;
+    while ((left = count_entries("dedup") + count_entries("dedup_expiry")) > 0 && tu_mono_ms() < deadline) {
+        st = tu_open1(STREAMLOG_OPT_DEDUP_WINDOW_MS, 1);
+        tu_sleep_ms(1200); /* a maintenance period and a little */
+        TU_OK(streamlog_close(st));
+    }
+    ck_assert_msg(left == 0, "%zu dedup entries left after a minute", left);
+}
+END_TEST
+
 /* CRC32C's check value, and the hardware path equal to the table. */
 START_TEST(crc32c_values)
 {
@@ -682,6 +727,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, damaged_records_are_ecorrupt);
     tcase_add_test(tc, checksums_catch_damage);
     tcase_add_test(tc, crc32c_values);
+    tcase_add_test(tc, dedup_ids_expire);
     suite_add_tcase(s, tc);
     return s;
 }

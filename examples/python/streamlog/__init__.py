@@ -24,7 +24,7 @@ multiprocessing's "spawn" start method.
 """
 import threading
 import weakref
-from ctypes import byref, c_char_p, c_size_t, c_uint64, c_void_p, create_string_buffer, string_at
+from ctypes import byref, c_char_p, c_int, c_size_t, c_uint64, c_void_p, create_string_buffer, string_at
 from typing import Iterable, Iterator, List, Optional, Sequence, Union
 
 from . import _ffi
@@ -44,7 +44,7 @@ EFULL, ECORRUPT, EBUSY, ENOMEM, EIO, ECLOSED, EPERM = -8, -9, -10, -11, -12, -13
 EREADERS, EMFILE = -15, -16
 
 OPT_SYNC, OPT_SYNC_INTERVAL_MS, OPT_MAX_STORE_BYTES, OPT_MAX_CHANNELS, OPT_MAX_PAYLOAD, OPT_READONLY = 1, 2, 3, 4, 5, 6
-OPT_MAX_READERS = 7
+OPT_MAX_READERS, OPT_DEDUP_WINDOW_MS = 7, 8
 NAK_DELAY_MAX_MS = 86400000
 GROUP_DURABLE, GROUP_QUEUE, GROUP_DURABLE_QUEUE, GROUP_NAME_CAP = 1, 2, 3, 402
 OPT_MAX_MSGS, OPT_MAX_BYTES, OPT_MAX_AGE_MS, OPT_MAX_SUBS = 16, 17, 18, 19
@@ -61,7 +61,7 @@ _ACK_MODES = {"manual": ACK_MANUAL, "auto": ACK_AUTO, "none": ACK_NONE}
 _SYNCS = {"always": SYNC_ALWAYS, "interval": SYNC_INTERVAL, "none": SYNC_NONE}
 _STORE_KEYS = {"sync": OPT_SYNC, "sync_interval_ms": OPT_SYNC_INTERVAL_MS, "max_store_bytes": OPT_MAX_STORE_BYTES,
                "max_channels": OPT_MAX_CHANNELS, "max_payload": OPT_MAX_PAYLOAD, "readonly": OPT_READONLY,
-               "max_readers": OPT_MAX_READERS}
+               "max_readers": OPT_MAX_READERS, "dedup_window_ms": OPT_DEDUP_WINDOW_MS}
 _LIMIT_KEYS = {"max_msgs": OPT_MAX_MSGS, "max_bytes": OPT_MAX_BYTES, "max_age_ms": OPT_MAX_AGE_MS,
                "max_subs": OPT_MAX_SUBS}
 
@@ -334,9 +334,13 @@ class Channel(_Handle):
     def _free(self, ptr):
         lib.streamlog_channel_close(ptr)
 
-    def append(self, data: Union[bytes, str], headers=None) -> int:
+    def append(self, data: Union[bytes, str], headers=None, msg_id: Optional[str] = None) -> int:
         """Store one message (str is UTF-8 encoded), with optional headers (a dict or
-        (name, value) pairs, kept in order); returns its sequence."""
+        (name, value) pairs, kept in order); returns its sequence. With msg_id, a retry of
+        the same id within the store's dedup window stores nothing and returns the first
+        append's sequence (see append_once to learn which happened)."""
+        if msg_id is not None:
+            return self.append_once(data, msg_id, headers)[0]
         b = _bytes(data)
         seq = c_uint64()
         if headers:
@@ -345,6 +349,16 @@ class Channel(_Handle):
         else:
             _check(lib.streamlog_append(self._live(), b, len(b), byref(seq)))
         return seq.value
+
+    def append_once(self, data: Union[bytes, str], msg_id: str, headers=None) -> tuple:
+        """Idempotent append: (sequence, duplicate) where duplicate says msg_id was
+        appended within the dedup window and nothing was stored now."""
+        b = _bytes(data)
+        h = _header_block(headers) if headers else None
+        seq, dup = c_uint64(), c_int()
+        _check(lib.streamlog_append_once(self._live(), _bytes(msg_id), h, len(h) if h else 0, b, len(b),
+                                         byref(seq), byref(dup)))
+        return seq.value, bool(dup.value)
 
     def append_expect(self, data: Union[bytes, str], expected_last_seq: int) -> int:
         """Append only if the channel's last sequence is expected_last_seq, else raise Conflict."""

@@ -88,6 +88,8 @@ _prototypes = {
     "streamlog_msg_time": (c_int64, [P]),
     "streamlog_msg_data": (c_void_p, [P, POINTER(c_size_t)]),
     "streamlog_msg_headers": (c_void_p, [P, POINTER(c_size_t)]),
+    "streamlog_append_once": (c_int, [P, c_char_p, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(c_uint64),
+                                      POINTER(c_int)]),
     "streamlog_append_msg": (c_int, [P, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(c_uint64)]),
     "streamlog_msg_redelivery_count": (c_uint32, [P]),
     "streamlog_get": (c_int, [P, c_uint64, PP]),

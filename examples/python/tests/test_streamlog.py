@@ -41,6 +41,9 @@ def test_append_get_iter_stats(store):
     with pytest.raises(streamlog.Conflict):
         ch.append_batch([b"e3", b"e4"], expected_last_seq=6)
     assert ch.stats()["last_seq"] == 8
+    once = ch.append_once(b"pay", "payment-1")
+    assert once[1] is False and ch.append_once(b"pay", "payment-1") == (once[0], True)
+    assert ch.append(b"pay", msg_id="payment-1") == once[0]
     hseq = ch.append(b"evt", headers={"Type": "OrderPlaced", "Correlation-Id": "42"})
     m = ch.get(hseq)
     assert m.headers == [("Type", "OrderPlaced"), ("Correlation-Id", "42")] and m.header("type") == "OrderPlaced"
@@ -48,7 +51,7 @@ def test_append_get_iter_stats(store):
     with pytest.raises(streamlog.InvalidArgument):
         ch.append(b"x", headers={"Bad Name": "v"})
     assert ch.purge(upto=2) == 2 and ch.stats()["first_seq"] == 3
-    assert ch.purge() == 7 and ch.stats()["msgs"] == 0 and ch.append(b"z") == 10
+    assert ch.purge() == 8 and ch.stats()["msgs"] == 0 and ch.append(b"z") == 11
     assert store.channels() == ["orders"]
 
 
