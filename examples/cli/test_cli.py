@@ -141,8 +141,8 @@ def test_durables(store):
     check(json.loads(ok("durables", store, "orders", "--json")) == [], "no groups: an empty list")
     rc, _, err = run("durables", store, "nope")
     check(rc == 2, f"durables of a missing channel: {rc} {err!r}")
-    if len(sys.argv) < 3 or os.environ.get("LD_PRELOAD") or "asan" in open("/proc/self/maps").read():
-        print("durables with groups: skipped (no library path, or a sanitizer build)")
+    if len(sys.argv) < 3:
+        print("durables with groups: skipped (no library path given: a sanitizer build)")
         return
     os.environ["STREAMLOG_LIBRARY"] = sys.argv[2]
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
