@@ -90,6 +90,44 @@ static json_t *offline_json(const stan_offline *o)
     return j;
 }
 
+/* Whether the in-memory offline list already has this durable. */
+static int offline_known(const stan_channel *c, const char *client_id, const char *durable, const char *queue)
+{
+    for (const stan_offline *o = c ? c->offline : NULL; o; o = o->next)
+        if (strcmp(o->durable, durable) == 0 &&
+            (queue ? o->queue && strcmp(o->queue, queue) == 0 : !o->queue && strcmp(o->client_id, client_id) == 0))
+            return 1;
+    return 0;
+}
+
+/* Durables in the store with no member, not already listed: those not seen since the start (a
+ * restart, or another process). The store names a plain durable "client|durable" and a durable
+ * queue group "queue:durable"; what the store does not keep (inboxes, max in flight, ack wait)
+ * is left empty or 0. */
+static void store_offline_json(streamlog_channel *h, const stan_channel *c, json_t *list)
+{
+    char name[STREAMLOG_GROUP_NAME_CAP], after[STREAMLOG_GROUP_NAME_CAP] = "";
+    int kind = 0;
+    while (streamlog_group_list_next(h, kind, after, &kind, name, sizeof name) == STREAMLOG_OK) {
+        snprintf(after, sizeof after, "%s", name);
+        streamlog_group_stats gs;
+        if (kind == STREAMLOG_GROUP_QUEUE || streamlog_group_get_stats(h, kind, name, &gs) || gs.members)
+            continue;
+        char *sep = strchr(name, kind == STREAMLOG_GROUP_DURABLE ? '|' : ':');
+        if (!sep)
+            continue; /* not one of this server's names */
+        *sep = '\0';
+        const char *client_id = kind == STREAMLOG_GROUP_DURABLE ? name : "";
+        const char *queue = kind == STREAMLOG_GROUP_DURABLE ? NULL : name;
+        if (offline_known(c, client_id, sep + 1, queue))
+            continue;
+        stan_offline o = {.client_id = (char *)client_id, .durable = sep + 1, .queue = (char *)queue,
+                          .inbox = "", .ack_inbox = "", .last_sent = gs.next_seq ? gs.next_seq - 1 : 0,
+                          .pending = gs.pending};
+        json_array_append_new(list, offline_json(&o));
+    }
+}
+
 static json_t *client_json(stan_client *c, int subs)
 {
     size_t n = 0;
@@ -145,10 +183,16 @@ static json_t *channel_json(stan_server *s, const char *name, stan_channel *c, i
         json_t *list = json_array();
         for (stan_sub *x = c ? c->subs : NULL; x; x = x->next_in_chan)
             json_array_append_new(list, sub_json(x));
-        /* durables seen since the start whose subscription is closed, as nats-streaming-server
-         * lists its offline durables (with the client ID they had) */
+        /* durables whose subscription is closed, as nats-streaming-server lists its offline
+         * durables: those seen since the start with the client ID they had, then the store's */
         for (stan_offline *x = c ? c->offline : NULL; x; x = x->next)
             json_array_append_new(list, offline_json(x));
+        streamlog_channel *h = c ? c->ch : NULL;
+        if (h || streamlog_channel_open(s->store, name, 0, NULL, &h) == STREAMLOG_OK) {
+            store_offline_json(h, c, list);
+            if (!c)
+                streamlog_channel_close(h);
+        }
         json_object_set_new(o, "subscriptions", list);
     }
     return o;
