@@ -246,13 +246,20 @@ static uint64_t map_headroom(uint64_t max_store_bytes)
     return headroom < ((uint64_t)8 << 20) ? (uint64_t)8 << 20 : headroom;
 }
 
-/* Stamp a new store with its format, in its first commit. */
+/* Stamp a new store with its format, in its first commit, unless another
+ * process did since we looked: stamping again would reset the channel id
+ * counter under channels it already created. */
 static int stamp_format(sl_env *env)
 {
     sl_txn t;
+    uint64_t format = 0;
     int rc = sl_write_begin(env, &t);
     if (rc)
         return rc;
+    if ((rc = sl_meta_get(&t, SL_META_FORMAT, &format)) || format) {
+        sl_abort(&t);
+        return rc;
+    }
     rc = sl_meta_put(&t, SL_META_FORMAT, SL_STORE_FORMAT);
     if (!rc)
         rc = sl_meta_put(&t, SL_META_NEXT_CHAN_ID, 1);

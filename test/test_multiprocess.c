@@ -554,6 +554,65 @@ START_TEST(killed_reader_does_not_grow_file)
 }
 END_TEST
 
+/* ---- several processes creating one new store at once ---- */
+
+enum { CREATORS = 4, CREATOR_MSGS = 20 };
+
+static void creator_child(void *p)
+{
+    struct del_arg *a = p;
+    int me = a->ready_fd; /* the child's number */
+    gate_wait(a->go);
+    streamlog_store *st = NULL;
+    CCHECK(streamlog_open(tu_store, NULL, &st));
+    char name[16];
+    snprintf(name, sizeof name, "c%d", me);
+    streamlog_channel *ch = NULL;
+    CCHECK(streamlog_channel_open(st, name, STREAMLOG_CREATE, NULL, &ch));
+    for (int i = 0; i < CREATOR_MSGS; i++)
+        CCHECK(streamlog_append(ch, name, strlen(name), NULL));
+    streamlog_channel_close(ch);
+    CCHECK(streamlog_close(st));
+}
+
+/* Processes that create a new store at the same moment, each with its own
+ * channel: every channel holds its own messages only. A second stamping of
+ * the new store once reset the channel id counter, and two channels shared
+ * one id (and so their messages). */
+START_TEST(concurrent_creation_of_a_store)
+{
+    for (int round = 0; round < 5; round++) {
+        char path[sizeof tu_store + 16];
+        snprintf(path, sizeof path, "%s", tu_store);
+        tu_rm_rf(path);
+        struct gate go;
+        gate_init(&go);
+        struct del_arg args[CREATORS];
+        struct child c[CREATORS];
+        for (int i = 0; i < CREATORS; i++) {
+            args[i] = (struct del_arg){ NULL, i, &go };
+            c[i] = spawn(creator_child, &args[i]);
+        }
+        gate_open(&go);
+        for (int i = 0; i < CREATORS; i++)
+            reap(c[i], "creator");
+        streamlog_store *st = tu_open(NULL);
+        for (int i = 0; i < CREATORS; i++) {
+            char name[16];
+            snprintf(name, sizeof name, "c%d", i);
+            streamlog_channel *ch = tu_chan(st, name, NULL);
+            streamlog_channel_stats s = tu_stats(ch);
+            ck_assert_msg(s.msgs == CREATOR_MSGS, "round %d: channel %s holds %llu messages", round, name,
+                          (unsigned long long)s.msgs);
+            for (uint64_t q = 1; q <= CREATOR_MSGS; q++)
+                tu_expect_msg(ch, q, name, strlen(name));
+            streamlog_channel_close(ch);
+        }
+        TU_OK(streamlog_close(st));
+    }
+}
+END_TEST
+
 /* ---- processes with different MAX_STORE_BYTES ---- */
 
 enum { GROW_BATCHES = 100, GROW_LEN = 1000 };
@@ -687,6 +746,7 @@ static Suite *multiprocess_suite(void)
     tcase_add_test(tc, large_writes_seen_by_other_process);
     tcase_add_test(tc, killed_reader_does_not_grow_file);
     tcase_add_test(tc, different_store_limits);
+    tcase_add_test(tc, concurrent_creation_of_a_store);
     suite_add_tcase(s, tc);
     return s;
 }
