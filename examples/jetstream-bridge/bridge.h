@@ -64,6 +64,12 @@ typedef struct jsb_conn {
     jsCtx *js;
 } jsb_conn;
 
+/* The text of the last NATS error of this thread, or of status s when there is none. */
+const char *jsb_nats_error(natsStatus s);
+
+/* Set the servers of a comma-separated URL list. */
+natsStatus jsb_set_servers(natsOptions *o, const char *list);
+
 /* Connect (retrying in the background for ever: an unreachable server is never an error),
  * and create the JetStream context with `jsopts` (may be NULL). */
 int  jsb_connect(jsb_conn *c, const jsb_config *cfg, jsOptions *jsopts, const char *name);

@@ -153,11 +153,11 @@ static int ensure_consumer(in_bridge *b)
             return -1;
         }
         if (jerr == JSNotEnabledErr || (jerr && jerr != JSConsumerNotFoundErr)) {
-            jsb_log("consumer %s on stream %s: %s (code %d)", cfg->consumer, cfg->stream, nats_GetLastError(NULL),
+            jsb_log("consumer %s on stream %s: %s (code %d)", cfg->consumer, cfg->stream, jsb_nats_error(s),
                     (int)jerr);
             return -1;
         }
-        jsb_log("consumer %s: %s; retrying", cfg->consumer, nats_GetLastError(NULL));
+        jsb_log("consumer %s: %s; retrying", cfg->consumer, jsb_nats_error(s));
         return 0;
     }
     if (ci->Config && ci->Config->DeliverSubject) {
@@ -184,7 +184,7 @@ static int ensure_consumer(in_bridge *b)
     jerr = 0;
     s = js_PullSubscribe(&b->sub, b->conn.js, b->filter[0] ? b->filter : NULL, cfg->consumer, NULL, &so, &jerr);
     if (s != NATS_OK) {
-        jsb_log("pull subscription to %s: %s; retrying", cfg->consumer, nats_GetLastError(NULL));
+        jsb_log("pull subscription to %s: %s; retrying", cfg->consumer, jsb_nats_error(s));
         b->sub = NULL;
         return 0;
     }
@@ -236,7 +236,7 @@ static int fill_gap(in_bridge *b, uint64_t from, uint64_t to, item **out, size_t
         if (st != NATS_OK) {
             if (jerr == JSNoMessageFoundErr || st == NATS_NOT_FOUND)
                 continue;
-            jsb_log("reading stream sequence %" PRIu64 ": %s", s, nats_GetLastError(NULL));
+            jsb_log("reading stream sequence %" PRIu64 ": %s", s, jsb_nats_error(st));
             return -1;
         }
         if (b->filter[0] && !subject_matches(b->filter, natsMsg_GetSubject(m))) {
@@ -398,7 +398,7 @@ static int run(in_bridge *b)
         if (s != NATS_OK && s != NATS_TIMEOUT) {
             b->errors++;
             if (attempt < 3 || attempt % 10 == 0)
-                jsb_log("fetch from %s: %s; retrying", cfg->consumer, nats_GetLastError(NULL));
+                jsb_log("fetch from %s: %s; retrying", cfg->consumer, jsb_nats_error(s));
             jsb_sleep(jsb_backoff_ms(attempt++), b->stop);
             continue;
         }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -62,7 +63,8 @@ static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
 
 static void on_disconnected(natsConnection *nc, void *closure)
 {
-    (void)nc;
+    if (natsConnection_IsClosed(nc))
+        return; /* the bridge is closing it */
     jsb_log("%s: disconnected from NATS, reconnecting with backoff", (const char *)closure);
 }
 
@@ -73,12 +75,33 @@ static void on_reconnected(natsConnection *nc, void *closure)
     jsb_log("%s: connected to %s", (const char *)closure, url);
 }
 
+const char *jsb_nats_error(natsStatus s)
+{
+    const char *t = nats_GetLastError(NULL);
+    return t && *t ? t : natsStatus_GetText(s);
+}
+
+natsStatus jsb_set_servers(natsOptions *o, const char *list)
+{
+    /* natsOptions_SetURL did not take a comma-separated list here (libnats 3.4.1): split it */
+    char *copy = strdup(list);
+    const char *urls[64];
+    int n = 0;
+    if (!copy)
+        return NATS_NO_MEMORY;
+    for (char *save = NULL, *t = strtok_r(copy, ", ", &save); t && n < 64; t = strtok_r(NULL, ", ", &save))
+        urls[n++] = t;
+    natsStatus s = n ? natsOptions_SetServers(o, urls, n) : NATS_INVALID_ARG;
+    free(copy);
+    return s;
+}
+
 int jsb_connect(jsb_conn *c, const jsb_config *cfg, jsOptions *jsopts, const char *name)
 {
     natsOptions *o = NULL;
     natsStatus s = natsOptions_Create(&o);
     if (s == NATS_OK)
-        s = natsOptions_SetURL(o, cfg->server);
+        s = jsb_set_servers(o, cfg->server);
     if (s == NATS_OK)
         s = natsOptions_SetName(o, name);
     if (s == NATS_OK)

@@ -6,11 +6,14 @@
  * is acked only when JetStream's PubAck for it arrives.
  *
  * Exactly once, in order, per channel:
- *   - Every publish carries Nats-Expected-Last-Subject-Sequence: the stream sequence the
- *     channel's previous message got (or is predicted to get while it is still in flight).
- *     JetStream refuses a message whose predecessor is not the last on its subject, so when
- *     one publish is lost (a dropped connection, a leader election) none behind it can land
- *     first: the stream never holds a channel's messages out of order or with a gap.
+ *   - Every publish carries Nats-Expected-Last-Sequence: the stream sequence the previous
+ *     publish got, or is predicted to get while it is still in flight (the bridge's publishes
+ *     take consecutive stream sequences). JetStream refuses a message when the stream's last
+ *     sequence is not the expected one, so when one publish is lost (a dropped connection, a
+ *     leader election) none behind it can land first: the stream never holds a channel's
+ *     messages out of order or with a gap. (The per-subject variant of the header cannot be
+ *     pipelined on a clustered stream: nats-server 2.9 checks it against the messages already
+ *     applied, so a channel's second message in flight is refused.)
  *   - After any failure the bridge stops publishing, waits for the window to drain, and
  *     resyncs each failed channel from the stream itself: the last message on the channel's
  *     subject carries the origin sequence (Streamlog-Sequence), so every held message up to it
@@ -23,7 +26,7 @@
  *     the resync read the subject's last message.
  * Predictions assume the bridge is the only publisher on the stream; when another publisher
  * interleaves, a prediction fails, the server refuses, and the bridge resyncs: still correct,
- * only slower. */
+ * only slower. So the stream should be the bridge's own. */
 #include "bridge.h"
 
 #include <errno.h>
@@ -37,7 +40,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#define HDR_EXPECT  "Nats-Expected-Last-Subject-Sequence"
+#define HDR_EXPECT  "Nats-Expected-Last-Sequence"
 #define HDR_MSGID   "Nats-Msg-Id"
 #define HDR_STORE   "Streamlog-Store"
 #define HDR_CHANNEL "Streamlog-Channel"
@@ -63,8 +66,6 @@ typedef struct chan {
     size_t cap, head, len;
     size_t next_send;     /* ring offset of the first entry not yet sent */
     uint64_t taken;       /* highest sequence received from the subscription */
-    uint64_t chain;       /* expected last subject sequence for the next publish */
-    uint64_t last_done_sseq;
     uint64_t origin_last; /* origin sequence of the subject's last message at the last resync */
     int synced, need_resync;
     uint64_t published, duplicates, skipped, errors, published_at_status;
@@ -254,7 +255,6 @@ static void handle_completion(out_bridge *b, completion *cp)
             c->published++, b->total_published++;
         if (!cp->dup && cp->sseq > b->max_sseq)
             b->max_sseq = cp->sseq;
-        c->last_done_sseq = cp->sseq;
         b->round_ok = 1;
         b->fail_streak = 0;
         /* A wrong prediction (another publisher, or a duplicate that did not grow the stream)
@@ -334,8 +334,8 @@ static int add_channel(out_bridge *b, const char *name)
         rc = streamlog_subscribe(c->ch, o, &c->sub);
     streamlog_opts_free(o);
     if (rc == STREAMLOG_EEXIST) {
-        jsb_log("channel '%s': another streamlog-jetstream is already mirroring it to stream %s (durable %s)", name,
-                b->cfg->stream, b->durable);
+        jsb_log("channel '%s': another streamlog-jetstream is already mirroring it to stream %s (%s)", name,
+                b->cfg->stream, streamlog_errmsg());
         goto fail;
     }
     if (rc) {
@@ -483,10 +483,9 @@ static int resync_channel(out_bridge *b, chan *c)
     natsMsg *m = NULL;
     jsErrCode jerr = 0;
     natsStatus s = js_GetLastMsg(&m, b->conn.js, b->cfg->stream, c->subject, NULL, &jerr);
-    uint64_t sseq = 0, origin = 0;
+    uint64_t origin = 0;
     if (s == NATS_OK) {
         const char *v;
-        sseq = natsMsg_GetSequence(m);
         if (natsMsgHeader_Get(m, HDR_STORE, &v) == NATS_OK && strcmp(v, b->store_id) == 0 &&
             natsMsgHeader_Get(m, HDR_SEQ, &v) == NATS_OK)
             origin = strtoull(v, NULL, 10);
@@ -495,11 +494,10 @@ static int resync_channel(out_bridge *b, chan *c)
                     c->name, c->subject, b->store_id);
         natsMsg_Destroy(m);
     } else if (jerr != JSNoMessageFoundErr && s != NATS_NOT_FOUND) {
-        set_error(c, "resync: %s (code %d)", nats_GetLastError(NULL), (int)jerr);
+        set_error(c, "resync: %s (code %d)", natsStatus_GetText(s), (int)jerr);
         jsb_log("channel %s: reading the last message of %s: %s", c->name, c->subject, c->last_error);
         return -1;
     }
-    c->chain = c->last_done_sseq = sseq;
     c->origin_last = origin;
     c->synced = 1;
     c->need_resync = 0;
@@ -526,6 +524,10 @@ static void finish_drain(out_bridge *b)
     int64_t now = jsb_now_ms();
     if (now < b->resume_at)
         return;
+    if (natsConnection_Status(b->conn.nc) != NATS_CONN_STATUS_CONNECTED) {
+        b->resume_at = now + 100; /* the client reconnects with its own backoff */
+        return;
+    }
     int failed = 0;
     for (size_t i = 0; i < b->nchans; i++)
         if (b->chans[i]->need_resync)
@@ -556,8 +558,6 @@ static void finish_drain(out_bridge *b)
         for (size_t j = 0; j < c->len; j++)
             if (ring_at(c, j)->state != E_DONE)
                 ring_at(c, j)->state = E_QUEUED;
-        if (c->synced)
-            c->chain = c->last_done_sseq;
     }
     b->next_pred = b->max_sseq + 1;
     b->window_cur = 1;
@@ -574,7 +574,7 @@ static int set_header_u64(natsMsg *m, const char *key, uint64_t v)
     return natsMsgHeader_Set(m, key, buf) != NATS_OK;
 }
 
-static int publish(out_bridge *b, chan *c, entry *e)
+static natsStatus publish(out_bridge *b, chan *c, entry *e)
 {
     natsMsg *m = NULL;
     char id[512];
@@ -587,7 +587,7 @@ static int publish(out_bridge *b, chan *c, entry *e)
     if (s == NATS_OK)
         s = natsMsgHeader_Set(m, HDR_CHANNEL, c->name);
     if (s == NATS_OK && (set_header_u64(m, HDR_SEQ, e->seq) || set_header_u64(m, HDR_TIME, (uint64_t)e->time) ||
-                         set_header_u64(m, HDR_EXPECT, c->chain)))
+                         set_header_u64(m, HDR_EXPECT, e->pred - 1)))
         s = NATS_ERR;
     if (s == NATS_OK) {
         jsPubOptions po;
@@ -595,11 +595,9 @@ static int publish(out_bridge *b, chan *c, entry *e)
         po.MaxWait = b->cfg->ack_timeout_ms;
         s = js_PublishMsgAsync(b->conn.js, &m, &po);
     }
-    if (s != NATS_OK) {
+    if (s != NATS_OK)
         natsMsg_Destroy(m);
-        return -1;
-    }
-    return 0;
+    return s;
 }
 
 static void send_some(out_bridge *b)
@@ -623,19 +621,19 @@ static void send_some(out_bridge *b)
             continue;
         }
         e->pred = b->next_pred;
-        if (publish(b, c, e)) {
+        natsStatus s = publish(b, c, e);
+        if (s != NATS_OK) {
             e->state = E_FAILED;
             c->errors++;
             b->total_errors++;
             c->need_resync = 1;
-            set_error(c, "publish: %s", nats_GetLastError(NULL));
+            set_error(c, "publish: %s", jsb_nats_error(s));
             jsb_log("channel %s: publish: %s", c->name, c->last_error);
             b->draining = 1;
             return;
         }
         e->state = E_INFLIGHT;
         b->next_pred++;
-        c->chain = e->pred;
         c->next_send++;
         b->inflight++;
         b->rr++;
@@ -653,6 +651,8 @@ static int ensure_stream(out_bridge *b)
     jsErrCode jerr = 0;
     natsStatus s = js_GetStreamInfo(&si, b->conn.js, cfg->stream, NULL, &jerr);
     if (s == NATS_OK) {
+        b->max_sseq = si->State.LastSeq;
+        b->next_pred = b->max_sseq + 1;
         jsStreamInfo_Destroy(si);
         return 1;
     }
@@ -661,7 +661,7 @@ static int ensure_stream(out_bridge *b)
         return -1;
     }
     if (jerr != JSStreamNotFoundErr && s != NATS_NOT_FOUND) {
-        jsb_log("stream %s: %s; retrying", cfg->stream, nats_GetLastError(NULL));
+        jsb_log("stream %s: %s; retrying", cfg->stream, jsb_nats_error(s));
         return 0;
     }
     if (!cfg->create_stream) {
@@ -692,10 +692,10 @@ static int ensure_stream(out_bridge *b)
     }
     if (jerr == JSStreamInvalidConfig || jerr == JSStreamSubjectOverlapErr || jerr == JSStreamReplicasNotSupportedErr ||
         jerr == JSInsufficientResourcesErr) {
-        jsb_log("creating stream %s: %s (code %d)", cfg->stream, nats_GetLastError(NULL), (int)jerr);
+        jsb_log("creating stream %s: %s (code %d)", cfg->stream, jsb_nats_error(s), (int)jerr);
         return -1;
     }
-    jsb_log("creating stream %s: %s; retrying", cfg->stream, nats_GetLastError(NULL));
+    jsb_log("creating stream %s: %s; retrying", cfg->stream, jsb_nats_error(s));
     return 0;
 }
 

@@ -91,7 +91,13 @@ static int connect_js(const char *url, natsConnection **nc, jsCtx **js)
 {
     natsOptions *o = NULL;
     natsOptions_Create(&o);
-    natsOptions_SetURL(o, url);
+    char *copy = strdup(url);
+    const char *urls[16];
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(copy, ",", &save); t && n < 16; t = strtok_r(NULL, ",", &save))
+        urls[n++] = t;
+    natsOptions_SetServers(o, urls, n);
+    free(copy);
     natsOptions_SetTimeout(o, 5000);
     natsStatus s = natsConnection_Connect(nc, o);
     natsOptions_Destroy(o);

@@ -112,6 +112,10 @@ def stream_msgs(url, stream):
 
 
 def appenders(store, channels, count, rate):
+    # The store and its channels are created by one process first: the library can give two
+    # channels one id when several processes create a new store at the same moment.
+    for ch in channels:
+        tool("append", store, ch, 0)
     procs = [subprocess.Popen([TOOL, "append", store, ch, str(count), "64", str(rate)]) for ch in channels]
     STARTED.extend(procs)
     return procs
@@ -211,8 +215,9 @@ def scenario_kill(tmp):
         kills += 1
     log("killed the bridge %d times; stream holds %d" % (kills, stream_msgs(srv.url, "K")))
     wait_appenders(apps)
-    rc = bridge_run(*(args + ["--until-caught-up"]), log_path=blog)
+    rc = bridge_run(*(args + ["--until-caught-up", "--status-interval", "600000"]), log_path=blog)
     assert rc == 0, tail(blog)
+    log("last run:\n" + tail(blog, len(chans) + 1))
     r = tool("verify-out", srv.url, "K", "K", store, ",".join(chans))
     log(r.stdout.strip())
     assert "ok: 9000 messages" in r.stdout
@@ -295,8 +300,9 @@ def scenario_mirror_in(tmp):
         b.wait()
         tool("publish", srv.url, "CENTRAL", "central.events", 200, published + 1)
         published += 200
-    rc = bridge_run(*(args + ["--until-caught-up"]), log_path=blog)
+    rc = bridge_run(*(args + ["--until-caught-up", "--status-interval", "600000"]), log_path=blog)
     assert rc == 0, tail(blog)
+    log("last run: " + tail(blog, 1).strip())
     r = tool("verify-in", srv.url, "CENTRAL", store, "central")
     log(r.stdout.strip())
     assert "ok: %d messages" % published in r.stdout
@@ -345,7 +351,10 @@ def main():
                 p.kill()
                 p.wait()
     log("%s passed in %.1f s" % (sys.argv[1], time.time() - start))
-    shutil.rmtree(tmp, ignore_errors=True)
+    if os.environ.get("JSB_KEEP"):
+        log("kept " + tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
