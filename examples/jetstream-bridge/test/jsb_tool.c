@@ -154,48 +154,41 @@ static int cmd_publish(int argc, char **argv)
     return 0;
 }
 
-/* Every message of the stream, in stream order, through an ordered consumer. */
+/* Every message of the stream, in stream order, read one by one (a message get works on a
+ * cluster that lost a node, where creating a consumer may time out). */
 typedef int (*msg_fn)(void *ctx, natsMsg *m);
 
-static int each_stream_msg(const char *url, const char *stream, const char *filter, msg_fn fn, void *ctx)
+static int nats_fail(const char *what, natsStatus s)
+{
+    const char *t = nats_GetLastError(NULL);
+    fprintf(stderr, "jsb-tool: %s: %s\n", what, t && *t ? t : natsStatus_GetText(s));
+    return 1;
+}
+
+static int each_stream_msg(const char *url, const char *stream, msg_fn fn, void *ctx)
 {
     natsConnection *nc;
     jsCtx *js;
     if (connect_js(url, &nc, &js))
         return 1;
     jsStreamInfo *si = NULL;
-    if (js_GetStreamInfo(&si, js, stream, NULL, NULL) != NATS_OK)
-        return fail(nats_GetLastError(NULL));
-    uint64_t last = si->State.LastSeq, msgs = si->State.Msgs;
-    jsStreamInfo_Destroy(si);
+    natsStatus s = js_GetStreamInfo(&si, js, stream, NULL, NULL);
     int rc = 0;
-    if (msgs) {
-        jsSubOptions so;
-        jsSubOptions_Init(&so);
-        so.Stream = stream;
-        so.Ordered = true;
-        so.Config.DeliverPolicy = js_DeliverAll;
-        natsSubscription *sub = NULL;
-        if (js_SubscribeSync(&sub, js, filter, NULL, &so, NULL) != NATS_OK)
-            return fail(nats_GetLastError(NULL));
-        for (;;) {
-            natsMsg *m = NULL;
-            if (natsSubscription_NextMsg(&m, sub, 10000) != NATS_OK) {
-                rc = fail("the stream's messages stopped coming before its last sequence");
-                break;
-            }
-            jsMsgMetaData *meta = NULL;
-            uint64_t sseq = 0;
-            if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
-                sseq = meta->Sequence.Stream;
-                jsMsgMetaData_Destroy(meta);
-            }
+    uint64_t first = 1, last = 0;
+    if (s != NATS_OK)
+        rc = nats_fail("stream info", s);
+    else
+        first = si->State.FirstSeq, last = si->State.LastSeq;
+    jsStreamInfo_Destroy(si);
+    for (uint64_t seq = first; seq <= last && rc == 0; seq++) {
+        natsMsg *m = NULL;
+        jsErrCode jerr = 0;
+        s = js_GetMsg(&m, js, stream, seq, NULL, &jerr);
+        if (s == NATS_OK)
             rc = fn(ctx, m);
-            natsMsg_Destroy(m);
-            if (rc || sseq >= last)
-                break;
-        }
-        natsSubscription_Destroy(sub);
+        else if (jerr != JSNoMessageFoundErr)
+            rc = nats_fail("message get", s);
+        natsMsg_Destroy(m);
     }
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
@@ -275,9 +268,7 @@ static int cmd_verify_out(int argc, char **argv)
         if (streamlog_channel_open(oc.st, oc.names[i], 0, NULL, &oc.chs[i]))
             return fail(streamlog_errmsg());
     }
-    char filter[300];
-    snprintf(filter, sizeof filter, "%s.>", argv[4]);
-    int rc = each_stream_msg(argv[2], argv[3], filter, check_out_msg, &oc);
+    int rc = each_stream_msg(argv[2], argv[3], check_out_msg, &oc);
     for (size_t i = 0; i < oc.n && !rc; i++) {
         streamlog_channel_stats cs;
         streamlog_channel_get_stats(oc.chs[i], &cs);
@@ -334,7 +325,7 @@ static int cmd_verify_in(int argc, char **argv)
     if (streamlog_open(argv[4], NULL, &st) || streamlog_channel_open(st, argv[5], 0, NULL, &ch) ||
         streamlog_iter_open(ch, STREAMLOG_START_FIRST, 0, &ic.it))
         return fail(streamlog_errmsg());
-    int rc = each_stream_msg(argv[2], argv[3], ">", check_in_msg, &ic);
+    int rc = each_stream_msg(argv[2], argv[3], check_in_msg, &ic);
     const streamlog_msg *extra;
     if (!rc && streamlog_iter_next(ic.it, &extra) == STREAMLOG_OK) {
         fprintf(stderr, "jsb-tool: the channel has more messages than the stream (next: %" PRIu64 ")\n",
