@@ -33,6 +33,10 @@ typedef struct jsb_config {
     int window;                  /* publishes in flight at once */
     int64_t ack_timeout_ms;      /* a PubAck not back by then counts as lost */
     const char *store_id;        /* NULL: the store's own (see jsb_store_id) */
+    /* Optional: called on the bridge's thread for each message JetStream acknowledged, with its
+     * channel, sequence and commit time (Unix ns); the benchmark measures latency with it. */
+    void (*on_forwarded)(void *arg, const char *channel, uint64_t seq, int64_t time_ns);
+    void *on_forwarded_arg;
     int replicas;                /* --create-stream limits */
     int64_t max_msgs, max_bytes, max_age_ms, duplicate_window_ms;
     int memory_storage;

@@ -42,7 +42,6 @@
 
 #define HDR_EXPECT  "Nats-Expected-Last-Sequence"
 #define HDR_MSGID   "Nats-Msg-Id"
-#define HDR_STORE   "Streamlog-Store"
 #define HDR_CHANNEL "Streamlog-Channel"
 #define HDR_SEQ     "Streamlog-Sequence"
 #define HDR_TIME    "Streamlog-Time"
@@ -226,10 +225,11 @@ static void on_puback(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, v
         b->done = n;
         b->done_cap = ncap;
     }
+    int wake = b->ndone == 0; /* the loop takes the whole queue once woken */
     b->done[b->ndone++] = c;
     pthread_mutex_unlock(&b->mu);
     uint64_t one = 1;
-    if (write(b->evfd, &one, sizeof one) < 0) {
+    if (wake && write(b->evfd, &one, sizeof one) < 0) {
         /* the counter is saturated only if nobody reads it: the loop polls it */
     }
 }
@@ -253,6 +253,8 @@ static void handle_completion(out_bridge *b, completion *cp)
             c->duplicates++;
         else
             c->published++, b->total_published++;
+        if (b->cfg->on_forwarded)
+            b->cfg->on_forwarded(b->cfg->on_forwarded_arg, c->name, e->seq, e->time);
         if (!cp->dup && cp->sseq > b->max_sseq)
             b->max_sseq = cp->sseq;
         b->round_ok = 1;
@@ -326,7 +328,7 @@ static int add_channel(out_bridge *b, const char *name)
     if (!rc)
         rc = streamlog_opts_set_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST);
     if (!rc)
-        rc = streamlog_opts_set_int(o, STREAMLOG_OPT_MAX_INFLIGHT, b->cfg->window);
+        rc = streamlog_opts_set_int(o, STREAMLOG_OPT_MAX_INFLIGHT, 2 * b->cfg->window);
     /* the bridge resends by itself; the store must not redeliver what it holds */
     if (!rc)
         rc = streamlog_opts_set_int(o, STREAMLOG_OPT_ACK_WAIT_MS, 86400000);
@@ -486,7 +488,8 @@ static int resync_channel(out_bridge *b, chan *c)
     uint64_t origin = 0;
     if (s == NATS_OK) {
         const char *v;
-        if (natsMsgHeader_Get(m, HDR_STORE, &v) == NATS_OK && strcmp(v, b->store_id) == 0 &&
+        size_t il = strlen(b->store_id);
+        if (natsMsgHeader_Get(m, HDR_MSGID, &v) == NATS_OK && strncmp(v, b->store_id, il) == 0 && v[il] == ':' &&
             natsMsgHeader_Get(m, HDR_SEQ, &v) == NATS_OK)
             origin = strtoull(v, NULL, 10);
         else
@@ -582,8 +585,6 @@ static natsStatus publish(out_bridge *b, chan *c, entry *e)
     natsStatus s = natsMsg_Create(&m, c->subject, NULL, e->data, (int)e->len);
     if (s == NATS_OK)
         s = natsMsgHeader_Set(m, HDR_MSGID, id);
-    if (s == NATS_OK)
-        s = natsMsgHeader_Set(m, HDR_STORE, b->store_id);
     if (s == NATS_OK)
         s = natsMsgHeader_Set(m, HDR_CHANNEL, c->name);
     if (s == NATS_OK && (set_header_u64(m, HDR_SEQ, e->seq) || set_header_u64(m, HDR_TIME, (uint64_t)e->time) ||
@@ -776,8 +777,10 @@ static int run(out_bridge *b)
             next_scan = now + 1000;
         }
         drain_completions(b);
+        /* A channel is refilled only when it holds less than a window: taking messages (and
+         * writing the acks buffered since) once per batch, not once per PubAck. */
         for (size_t i = 0; i < b->nchans; i++)
-            if (take_messages(b->chans[i]))
+            if (b->chans[i]->len < (size_t)cfg->window && take_messages(b->chans[i]))
                 return JSB_EXIT_FAIL;
         if (ready) {
             if (b->draining && !b->inflight)
@@ -799,11 +802,13 @@ static int run(out_bridge *b)
         if (!pfd)
             return JSB_EXIT_FAIL;
         pfd[0] = (struct pollfd){.fd = b->evfd, .events = POLLIN};
+        nfds_t nfds = 1;
         for (size_t i = 0; i < b->nchans; i++)
-            pfd[i + 1] = (struct pollfd){.fd = streamlog_sub_fd(b->chans[i]->sub), .events = POLLIN};
-        /* wake for retries, status and rescans; a channel at its in-flight limit wakes on acks */
+            if (b->chans[i]->len < (size_t)cfg->window)
+                pfd[nfds++] = (struct pollfd){.fd = streamlog_sub_fd(b->chans[i]->sub), .events = POLLIN};
+        /* wake for retries, status and rescans; a full channel wakes with the PubAcks */
         int timeout = (!ready || b->draining || has_pattern || cfg->until_caught_up) ? 20 : 200;
-        poll(pfd, b->nchans + 1, timeout);
+        poll(pfd, nfds, timeout);
         free(pfd);
     }
     return b->fatal ? JSB_EXIT_FAIL : JSB_EXIT_OK;

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Scenario tests of streamlog-jetstream against real nats-server processes on loopback.
 
-usage: test_bridge.py SCENARIO   (bad-args, single, kill, server-restart, cluster, mirror-in, bench)
+usage: test_bridge.py SCENARIO   (bad-args, single, kill, server-restart, cluster, mirror-in; or bench,
+       which needs JSB_BENCH, the jsb-bench program, and takes its extra arguments from JSB_BENCH_ARGS)
 Needs JSB_BRIDGE and JSB_TOOL (set by meson test) and nats-server (Debian: apt-get install
 nats-server); without nats-server it exits 77, which meson counts as skipped.
 Every server listens on 127.0.0.1 and keeps its data in a temporary directory. No step depends
@@ -314,6 +315,28 @@ def scenario_mirror_in(tmp):
     srv.stop()
 
 
+def scenario_bench(tmp):
+    """Not a test: jsb-bench (JSB_BENCH) against a single node, then against an R3 cluster."""
+    bench = os.environ.get("JSB_BENCH", "")
+    extra = os.environ.get("JSB_BENCH_ARGS", "").split()
+    srv = Server(tmp, "single")
+    srv.start()
+    print("== single nats-server -js (file storage) ==", flush=True)
+    subprocess.run([bench, srv.url, "1"] + extra, check=True, stderr=subprocess.DEVNULL)
+    srv.stop()
+    cports = [free_port() for _ in range(3)]
+    nodes = [Server(tmp, "n%d" % (i + 1), cluster_port=cports[i], routes=cports) for i in range(3)]
+    for n in nodes:
+        n.start()
+    print("\n== 3-node JetStream cluster, R3 stream (file storage) ==", flush=True)
+    urls = ",".join(n.url for n in nodes)
+    wait_for("the cluster to take a stream", lambda: tool("publish", urls, "WARMUP", "warmup", 1,
+                                                          check=False).returncode == 0)
+    subprocess.run([bench, urls, "3"] + extra, check=True, stderr=subprocess.DEVNULL)
+    for n in nodes:
+        n.stop()
+
+
 SCENARIOS = {
     "bad-args": scenario_bad_args,
     "single": scenario_single,
@@ -321,6 +344,7 @@ SCENARIOS = {
     "server-restart": scenario_server_restart,
     "cluster": scenario_cluster,
     "mirror-in": scenario_mirror_in,
+    "bench": scenario_bench,
 }
 
 
