@@ -71,6 +71,10 @@ typedef struct jsb_conn {
 /* The text of the last NATS error of this thread, or of status s when there is none. */
 const char *jsb_nats_error(natsStatus s);
 
+/* For the tests: when the environment variable JSB_TEST_CRASH_POINT names this point, the
+ * process kills itself with SIGKILL there, as a crash at exactly that moment would. */
+void jsb_crash_point(const char *name);
+
 /* Set the servers of a comma-separated URL list. */
 natsStatus jsb_set_servers(natsOptions *o, const char *list);
 

@@ -289,7 +289,7 @@ static int handle_batch(in_bridge *b, natsMsgList *list)
         const void **data = calloc(nt, sizeof *data);
         size_t *lens = calloc(nt, sizeof *lens);
         uint64_t first = 0;
-        rc = -2; /* a store that refuses the append refuses the next one too: stop */
+        int appended = 0;
         if (data && lens) {
             for (size_t i = 0; i < nt; i++) {
                 data[i] = natsMsg_GetData(todo[i].msg);
@@ -297,6 +297,7 @@ static int handle_batch(in_bridge *b, natsMsgList *list)
             }
             uint64_t js_last = todo[nt - 1].sseq;
             if (write_state(b, b->x, js_last, b->l, nt) == 0) {
+                jsb_crash_point("in-after-intent");
                 if (streamlog_append_batch(b->ch, data, lens, nt, &first))
                     jsb_log("channel %s: append: %s", b->cfg->channel, streamlog_errmsg());
                 else if (first != b->l + 1)
@@ -307,14 +308,17 @@ static int handle_batch(in_bridge *b, natsMsgList *list)
                     b->x = js_last;
                     b->l += nt;
                     b->appended += nt;
-                    rc = -1;
+                    appended = 1;
+                    jsb_crash_point("in-after-append");
                 }
             }
         }
         free(data);
         free(lens);
-        if (rc == -2)
+        if (!appended) {
+            rc = -2; /* a store that refused this append refuses the next one too: stop */
             goto out;
+        }
     }
     /* Everything fetched is now in the channel (appended now or before): ack it. */
     for (size_t i = 0; i < nf; i++)

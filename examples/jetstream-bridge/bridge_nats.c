@@ -75,6 +75,15 @@ static void on_reconnected(natsConnection *nc, void *closure)
     jsb_log("%s: connected to %s", (const char *)closure, url);
 }
 
+void jsb_crash_point(const char *name)
+{
+    const char *want = getenv("JSB_TEST_CRASH_POINT");
+    if (want && strcmp(want, name) == 0) {
+        jsb_log("test crash point %s: SIGKILL", name);
+        raise(SIGKILL);
+    }
+}
+
 const char *jsb_nats_error(natsStatus s)
 {
     const char *t = nats_GetLastError(NULL);

@@ -255,6 +255,8 @@ static void handle_completion(out_bridge *b, completion *cp)
             c->published++, b->total_published++;
         if (b->cfg->on_forwarded)
             b->cfg->on_forwarded(b->cfg->on_forwarded_arg, c->name, e->seq, e->time);
+        if (b->total_published == 100)
+            jsb_crash_point("out-before-local-ack"); /* in the stream, not acked locally */
         if (!cp->dup && cp->sseq > b->max_sseq)
             b->max_sseq = cp->sseq;
         b->round_ok = 1;

@@ -101,9 +101,9 @@ def bridge(*args, **kw):
     return p
 
 
-def bridge_run(*args, log_path, timeout=DEADLINE):
+def bridge_run(*args, log_path, timeout=DEADLINE, env=None):
     with open(log_path, "a") as logf:
-        r = subprocess.run([BRIDGE] + [str(a) for a in args], stdout=logf, stderr=logf, timeout=timeout)
+        r = subprocess.run([BRIDGE] + [str(a) for a in args], stdout=logf, stderr=logf, timeout=timeout, env=env)
     return r.returncode
 
 
@@ -201,6 +201,19 @@ def scenario_kill(tmp):
     blog = os.path.join(tmp, "bridge.log")
     args = ["out", store, "--server", srv.url, "--stream", "K", "--channels", ",".join(chans), "--create-stream",
             "--status-interval", "0"]
+    # First a crash at a chosen moment: PubAcks in, local acks not yet written.
+    for ch in chans:
+        tool("append", store, ch, 200)
+    rc = bridge_run(*args, log_path=blog, env=dict(os.environ, JSB_TEST_CRASH_POINT="out-before-local-ack"))
+    assert rc == -signal.SIGKILL, "the crash point did not fire: %d\n%s" % (rc, tail(blog))
+    rc = bridge_run(*(args + ["--until-caught-up", "--status-interval", "600000"]), log_path=blog)
+    assert rc == 0, tail(blog)
+    skipped = sum(int(w.split("=")[1]) for w in tail(blog, len(chans)).split() if w.startswith("skipped="))
+    log("after the crash point the next run found %d messages already in the stream" % skipped)
+    assert skipped > 0, "messages stored before the crash were not recognised\n" + tail(blog)
+    r = tool("verify-out", srv.url, "K", "K", store, ",".join(chans))
+    assert "ok: 600 messages" in r.stdout
+    # Then kill -9 at random moments while the application appends.
     apps = appenders(store, chans, 3000, 400)
     rnd = random.Random(int(os.environ.get("JSB_SEED", str(os.getpid()))))
     kills = 0
@@ -221,7 +234,7 @@ def scenario_kill(tmp):
     log("last run:\n" + tail(blog, len(chans) + 1))
     r = tool("verify-out", srv.url, "K", "K", store, ",".join(chans))
     log(r.stdout.strip())
-    assert "ok: 9000 messages" in r.stdout
+    assert "ok: 9600 messages" in r.stdout
     srv.stop()
 
 
@@ -292,13 +305,34 @@ def scenario_mirror_in(tmp):
     tool("publish", srv.url, "CENTRAL", "central.events", 3000, 1)
     args = ["in", store, "--server", srv.url, "--stream", "CENTRAL", "--consumer", "edge1", "--channel", "central",
             "--ack-wait", "1000", "--batch", "64", "--status-interval", "0"]
-    rnd = random.Random(int(os.environ.get("JSB_SEED", str(os.getpid()))))
+    # Crashes at chosen moments: after the append (the batch is in, JetStream has no ack: its
+    # redelivery must be recognised), after the intent record (the batch is not in: the next run
+    # appends it, from the redelivery or, when newer messages come first, by reading the gap).
     published = 3000
+    for point in ("in-after-append", "in-after-intent"):
+        rc = bridge_run(*args, log_path=blog, env=dict(os.environ, JSB_TEST_CRASH_POINT=point))
+        assert rc == -signal.SIGKILL, "crash point %s did not fire: %d\n%s" % (point, rc, tail(blog))
+        rc = bridge_run(*(args + ["--until-caught-up", "--status-interval", "600000"]), log_path=blog)
+        assert rc == 0, tail(blog)
+        status = tail(blog, 1)
+        log("after crash point %s: %s" % (point, status.strip()))
+        if point == "in-after-append":
+            assert int(status.split("duplicates=")[1].split()[0]) > 0, "the redelivery was not recognised"
+        r = tool("verify-in", srv.url, "CENTRAL", store, "central")
+        assert "ok: %d messages" % published in r.stdout
+        tool("publish", srv.url, "CENTRAL", "central.events", 500, published + 1)
+        published += 500
+    # Then kill -9 at random moments while more is published.
+    rnd = random.Random(int(os.environ.get("JSB_SEED", str(os.getpid()))))
     for i in range(15):
         b = bridge(*args, log=blog)
         time.sleep(rnd.uniform(0.05, 0.4))
-        b.kill()
-        b.wait()
+        if i == 7:  # once, a clean stop instead: SIGTERM exits 0
+            b.send_signal(signal.SIGTERM)
+            assert b.wait(timeout=DEADLINE) == 0, "SIGTERM should exit 0\n" + tail(blog)
+        else:
+            b.kill()
+            b.wait()
         tool("publish", srv.url, "CENTRAL", "central.events", 200, published + 1)
         published += 200
     rc = bridge_run(*(args + ["--until-caught-up", "--status-interval", "600000"]), log_path=blog)
