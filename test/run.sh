@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 # clang needs libclang-rt-14-dev for its sanitizers and libFuzzer
 packages=(gcc g++ clang libclang-rt-14-dev pkg-config meson ninja-build liblmdb-dev check libsqlite3-dev
-          valgrind libuv1-dev libprotobuf-c-dev protobuf-c-compiler nats-server)
+          valgrind libuv1-dev libprotobuf-c-dev protobuf-c-compiler nats-server libnats-dev python3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
