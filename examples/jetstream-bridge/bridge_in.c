@@ -160,8 +160,9 @@ static int ensure_consumer(in_bridge *b)
         jsb_log("consumer %s: %s; retrying", cfg->consumer, jsb_nats_error(s));
         return 0;
     }
-    if (ci->Config && ci->Config->DeliverSubject) {
-        jsb_log("consumer %s is a push consumer; the bridge needs a pull consumer", cfg->consumer);
+    if (ci->Config && (ci->Config->DeliverSubject || ci->Config->AckPolicy == js_AckNone)) {
+        /* without acks a message fetched by a run that then crashed would never come again */
+        jsb_log("consumer %s must be a pull consumer with acks (explicit or all)", cfg->consumer);
         jsConsumerInfo_Destroy(ci);
         return -1;
     }

@@ -242,11 +242,11 @@ static void handle_completion(out_bridge *b, completion *cp)
     entry *e = NULL;
     if (c && natsMsgHeader_Get(cp->msg, HDR_SEQ, &seqv) == NATS_OK)
         e = ring_find(c, strtoull(seqv, NULL, 10));
-    natsMsg_Destroy(cp->msg);
-    if (!e || e->state != E_INFLIGHT) {
+    if (!e || e->state != E_INFLIGHT)
         jsb_log("a PubAck for a message the bridge does not hold (subject %s)", subject ? subject : "?");
+    natsMsg_Destroy(cp->msg);
+    if (!e || e->state != E_INFLIGHT)
         return;
-    }
     b->inflight--;
     if (cp->ok) {
         if (cp->dup)
