@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Scenario tests of streamlog-jetstream against real nats-server processes on loopback.
 
-usage: test_bridge.py SCENARIO   (bad-args, single, kill, server-restart, cluster, mirror-in; or bench,
+usage: test_bridge.py SCENARIO   (bad-args, single, kill, server-restart, cluster, mirror-in, in-process; or bench,
        which needs JSB_BENCH, the jsb-bench program, and takes its extra arguments from JSB_BENCH_ARGS)
 Needs JSB_BRIDGE and JSB_TOOL (set by meson test) and nats-server (Debian: apt-get install
 nats-server); without nats-server it exits 77, which meson counts as skipped.
@@ -349,6 +349,21 @@ def scenario_mirror_in(tmp):
     srv.stop()
 
 
+def scenario_in_process(tmp):
+    """jsb_run_out() on an application's thread, stopped through its flag from another thread."""
+    srv = Server(tmp, "s1")
+    srv.start()
+    store = os.path.join(tmp, "store")
+    r = subprocess.run([os.environ["JSB_INPROCESS"], store, srv.url, "INPROC", "2000"], capture_output=True,
+                       text=True, timeout=DEADLINE)
+    log(r.stdout.strip())
+    assert r.returncode == 0, r.stdout + r.stderr[-3000:]
+    r = tool("verify-out", srv.url, "INPROC", "INPROC", store, "inproc")
+    log(r.stdout.strip())
+    assert "ok: 2000 messages" in r.stdout
+    srv.stop()
+
+
 def scenario_bench(tmp):
     """Not a test: jsb-bench (JSB_BENCH) against a single node, then against an R3 cluster."""
     bench = os.environ.get("JSB_BENCH", "")
@@ -378,6 +393,7 @@ SCENARIOS = {
     "server-restart": scenario_server_restart,
     "cluster": scenario_cluster,
     "mirror-in": scenario_mirror_in,
+    "in-process": scenario_in_process,
     "bench": scenario_bench,
 }
 
