@@ -693,8 +693,9 @@ static int ensure_stream(out_bridge *b)
                 subject, cfg->replicas, cfg->duplicate_window_ms);
         return 1;
     }
-    if (jerr == JSStreamInvalidConfig || jerr == JSStreamSubjectOverlapErr || jerr == JSStreamReplicasNotSupportedErr ||
-        jerr == JSInsufficientResourcesErr) {
+    /* what no retry can change; anything else (a cluster still forming: no leader, not enough
+     * peers yet) is retried */
+    if (jerr == JSStreamInvalidConfig || jerr == JSStreamSubjectOverlapErr || jerr == JSStreamReplicasNotSupportedErr) {
         jsb_log("creating stream %s: %s (code %d)", cfg->stream, jsb_nats_error(s), (int)jerr);
         return -1;
     }

@@ -139,10 +139,16 @@ static int make_stream(jsCtx *js, const char *name, int replicas)
     sc.SubjectsLen = 1;
     sc.Replicas = replicas;
     js_DeleteStream(js, name, NULL, NULL);
-    jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
-    natsStatus s = js_AddStream(&si, js, &sc, NULL, &jerr);
-    jsStreamInfo_Destroy(si);
+    natsStatus s = NATS_ERR;
+    /* a cluster that just formed, or just deleted the stream, may refuse for a moment */
+    for (int attempt = 0; attempt < 30 && s != NATS_OK; attempt++) {
+        jsStreamInfo *si = NULL;
+        if (attempt)
+            nanosleep(&(struct timespec){0, 500000000}, NULL);
+        s = js_AddStream(&si, js, &sc, NULL, &jerr);
+        jsStreamInfo_Destroy(si);
+    }
     if (s != NATS_OK)
         fprintf(stderr, "jsb-bench: creating %s: %s (%d)\n", name, jsb_nats_error(s), (int)jerr);
     return s != NATS_OK;

@@ -364,6 +364,12 @@ def scenario_in_process(tmp):
     srv.stop()
 
 
+def run_bench(args, log_path):
+    with open(log_path, "w") as logf:
+        r = subprocess.run(args, stderr=logf)
+    assert r.returncode == 0, "jsb-bench failed:\n" + tail(log_path)
+
+
 def scenario_bench(tmp):
     """Not a test: jsb-bench (JSB_BENCH) against a single node, then against an R3 cluster."""
     bench = os.environ.get("JSB_BENCH", "")
@@ -371,7 +377,7 @@ def scenario_bench(tmp):
     srv = Server(tmp, "single")
     srv.start()
     print("== single nats-server -js (file storage) ==", flush=True)
-    subprocess.run([bench, srv.url, "1"] + extra, check=True, stderr=subprocess.DEVNULL)
+    run_bench([bench, srv.url, "1"] + extra, os.path.join(tmp, "bench-single.log"))
     srv.stop()
     cports = [free_port() for _ in range(3)]
     nodes = [Server(tmp, "n%d" % (i + 1), cluster_port=cports[i], routes=cports) for i in range(3)]
@@ -381,7 +387,7 @@ def scenario_bench(tmp):
     urls = ",".join(n.url for n in nodes)
     wait_for("the cluster to take a stream", lambda: tool("publish", urls, "WARMUP", "warmup", 1,
                                                           check=False).returncode == 0)
-    subprocess.run([bench, urls, "3"] + extra, check=True, stderr=subprocess.DEVNULL)
+    run_bench([bench, urls, "3"] + extra, os.path.join(tmp, "bench-r3.log"))
     for n in nodes:
         n.stop()
 
