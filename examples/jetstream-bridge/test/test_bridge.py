@@ -189,6 +189,17 @@ def scenario_single(tmp):
     log(r.stdout.strip())
     assert "ok: 10200 messages" in r.stdout
     assert "status channel=orders lag=" in open(blog).read(), "no status lines"
+    # A pattern also picks up a channel created while the bridge runs.
+    b = bridge("out", store, "--server", srv.url, "--stream", "LATE", "--subject-prefix", "late",
+               "--channels", "late.>", "--create-stream", "--status-interval", "0", log=blog)
+    wait_for("stream LATE", lambda: stream_msgs(srv.url, "LATE") == 0)
+    tool("append", store, "late.new", 100)
+    wait_for("the new channel in the stream", lambda: stream_msgs(srv.url, "LATE") == 100)
+    b.send_signal(signal.SIGTERM)
+    assert b.wait(timeout=DEADLINE) == 0, tail(blog)
+    r = tool("verify-out", srv.url, "LATE", "late", store, "late.new")
+    log(r.stdout.strip())
+    assert "ok: 100 messages" in r.stdout
     srv.stop()
 
 
