@@ -11,9 +11,9 @@
  *     take consecutive stream sequences). JetStream refuses a message when the stream's last
  *     sequence is not the expected one, so when one publish is lost (a dropped connection, a
  *     leader election) none behind it can land first: the stream never holds a channel's
- *     messages out of order or with a gap. (The per-subject variant of the header cannot be
- *     pipelined on a clustered stream: nats-server 2.9 checks it against the messages already
- *     applied, so a channel's second message in flight is refused.)
+ *     messages out of order or with a gap. (The per-subject variant of the header could not be
+ *     pipelined on an R3 stream: nats-server 2.9.10 refused a channel's second message in
+ *     flight with "wrong last sequence".)
  *   - After any failure the bridge stops publishing, waits for the window to drain, and
  *     resyncs each failed channel from the stream itself: the last message on the channel's
  *     subject carries the origin sequence (Streamlog-Sequence), so every held message up to it
@@ -102,7 +102,7 @@ typedef struct out_bridge {
     uint64_t next_pred, max_sseq;
     uint64_t resyncs, total_published, total_errors, published_at_status;
     int64_t status_at, status_prev;
-    int fatal;
+    int ready, fatal;   /* ready: the stream exists */
 } out_bridge;
 
 static uint64_t hash_str(const char *s)
@@ -443,7 +443,13 @@ static int grow_ring(chan *c)
     return 0;
 }
 
-static int take_messages(chan *c)
+static int can_send(out_bridge *b);
+static int send_next(out_bridge *b, chan *c);
+
+/* Take what the subscription delivers; each message is published as soon as it is taken (when
+ * the window allows), before the next streamlog_sub_next(), which may wait for the store's
+ * write lock to record the acks buffered since. */
+static int take_messages(out_bridge *b, chan *c)
 {
     for (;;) {
         const streamlog_msg *m;
@@ -476,6 +482,8 @@ static int take_messages(chan *c)
         if (len)
             memcpy(e->data, data, len);
         c->len++;
+        if (can_send(b))
+            send_next(b, c);
     }
 }
 
@@ -603,44 +611,56 @@ static natsStatus publish(out_bridge *b, chan *c, entry *e)
     return s;
 }
 
+static int can_send(out_bridge *b)
+{
+    return b->ready && !b->draining && b->inflight < b->window_cur && !*b->stop && jsb_now_ms() >= b->resume_at;
+}
+
+/* Publish channel c's next unsent message: 1 when one went out, 0 when it has none, -1 on a
+ * failure (the bridge is then draining). */
+static int send_next(out_bridge *b, chan *c)
+{
+    while (c->next_send < c->len && ring_at(c, c->next_send)->state == E_DONE)
+        c->next_send++;
+    if (c->next_send >= c->len)
+        return 0;
+    if (!c->synced) {
+        if (resync_channel(b, c)) {
+            b->draining = 1;
+            c->need_resync = 1;
+            return -1;
+        }
+        return send_next(b, c); /* the resync may have found some of them stored */
+    }
+    entry *e = ring_at(c, c->next_send);
+    e->pred = b->next_pred;
+    natsStatus s = publish(b, c, e);
+    if (s != NATS_OK) {
+        e->state = E_FAILED;
+        c->errors++;
+        b->total_errors++;
+        c->need_resync = 1;
+        set_error(c, "publish: %s", jsb_nats_error(s));
+        jsb_log("channel %s: publish: %s", c->name, c->last_error);
+        b->draining = 1;
+        return -1;
+    }
+    e->state = E_INFLIGHT;
+    b->next_pred++;
+    c->next_send++;
+    b->inflight++;
+    return 1;
+}
+
+/* Fill the window, one message per channel in turn. */
 static void send_some(out_bridge *b)
 {
     size_t idle = 0;
-    while (!b->draining && b->inflight < b->window_cur && b->nchans && idle < b->nchans && !*b->stop) {
-        chan *c = b->chans[b->rr % b->nchans];
-        if (c->next_send >= c->len) {
-            b->rr++;
-            idle++;
-            continue;
-        }
-        if (!c->synced && resync_channel(b, c)) {
-            b->draining = 1;
-            c->need_resync = 1;
+    while (b->nchans && idle < b->nchans && can_send(b)) {
+        int r = send_next(b, b->chans[b->rr++ % b->nchans]);
+        if (r < 0)
             return;
-        }
-        entry *e = ring_at(c, c->next_send);
-        if (e->state == E_DONE) {
-            c->next_send++;
-            continue;
-        }
-        e->pred = b->next_pred;
-        natsStatus s = publish(b, c, e);
-        if (s != NATS_OK) {
-            e->state = E_FAILED;
-            c->errors++;
-            b->total_errors++;
-            c->need_resync = 1;
-            set_error(c, "publish: %s", jsb_nats_error(s));
-            jsb_log("channel %s: publish: %s", c->name, c->last_error);
-            b->draining = 1;
-            return;
-        }
-        e->state = E_INFLIGHT;
-        b->next_pred++;
-        c->next_send++;
-        b->inflight++;
-        b->rr++;
-        idle = 0;
+        idle = r ? 0 : idle + 1;
     }
 }
 
@@ -754,7 +774,7 @@ static int caught_up(out_bridge *b)
 static int run(out_bridge *b)
 {
     const jsb_config *cfg = b->cfg;
-    int ready = 0, attempt = 0;
+    int attempt = 0;
     int64_t next_try = 0, next_scan = 0;
     int has_pattern = 0;
     for (size_t i = 0; i < cfg->nchannels; i++) {
@@ -766,13 +786,13 @@ static int run(out_bridge *b)
     b->status_at = jsb_now_ms() + cfg->status_interval_ms;
     while (!*b->stop && !b->fatal) {
         int64_t now = jsb_now_ms();
-        if (!ready && now >= next_try) {
+        if (!b->ready && now >= next_try) {
             int r = ensure_stream(b);
             if (r < 0)
                 return JSB_EXIT_FAIL;
             if (r == 0)
                 next_try = now + jsb_backoff_ms(attempt++);
-            ready = r;
+            b->ready = r;
         }
         if (has_pattern && now >= next_scan) {
             if (scan_channels(b))
@@ -783,19 +803,16 @@ static int run(out_bridge *b)
         /* A channel is refilled only when it holds less than a window: taking messages (and
          * writing the acks buffered since) once per batch, not once per PubAck. */
         for (size_t i = 0; i < b->nchans; i++)
-            if (b->chans[i]->len < (size_t)cfg->window && take_messages(b->chans[i]))
+            if (b->chans[i]->len < (size_t)cfg->window && take_messages(b, b->chans[i]))
                 return JSB_EXIT_FAIL;
-        if (ready) {
-            if (b->draining && !b->inflight)
-                finish_drain(b);
-            if (jsb_now_ms() >= b->resume_at)
-                send_some(b);
-        }
+        if (b->ready && b->draining && !b->inflight)
+            finish_drain(b);
+        send_some(b);
         if (cfg->status_interval_ms && now >= b->status_at) {
             print_status(b);
             b->status_at = now + cfg->status_interval_ms;
         }
-        if (cfg->until_caught_up && ready && caught_up(b)) {
+        if (cfg->until_caught_up && b->ready && caught_up(b)) {
             if (!has_pattern || (scan_channels(b) == 0 && caught_up(b))) {
                 jsb_log("caught up: every message of the selected channels is in stream %s", cfg->stream);
                 break;
@@ -810,7 +827,7 @@ static int run(out_bridge *b)
             if (b->chans[i]->len < (size_t)cfg->window)
                 pfd[nfds++] = (struct pollfd){.fd = streamlog_sub_fd(b->chans[i]->sub), .events = POLLIN};
         /* wake for retries, status and rescans; a full channel wakes with the PubAcks */
-        int timeout = (!ready || b->draining || has_pattern || cfg->until_caught_up) ? 20 : 200;
+        int timeout = (!b->ready || b->draining || has_pattern || cfg->until_caught_up) ? 20 : 200;
         poll(pfd, nfds, timeout);
         free(pfd);
     }
