@@ -2,11 +2,13 @@
  *   jsb-tool append STORE CHANNEL COUNT [SIZE [RATE]]  append COUNT messages ("CHANNEL#seq", padded to SIZE),
  *                                                      RATE per second (0: as fast as possible)
  *   jsb-tool last STORE CHANNEL                        print the channel's last sequence
- *   jsb-tool publish URL STREAM SUBJECT COUNT [START]  create STREAM (subject SUBJECT) if missing and
+ *   jsb-tool publish URL STREAM SUBJECT COUNT [START]  create STREAM (subjects FIRSTTOKEN.>) if missing and
  *                                                      publish COUNT messages "msg-N", N from START (default 1)
  *   jsb-tool verify-out URL STREAM PREFIX STORE CH,... the stream holds exactly each channel's messages,
  *                                                      in order, once each, with their origin headers
- *   jsb-tool verify-in URL STREAM STORE CHANNEL        the channel holds exactly the stream's messages in order
+ *   jsb-tool verify-in URL STREAM STORE CHANNEL [SUBJ] the channel holds exactly the stream's messages (on
+ *                                                      SUBJ only, when given) in order
+ *   jsb-tool consumer URL STREAM DURABLE FILTER        create a pull consumer with a subject filter
  *   jsb-tool stream-info URL STREAM                    print "MSGS LEADER" (LEADER: the cluster leader, or -)
  * Exit 0 when it did it or the check holds, 1 otherwise (with the first difference on stderr). */
 #include <inttypes.h>
@@ -123,7 +125,10 @@ static int cmd_publish(int argc, char **argv)
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
     if (js_GetStreamInfo(&si, js, argv[3], NULL, &jerr) != NATS_OK) {
-        const char *subjects[] = {argv[4]};
+        /* the stream takes every subject under the first token: PREFIX.> */
+        char subject[256];
+        snprintf(subject, sizeof subject, "%.*s.>", (int)strcspn(argv[4], "."), argv[4]);
+        const char *subjects[] = {subject};
         jsStreamConfig sc;
         jsStreamConfig_Init(&sc);
         sc.Name = argv[3];
@@ -292,12 +297,15 @@ static int cmd_verify_out(int argc, char **argv)
 
 typedef struct in_check {
     streamlog_iter *it;
+    const char *subject; /* only the stream's messages on this subject, or NULL for all */
     uint64_t n;
 } in_check;
 
 static int check_in_msg(void *ctx, natsMsg *m)
 {
     in_check *ic = ctx;
+    if (ic->subject && strcmp(natsMsg_GetSubject(m), ic->subject) != 0)
+        return 0;
     const streamlog_msg *lm;
     int rc = streamlog_iter_next(ic->it, &lm);
     if (rc) {
@@ -318,10 +326,10 @@ static int check_in_msg(void *ctx, natsMsg *m)
 static int cmd_verify_in(int argc, char **argv)
 {
     if (argc < 6)
-        return fail("verify-in URL STREAM STORE CHANNEL");
+        return fail("verify-in URL STREAM STORE CHANNEL [SUBJECT]");
     streamlog_store *st;
     streamlog_channel *ch;
-    in_check ic = {0};
+    in_check ic = {.subject = argc > 6 ? argv[6] : NULL};
     if (streamlog_open(argv[4], NULL, &st) || streamlog_channel_open(st, argv[5], 0, NULL, &ch) ||
         streamlog_iter_open(ch, STREAMLOG_START_FIRST, 0, &ic.it))
         return fail(streamlog_errmsg());
@@ -337,6 +345,29 @@ static int cmd_verify_in(int argc, char **argv)
     streamlog_iter_close(ic.it);
     streamlog_channel_close(ch);
     streamlog_close(st);
+    return rc;
+}
+
+static int cmd_consumer(int argc, char **argv)
+{
+    if (argc < 6)
+        return fail("consumer URL STREAM DURABLE FILTER");
+    natsConnection *nc;
+    jsCtx *js;
+    if (connect_js(argv[2], &nc, &js))
+        return 1;
+    jsConsumerConfig cc;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = argv[4];
+    cc.FilterSubject = argv[5];
+    cc.AckPolicy = js_AckExplicit;
+    cc.AckWait = (int64_t)1000 * 1000000;
+    jsConsumerInfo *ci = NULL;
+    natsStatus s = js_AddConsumer(&ci, js, argv[3], &cc, NULL, NULL);
+    int rc = s != NATS_OK ? nats_fail("add consumer", s) : 0;
+    jsConsumerInfo_Destroy(ci);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
     return rc;
 }
 
@@ -375,6 +406,8 @@ int main(int argc, char **argv)
         rc = cmd_verify_out(argc, argv);
     else if (strcmp(argv[1], "verify-in") == 0)
         rc = cmd_verify_in(argc, argv);
+    else if (strcmp(argv[1], "consumer") == 0)
+        rc = cmd_consumer(argc, argv);
     else if (strcmp(argv[1], "stream-info") == 0)
         rc = cmd_stream_info(argc, argv);
     else
