@@ -9,7 +9,8 @@
  *   jsb-tool verify-in URL STREAM STORE CHANNEL [SUBJ] the channel holds exactly the stream's messages (on
  *                                                      SUBJ only, when given) in order
  *   jsb-tool consumer URL STREAM DURABLE FILTER        create a pull consumer with a subject filter
- *   jsb-tool stream-info URL STREAM                    print "MSGS LEADER" (LEADER: the cluster leader, or -)
+ *   jsb-tool stream-info URL STREAM                    print "MSGS LEADER key=value..." (LEADER: the cluster
+ *                                                      leader, or -; then the stream's limits)
  * Exit 0 when it did it or the check holds, 1 otherwise (with the first difference on stderr). */
 #include <inttypes.h>
 #include <stdio.h>
@@ -384,7 +385,11 @@ static int cmd_stream_info(int argc, char **argv)
     if (js_GetStreamInfo(&si, js, argv[3], NULL, NULL) != NATS_OK)
         rc = fail(nats_GetLastError(NULL));
     else
-        printf("%" PRIu64 " %s\n", si->State.Msgs, si->Cluster && si->Cluster->Leader ? si->Cluster->Leader : "-");
+        printf("%" PRIu64 " %s max_msgs=%" PRId64 " max_bytes=%" PRId64 " max_age_ms=%" PRId64
+               " duplicates_ms=%" PRId64 " replicas=%" PRId64 " storage=%s\n",
+               si->State.Msgs, si->Cluster && si->Cluster->Leader ? si->Cluster->Leader : "-", si->Config->MaxMsgs,
+               si->Config->MaxBytes, si->Config->MaxAge / 1000000, si->Config->Duplicates / 1000000,
+               si->Config->Replicas, si->Config->Storage == js_MemoryStorage ? "memory" : "file");
     jsStreamInfo_Destroy(si);
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);

@@ -189,6 +189,17 @@ def scenario_single(tmp):
     log(r.stdout.strip())
     assert "ok: 10200 messages" in r.stdout
     assert "status channel=orders lag=" in open(blog).read(), "no status lines"
+    # --create-stream with the user's limits; the defaults when none are given.
+    assert "duplicates_ms=120000 replicas=1 storage=file" in tool("stream-info", srv.url, "EVENTS").stdout
+    rc = bridge_run("out", store, "--server", srv.url, "--stream", "LIMITED", "--channels", "orders",
+                    "--create-stream", "--max-msgs", "5000", "--max-bytes", "10000000", "--max-age", "3600000",
+                    "--duplicate-window", "60000", "--memory-storage", "--until-caught-up", log_path=blog)
+    assert rc == 0, tail(blog)
+    info = tool("stream-info", srv.url, "LIMITED").stdout
+    log("stream LIMITED: " + info.strip())
+    for want in ("2500 -", "max_msgs=5000", "max_bytes=10000000", "max_age_ms=3600000", "duplicates_ms=60000",
+                 "storage=memory"):
+        assert want in info, "%r not in %r" % (want, info)
     # A pattern also picks up a channel created while the bridge runs.
     b = bridge("out", store, "--server", srv.url, "--stream", "LATE", "--subject-prefix", "late",
                "--channels", "late.>", "--create-stream", "--status-interval", "0", log=blog)
@@ -292,6 +303,7 @@ def scenario_cluster(tmp):
     apps = appenders(store, chans, 2000, 300)
     wait_for("messages in the R3 stream", lambda: stream_msgs(urls, "R3") > 300)
     leader = tool("stream-info", urls, "R3").stdout.split()[1]
+    assert "replicas=3" in tool("stream-info", urls, "R3").stdout
     victim = next(n for n in nodes if n.name == leader)
     victim.stop(signal.SIGKILL)
     log("killed %s, the stream leader" % leader)
