@@ -140,20 +140,15 @@ static int cmd_publish(int argc, char **argv)
     }
     jsStreamInfo_Destroy(si);
     long count = atol(argv[5]), start = argc > 6 ? atol(argv[6]) : 1;
+    /* one publish at a time: the async path leaked a message now and then under ASan (libnats 3.4.1) */
     for (long i = 0; i < count; i++) {
         char buf[64];
         int n = snprintf(buf, sizeof buf, "msg-%ld", start + i);
-        if (js_PublishAsync(js, argv[4], buf, n, NULL) != NATS_OK)
+        jsPubAck *pa = NULL;
+        natsStatus s = js_Publish(&pa, js, argv[4], buf, n, NULL, NULL);
+        jsPubAck_Destroy(pa);
+        if (s != NATS_OK)
             return fail(nats_GetLastError(NULL));
-    }
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MaxWait = 30000;
-    natsStatus s = js_PublishAsyncComplete(js, &po);
-    natsMsgList pending = {0};
-    if (s != NATS_OK || js_PublishAsyncGetPendingList(&pending, js) == NATS_OK) {
-        natsMsgList_Destroy(&pending);
-        return fail("not every publish was acknowledged");
     }
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
