@@ -560,7 +560,9 @@ static size_t count_entries(const char *db)
     MDB_stat s;
     ck_assert_int_eq(mdb_env_create(&env), 0);
     ck_assert_int_eq(mdb_env_set_maxdbs(env, 16), 0);
-    ck_assert_int_eq(mdb_env_open(env, tu_store, MDB_RDONLY, 0644), 0);
+    /* a map that valgrind can give (the store's own is larger) */
+    ck_assert_int_eq(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
+    ck_assert_int_eq(mdb_env_open(env, tu_store, 0, 0644), 0);
     ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
     ck_assert_int_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
     ck_assert_int_eq(mdb_stat(txn, dbi, &s), 0);
