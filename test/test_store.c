@@ -440,6 +440,18 @@ END_TEST
  * knows the on-disk layout (named databases "msgs" and "channels", message
  * keys of channel id and sequence in order) and damages records with raw
  * LMDB while the store is closed. */
+/* The closed store's LMDB environment, opened directly (to damage or count
+ * what the library wrote), with a map valgrind can give. */
+static MDB_env *raw_env(void)
+{
+    MDB_env *env;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    ck_assert_int_eq(mdb_env_set_maxdbs(env, 16), 0);
+    ck_assert_int_eq(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
+    ck_assert_int_eq(mdb_env_open(env, tu_store, 0, 0644), 0);
+    return env;
+}
+
 /* Every message record carries a CRC32C over its key, time and payload:
  * a flipped payload byte or a record found under another key is ECORRUPT on
  * every read path, never other bytes with OK; records written before
@@ -481,10 +493,7 @@ START_TEST(checksums_catch_damage)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi msgs;
-    ck_assert_int_eq(mdb_env_create(&env), 0);
-    ck_assert_int_eq(mdb_env_set_maxdbs(env, 16), 0);
-    ck_assert_int_eq(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
-    ck_assert_int_eq(mdb_env_open(env, tu_store, 0, 0644), 0);
+    env = raw_env();
     ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
     ck_assert_int_eq(mdb_dbi_open(txn, "msgs", 0, &msgs), 0);
     unsigned char key[6][16];
@@ -558,11 +567,7 @@ static size_t count_entries(const char *db)
     MDB_txn *txn;
     MDB_dbi dbi;
     MDB_stat s;
-    ck_assert_int_eq(mdb_env_create(&env), 0);
-    ck_assert_int_eq(mdb_env_set_maxdbs(env, 16), 0);
-    /* a map that valgrind can give (the store's own is larger) */
-    ck_assert_int_eq(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
-    ck_assert_int_eq(mdb_env_open(env, tu_store, 0, 0644), 0);
+    env = raw_env();
     ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
     ck_assert_int_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
     ck_assert_int_eq(mdb_stat(txn, dbi, &s), 0);
@@ -629,10 +634,7 @@ START_TEST(damaged_records_are_ecorrupt)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi msgs, chans;
-    ck_assert_int_eq(mdb_env_create(&env), 0);
-    ck_assert_int_eq(mdb_env_set_maxdbs(env, 16), 0);
-    ck_assert_int_eq(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
-    ck_assert_int_eq(mdb_env_open(env, tu_store, 0, 0644), 0);
+    env = raw_env();
     ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
     ck_assert_int_eq(mdb_dbi_open(txn, "msgs", 0, &msgs), 0);
     ck_assert_int_eq(mdb_dbi_open(txn, "channels", 0, &chans), 0);
