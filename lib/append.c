@@ -75,6 +75,15 @@ void sl_committer_destroy(struct sl_committer *c)
     pthread_mutex_destroy(&c->mu);
 }
 
+/* Bytes of the records a request writes, keys included. */
+static uint64_t request_bytes(const struct sl_append_req *r)
+{
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < r->n; i++)
+        bytes += SL_MSG_HDR_LEN + SL_MSG_KEY_LEN + sl_msg_body_len(r->hdrs ? r->hdrs_lens[i] : 0, r->lens[i]);
+    return bytes;
+}
+
 /* A request's checks that need no write: the channel still exists, the
  * expectation holds, its message id is not a duplicate (then r->duplicate
  * and r->first_seq say so). A request failing here leaves the transaction
@@ -153,10 +162,8 @@ static int write_request(sl_txn *t, struct sl_append_req *r, sl_chan_rec *rec, i
         return rc;
     /* The file's high-water mark bounds live data: measure exactly only
      * when this commit might cross the limit. */
-    uint64_t live = 0, written = 0;
-    for (size_t i = 0; i < r->n; i++)
-        written += SL_MSG_HDR_LEN + SL_MSG_KEY_LEN + sl_msg_body_len(r->hdrs ? r->hdrs_lens[i] : 0, r->lens[i]);
-    uint64_t bound = sl_env_high_water(st->env) + 2 * written + ((uint64_t)1 << 20);
+    uint64_t live = 0;
+    uint64_t bound = sl_env_high_water(st->env) + 2 * request_bytes(r) + ((uint64_t)1 << 20);
     if (bound > st->max_store_bytes && (rc = sl_live_bytes(t, &live)))
         return rc;
     if (live > st->max_store_bytes)
@@ -227,10 +234,9 @@ static void commit_batch(streamlog_store *st, struct sl_append_req *batch)
 {
     sl_txn t;
     int64_t now = sl_now_ns();
-    uint64_t written = 0; /* pages written are about twice the payload, at most */
+    uint64_t written = 0; /* pages written are about twice the records, at most */
     for (struct sl_append_req *r = batch; r; r = r->next)
-        for (size_t i = 0; i < r->n; i++)
-            written += 2 * (SL_MSG_HDR_LEN + SL_MSG_KEY_LEN + sl_msg_body_len(r->hdrs ? r->hdrs_lens[i] : 0, r->lens[i]));
+        written += 2 * request_bytes(r);
     int rc = sl_store_writable(st);
     if (!rc && !(rc = sl_write_begin(st->env, &t)) && (rc = sl_env_reserve_space(&t, written)))
         sl_abort(&t);
