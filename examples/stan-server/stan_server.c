@@ -322,6 +322,7 @@ static int release_held(stan_sub *sub)
     free(sub->held);
     sub->held = NULL;
     sub->srv->nheld--;
+    sub_poll(sub, 1); /* holding stopped the fd's polling: whoever releases restarts it */
     return 1;
 }
 
@@ -697,10 +698,8 @@ static void on_published(stan_pub *list, void *ud)
     }
     for (stan_channel *ch = s->nheld ? s->chan_head : NULL; ch; ch = ch->next)
         for (stan_sub *x = ch->subs; x; x = x->next_in_chan)
-            if (x->held && release_held(x) && !x->doomed) {
-                sub_poll(x, 1);
+            if (x->held && !x->doomed && release_held(x))
                 sub_drain(x);
-            }
 }
 
 void stan_on_pub(natsMsg *m, void *ud)
