@@ -718,8 +718,8 @@ void streamlog_iter_close(streamlog_iter *it);
  *
  * Durability of delivery state (durables and queue groups): new messages are
  * claimed in batches (up to 256 by a durable; up to 16 by a queue member
- * with acks while no other member waits, else one) in one commit without
- * fdatasync, and
+ * with acks while no other member waits, else one) in one commit whose
+ * meta page is left to the next sync (see the sync policies), and
  * acks are buffered and written with the next
  * claim, whenever streamlog_sub_next() finds nothing to deliver, and at
  * close. A lost ack or claim can only cause a redelivery, never a lost
