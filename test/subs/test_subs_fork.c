@@ -11,7 +11,9 @@
  * Skipped under AddressSanitizer: the libasan of GCC 12 and clang 14 does not
  * hold its allocator's locks across fork(), so a child of a multi-threaded
  * process (every process with a store open has the store's background
- * thread) can hang in its first malloc whatever the library does.
+ * thread) can hang in its first malloc whatever the library does. Skipped
+ * under ThreadSanitizer too: it kills a child of a multi-threaded process
+ * that starts a thread, and the child's store starts one.
  */
 #define _GNU_SOURCE
 #include "subs_util.h"
@@ -164,18 +166,21 @@ static Suite *subs_fork_suite(void)
 }
 
 #if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
+#define UNDER_SANITIZER "AddressSanitizer (its allocator can deadlock in a child forked from a multi-threaded process)"
+#elif defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER "ThreadSanitizer (it stops a child of a multi-threaded process from starting threads)"
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
+#define UNDER_SANITIZER "AddressSanitizer (its allocator can deadlock in a child forked from a multi-threaded process)"
+#elif __has_feature(thread_sanitizer)
+#define UNDER_SANITIZER "ThreadSanitizer (it stops a child of a multi-threaded process from starting threads)"
 #endif
 #endif
 
 int main(void)
 {
-#ifdef UNDER_ASAN
-    fprintf(stderr, "subs-fork: skipped under AddressSanitizer (its allocator can deadlock in a child forked from a "
-                    "multi-threaded process); run it from a plain build\n");
+#ifdef UNDER_SANITIZER
+    fprintf(stderr, "subs-fork: skipped under " UNDER_SANITIZER "; run it from a plain build\n");
     return 77;
 #endif
     signal(SIGPIPE, SIG_IGN);
