@@ -41,6 +41,19 @@ static int first_msg(sl_cursor *c, const sl_chan_rec *rec, sl_msg_rec *out)
     return sl_msg_decode(&k, &v, out);
 }
 
+/* Delete the first message m, where first_msg left the cursor, and count it
+ * out of the channel's record. */
+static int drop_first(sl_cursor *c, sl_chan_rec *rec, const sl_msg_rec *m)
+{
+    int rc = sl_cursor_del(c);
+    if (rc)
+        return rc;
+    rec->msgs--;
+    rec->bytes -= m->len <= rec->bytes ? m->len : rec->bytes;
+    rec->first_seq = m->seq + 1;
+    return STREAMLOG_OK;
+}
+
 int sl_retention_apply(sl_txn *t, sl_chan_rec *rec, const sl_limits *lim, int64_t now, size_t max_count,
                        size_t max_expired, size_t *deleted)
 {
@@ -66,11 +79,8 @@ int sl_retention_apply(sl_txn *t, sl_chan_rec *rec, const sl_limits *lim, int64_
             by_count_n++;
         else
             expired_n++;
-        if ((rc = sl_cursor_del(c)))
+        if ((rc = drop_first(c, rec, &m)))
             break;
-        rec->msgs--;
-        rec->bytes -= m.len <= rec->bytes ? m.len : rec->bytes;
-        rec->first_seq = m.seq + 1;
         (*deleted)++;
     }
     sl_cursor_close(c);
@@ -93,11 +103,8 @@ int sl_retention_purge(streamlog_store *st, const streamlog_channel *ch, uint64_
             rc = sl_cursor_open(&t, SL_DB_MSGS, &c);
         while (!rc && rec.msgs > 0 && rec.first_seq <= upto_seq && n < RETENTION_STEP) {
             sl_msg_rec m;
-            if ((rc = first_msg(c, &rec, &m)) || (rc = sl_cursor_del(c)))
+            if ((rc = first_msg(c, &rec, &m)) || (rc = drop_first(c, &rec, &m)))
                 break;
-            rec.msgs--;
-            rec.bytes -= m.len <= rec.bytes ? m.len : rec.bytes;
-            rec.first_seq = m.seq + 1;
             n++;
         }
         sl_cursor_close(c);
