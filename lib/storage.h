@@ -64,6 +64,9 @@ struct sl_env_config {
 int  sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, uint64_t *map_bytes_out);
 void sl_env_close(sl_env *env);
 int  sl_env_sync(sl_env *env);          /* forced sync of all commits */
+/* The same, by a process closing the store: the last SYNC_INTERVAL process
+ * out marks its sync point no longer live (syncpoint.h). */
+int  sl_env_sync_for_close(sl_env *env);
 /* Free the reader slots of dead processes: a killed reader's snapshot
  * otherwise keeps every page it sees from being reused, and the file grows.
  * Returns how many slots were freed. */

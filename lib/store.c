@@ -448,7 +448,7 @@ int sl_store_close(streamlog_store *st)
     maintenance_stop(st);
     int rc = atomic_load(&st->write_error)
                  ? sl_fail(STREAMLOG_EIO, "the store was closed after a failed write or sync")
-                 : sl_store_sync(st);
+                 : sl_env_sync_for_close(st->env);
     sl_committer_destroy(&st->committer);
     sl_notifier_destroy(&st->notifier);
     sl_env_close(st->env);
