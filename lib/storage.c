@@ -666,7 +666,16 @@ int sl_env_reserve_space(const sl_txn *t, uint64_t need)
     }
     if (errno == ENOSPC || errno == EDQUOT) {
         /* Pages freed inside the file (a deleted channel, retention) are
-         * reused before the file grows: if they hold `need`, go ahead. */
+         * reused before the file grows: if they hold `need`, go ahead. A
+         * sync point's pin keeps pages freed since it from reuse: move it
+         * to the newest commit first. */
+        if (env->fast_interval) {
+            pthread_mutex_lock(&env->sync_mu);
+            int rc = sync_point_locked(env, 1);
+            pthread_mutex_unlock(&env->sync_mu);
+            if (rc)
+                return rc;
+        }
         uint64_t live;
         if (sl_live_bytes(t, &live) == STREAMLOG_OK && live + need + SL_DELETE_RESERVE / 2 <= high_water)
             return STREAMLOG_OK;
