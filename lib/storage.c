@@ -22,6 +22,10 @@
 #define READ_POOL_MAX 32
 #define OWN_TXNIDS 64 /* this process's recent commit ids remembered */
 #define RESERVE_STEP ((uint64_t)1 << 20) /* the data file's blocks are allocated in steps of this */
+/* SYNC_INTERVAL: after this many commits the next sync point is not put off
+ * until the interval ends, and after HARD commits committers wait for it. */
+#define SYNC_POINT_MAX_COMMITS 100
+#define SYNC_POINT_HARD_COMMITS 400
 
 static const char *const db_names[SL_DB_COUNT] = {"meta",   "channels", "msgs",  "tombstones",   "groups",
                                                   "members", "pending", "dedup", "dedup_expiry"};
@@ -57,6 +61,11 @@ struct sl_env {
     struct sl_syncfile sync;
     int fast_interval;
     pthread_mutex_t sync_mu;        /* sync points and every use of `sync` */
+    /* A pin keeps every page freed after it from reuse, so the file grows by
+     * what commits rewrite until the next sync point: after a burst of
+     * commits, that one is not put off until the interval ends. */
+    atomic_uint commits_since_sync_point;
+    atomic_int sync_point_wanted;
     MDB_txn *pin, *pin_spare;
 };
 
@@ -184,6 +193,8 @@ static int sync_point_locked(sl_env *env, int live)
         mdb_txn_reset(env->pin_spare);
         return rc;
     }
+    atomic_store(&env->commits_since_sync_point, 0);
+
     MDB_txn *old = env->pin;
     env->pin = env->pin_spare;
     env->pin_spare = old;
@@ -376,6 +387,11 @@ static int env_sync(sl_env *env, int closing)
     return rc;
 }
 
+int sl_env_sync_point_wanted(sl_env *env)
+{
+    return atomic_exchange(&env->sync_point_wanted, 0);
+}
+
 int sl_env_sync(sl_env *env)
 {
     return env_sync(env, 0);
@@ -509,6 +525,21 @@ static int commit(sl_txn *t, int relaxed)
     write_end(t);
     if (rc)
         return map_err(rc, "committing");
+    if (env->fast_interval) {
+        unsigned since = atomic_fetch_add(&env->commits_since_sync_point, 1) + 1;
+        if (since == SYNC_POINT_MAX_COMMITS)
+            atomic_store(&env->sync_point_wanted, 1);
+        else if (since >= SYNC_POINT_HARD_COMMITS) {
+            /* the disk does not keep up: wait for the sync point under way
+             * (or make one) rather than grow the file without bound */
+            pthread_mutex_lock(&env->sync_mu);
+            if (atomic_load(&env->commits_since_sync_point) >= SYNC_POINT_HARD_COMMITS)
+                rc = sync_point_locked(env, 1);
+            pthread_mutex_unlock(&env->sync_mu);
+            if (rc)
+                return rc;
+        }
+    }
     /* While a SYNC_INTERVAL process's commits may not be on disk, a reboot
      * returns to the recorded sync point: move it past this commit. */
     if (durable_write && env->sync.fd >= 0) {

@@ -67,6 +67,9 @@ int  sl_env_sync(sl_env *env);          /* forced sync of all commits */
 /* The same, by a process closing the store: the last SYNC_INTERVAL process
  * out marks its sync point no longer live (syncpoint.h). */
 int  sl_env_sync_for_close(sl_env *env);
+/* Whether enough SYNC_INTERVAL commits were made since the last sync point
+ * that the next should not wait for the interval; answers yes once. */
+int  sl_env_sync_point_wanted(sl_env *env);
 /* Free the reader slots of dead processes: a killed reader's snapshot
  * otherwise keeps every page it sees from being reused, and the file grows.
  * Returns how many slots were freed. */
