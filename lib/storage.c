@@ -70,6 +70,7 @@ struct sl_env {
 };
 
 static atomic_long commit_fail_countdown = -1;
+static atomic_int commit_fail_errno = EIO;
 
 /* Whether the calling thread's write transaction (and its children) wrote
  * anything: LMDB gives an empty commit no transaction id, so only commits
@@ -87,6 +88,12 @@ void sl_storage_fail_sync(int fail)
 
 void sl_storage_fail_commit_after(long n)
 {
+    sl_storage_fail_commit_with(n, EIO);
+}
+
+void sl_storage_fail_commit_with(long n, int err)
+{
+    atomic_store(&commit_fail_errno, err);
     atomic_store(&commit_fail_countdown, n);
 }
 
@@ -500,6 +507,20 @@ static void write_end(sl_txn *t)
         pthread_mutex_unlock(&t->env->write_mu);
 }
 
+static int commit_failed(sl_env *env, int err)
+{
+    if ((err == ENOSPC || err == EDQUOT) && !env->cannot_allocate && !env->fast_interval &&
+        env->sync_mode != SL_SYNC_NONE) {
+        /* LMDB returns the same errno for a failed write and a failed sync.
+         * With the data file's blocks allocated ahead (sl_env_reserve_space)
+         * a write cannot run out of space, so this was the sync, after which
+         * the kernel may have dropped the pages it could not write. */
+        return sl_fail(STREAMLOG_EIO, "committing: syncing the store failed (%s); the store refuses writes until "
+                                      "reopened", mdb_strerror(err));
+    }
+    return map_err(err, "committing");
+}
+
 static int commit(sl_txn *t, int relaxed)
 {
     long n = atomic_load(&commit_fail_countdown);
@@ -508,7 +529,7 @@ static int commit(sl_txn *t, int relaxed)
         if (n == 0) {
             mdb_txn_abort(t->mdb);
             write_end(t);
-            return sl_fail(STREAMLOG_EIO, "committing: injected I/O error");
+            return commit_failed(t->env, atomic_load(&commit_fail_errno));
         }
     }
     int toggle = relaxed && t->env->sync_mode == SL_SYNC_FULL && !t->nested;
@@ -524,7 +545,7 @@ static int commit(sl_txn *t, int relaxed)
     sl_env *env = t->env;
     write_end(t);
     if (rc)
-        return map_err(rc, "committing");
+        return commit_failed(env, rc);
     if (env->fast_interval) {
         unsigned since = atomic_fetch_add(&env->commits_since_sync_point, 1) + 1;
         if (since == SYNC_POINT_MAX_COMMITS)

@@ -143,6 +143,8 @@ int sl_live_bytes(const sl_txn *t, uint64_t *out);
 /* Test hook: the commit `n` commits from now fails with EIO (n = 0: the next
  * one), as if fdatasync had failed; n < 0 disables. */
 void sl_storage_fail_commit_after(long n);
+/* The same, with the errno LMDB would have returned. */
+void sl_storage_fail_commit_with(long n, int err);
 /* Test hook: the next forced sync fails with EIO when `fail` is set. */
 void sl_storage_fail_sync(int fail);
 
