@@ -131,15 +131,24 @@ END_TEST
  * points and a reboot undoes nothing. */
 START_TEST(clean_close_ends_the_live_record)
 {
-    streamlog_store *a = open_policy(STREAMLOG_SYNC_INTERVAL);
-    append_n(a, "c", 4);
-    pid_t pid = fork(); /* a second INTERVAL process, still open when the first closes */
+    /* a second INTERVAL process, forked before this one starts threads,
+     * closes while this one is still open */
+    int go[2];
+    ck_assert_int_eq(pipe(go), 0);
+    pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        streamlog_store *b = open_policy(STREAMLOG_SYNC_INTERVAL);
-        append_n(b, "c", 1);
-        _exit(streamlog_close(b) == STREAMLOG_OK ? 0 : 1);
+        char b;
+        if (tu_read_full(go[0], &b, 1) != 0)
+            _exit(1);
+        streamlog_store *other = open_policy(STREAMLOG_SYNC_INTERVAL);
+        append_n(other, "c", 1);
+        _exit(streamlog_close(other) == STREAMLOG_OK ? 0 : 1);
     }
+    streamlog_store *a = open_policy(STREAMLOG_SYNC_INTERVAL);
+    append_n(a, "c", 4);
+    char b = 1;
+    ck_assert_int_eq(tu_write_full(go[1], &b, 1), 0);
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
