@@ -189,13 +189,19 @@ typedef struct streamlog_msg     streamlog_msg;
  *   written and fdatasync()ed, its pages and then its meta page, before the
  *   append returns. The message survives a process crash, an OS crash and a
  *   power loss (given a disk that honours flushes).
- * STREAMLOG_SYNC_INTERVAL: the commit's pages have been written and
- *   fdatasync()ed before the append returns; its meta page (what makes the
- *   commit the newest) is synced by the next commit, or by a background sync
- *   every SYNC_INTERVAL_MS. The message survives a crash of the process; an OS
- *   crash or power loss may undo the last commit (never one before the last
- *   completed sync, in practice only the last one), and the store stays
- *   consistent. Costs one fdatasync per commit, where ALWAYS costs two.
+ * STREAMLOG_SYNC_INTERVAL: commits are not synced. Every SYNC_INTERVAL_MS
+ *   (sooner after a burst of commits) and in every streamlog_sync() the
+ *   library makes a sync point: it syncs the file and records the newest
+ *   commit as the one to return to. The message survives a crash of the
+ *   process. After an OS crash or power loss, the first streamlog_open()
+ *   (which tells a reboot by the machine's boot id) returns the store to its
+ *   last sync point: commits after it are lost, and the store is never
+ *   corrupted. A read-only open that must do this needs write permission on
+ *   data.mdb, or fails with STREAMLOG_EPERM. Without a boot id
+ *   (/proc/sys/kernel/random/boot_id) every commit's pages are synced instead.
+ *   Pages freed after a sync point are reused only after the next one, so
+ *   the data file holds up to some 400 commits' worth of rewritten pages
+ *   more than under the other policies.
  * STREAMLOG_SYNC_NONE: nothing is synced until streamlog_sync() or a clean
  *   streamlog_close(). Survives a process crash, with nothing lost. An OS
  *   crash or power loss may lose any commits since the last sync AND MAY
@@ -205,6 +211,11 @@ typedef struct streamlog_msg     streamlog_msg;
  * Subscription state (claims and acks) is committed with the meta page left
  * to the next sync under ALWAYS too: an OS crash may undo the last such
  * commit, which can only cause redeliveries.
+ *
+ * Processes may open one store with different policies: while a SYNC_INTERVAL
+ * process has commits that may not be on disk, each SYNC_ALWAYS commit and
+ * each streamlog_sync() also makes a sync point (one more fdatasync), so an
+ * OS crash never undoes what they reported durable.
  *
  * Under ALWAYS and INTERVAL no crash corrupts the store: after reopening it
  * is exactly the state of some commit no older than the last completed sync.

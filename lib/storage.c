@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,10 +17,15 @@
 #include "alloc.h"
 #include "errors.h"
 #include "storage.h"
+#include "syncpoint.h"
 
 #define READ_POOL_MAX 32
 #define OWN_TXNIDS 64 /* this process's recent commit ids remembered */
 #define RESERVE_STEP ((uint64_t)1 << 20) /* the data file's blocks are allocated in steps of this */
+/* SYNC_INTERVAL: after this many commits the next sync point is not put off
+ * until the interval ends, and after HARD commits committers wait for it. */
+#define SYNC_POINT_MAX_COMMITS 100
+#define SYNC_POINT_HARD_COMMITS 400
 
 static const char *const db_names[SL_DB_COUNT] = {"meta",   "channels", "msgs",  "tombstones",   "groups",
                                                   "members", "pending", "dedup", "dedup_expiry"};
@@ -48,9 +54,23 @@ struct sl_env {
     pthread_mutex_t pool_mu;
     MDB_txn *pool[READ_POOL_MAX];   /* reset read transactions ready to renew */
     int pool_len;
+    /* Sync points (syncpoint.h). With fast_interval, SL_SYNC_DATA commits
+     * with MDB_NOSYNC and relies on them. pin holds the snapshot of this
+     * process's last recorded sync point, so that its pages are never
+     * reused; pin_spare is the reader slot the next one is taken with. */
+    struct sl_syncfile sync;
+    int fast_interval;
+    pthread_mutex_t sync_mu;        /* sync points and every use of `sync` */
+    /* A pin keeps every page freed after it from reuse, so the file grows by
+     * what commits rewrite until the next sync point: after a burst of
+     * commits, that one is not put off until the interval ends. */
+    atomic_uint commits_since_sync_point;
+    atomic_int sync_point_wanted;
+    MDB_txn *pin, *pin_spare;
 };
 
 static atomic_long commit_fail_countdown = -1;
+static atomic_int commit_fail_errno = EIO;
 
 /* Whether the calling thread's write transaction (and its children) wrote
  * anything: LMDB gives an empty commit no transaction id, so only commits
@@ -68,6 +88,12 @@ void sl_storage_fail_sync(int fail)
 
 void sl_storage_fail_commit_after(long n)
 {
+    sl_storage_fail_commit_with(n, EIO);
+}
+
+void sl_storage_fail_commit_with(long n, int err)
+{
+    atomic_store(&commit_fail_errno, err);
     atomic_store(&commit_fail_countdown, n);
 }
 
@@ -131,11 +157,98 @@ static int check_file_size(MDB_env *mdb, const char *dir)
     return STREAMLOG_OK;
 }
 
+/* Pins the newest commit, syncs the file, and records that commit's meta
+ * page as the point a reboot returns to (syncpoint.h). Under sync_mu. */
+static int sync_point_locked(sl_env *env, int live)
+{
+    MDB_envinfo info;
+    int recorded_live;
+    uint64_t recorded;
+    if (env->pin && mdb_env_info(env->mdb, &info) == 0 && info.me_last_txnid == mdb_txn_id(env->pin) &&
+        sl_syncfile_live(&env->sync, &recorded_live, &recorded) == STREAMLOG_OK && recorded == info.me_last_txnid &&
+        recorded_live == live)
+        return STREAMLOG_OK; /* nothing committed since this process's recorded sync point */
+    int rc = env->pin_spare ? mdb_txn_renew(env->pin_spare)
+                            : mdb_txn_begin(env->mdb, NULL, MDB_RDONLY, &env->pin_spare);
+    if (rc)
+        return map_err(rc, "pinning a sync point");
+    unsigned char meta[SL_META_BYTES], again[SL_META_BYTES];
+    uint64_t pinned = 0, txnid, check;
+    int captured = 0;
+    /* The pinned commit's meta page is in the file until two more commits
+     * have been made; if they were, pin the newest again. */
+    for (int tries = 0; tries < 1000 && !rc && !captured; tries++) {
+        pinned = mdb_txn_id(env->pin_spare);
+        if ((rc = sl_syncfile_read_meta(&env->sync, (int)(pinned & 1), meta, &txnid)) ||
+            (rc = sl_syncfile_read_meta(&env->sync, (int)(pinned & 1), again, &check)))
+            break;
+        captured = txnid == pinned && memcmp(meta, again, sizeof meta) == 0;
+        if (!captured) {
+            mdb_txn_reset(env->pin_spare);
+            if ((rc = mdb_txn_renew(env->pin_spare)))
+                rc = map_err(rc, "pinning a sync point");
+            sched_yield();
+        }
+    }
+    if (!rc && !captured)
+        rc = sl_fail(STREAMLOG_EBUSY, "making a sync point: commits kept overtaking it");
+    if (!rc && (rc = mdb_env_sync(env->mdb, 1)))
+        rc = sl_fail(STREAMLOG_EIO, "syncing the store: %s", mdb_strerror(rc));
+    if (!rc)
+        rc = sl_syncfile_record(&env->sync, pinned, meta, live);
+    if (rc) {
+        mdb_txn_reset(env->pin_spare);
+        return rc;
+    }
+    atomic_store(&env->commits_since_sync_point, 0);
+
+    MDB_txn *old = env->pin;
+    env->pin = env->pin_spare;
+    env->pin_spare = old;
+    if (old)
+        mdb_txn_reset(old);
+    return STREAMLOG_OK;
+}
+
+/* Whether a durable commit or sync must make a sync point: this process
+ * commits without syncing, or another one did and the record is live.
+ * With `unless_ours`: not when the recorded sync point is this process's
+ * (pinned by it). Under sync_mu. */
+static int sync_point_due(sl_env *env, int unless_ours)
+{
+    int live = 0;
+    uint64_t recorded = 0;
+    if (env->sync.fd < 0 || sl_syncfile_live(&env->sync, &live, &recorded) != STREAMLOG_OK)
+        return 0;
+    if (unless_ours && env->pin && recorded == mdb_txn_id(env->pin))
+        return 0;
+    return env->fast_interval || live;
+}
+
+static void env_free(sl_env *env)
+{
+    sl_syncfile_close(&env->sync);
+    pthread_mutex_destroy(&env->pool_mu);
+    pthread_mutex_destroy(&env->write_mu);
+    pthread_mutex_destroy(&env->sync_mu);
+    sl_free(env);
+}
+
 int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, uint64_t *map_bytes_out)
 {
     sl_env *env = sl_calloc(1, sizeof *env);
     if (!env)
         return sl_fail(STREAMLOG_ENOMEM, "out of memory opening the store");
+    pthread_mutex_init(&env->pool_mu, NULL);
+    pthread_mutex_init(&env->write_mu, NULL);
+    pthread_mutex_init(&env->sync_mu, NULL);
+    /* Before LMDB reads the meta pages: after a reboot they may have to
+     * return to the last sync point. */
+    int rc = sl_syncfile_open(dir, cfg->readonly, &env->sync);
+    if (rc) {
+        env_free(env);
+        return rc;
+    }
     /* MDB_NOMETASYNC syncs each commit's pages before its meta page is
      * written and defers that page to the next commit's sync: LMDB keeps the
      * last two snapshots' pages, so a crash finds the newest durable meta
@@ -145,10 +258,9 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
         [SL_SYNC_FULL] = 0, [SL_SYNC_DATA] = MDB_NOMETASYNC, [SL_SYNC_NONE] = MDB_NOSYNC};
     unsigned flags = MDB_NOTLS | sync_flags[cfg->sync_mode] | (cfg->readonly ? MDB_RDONLY : 0);
     uint64_t map = cfg->map_bytes;
-    int rc;
     for (;;) {
         if ((rc = mdb_env_create(&env->mdb))) {
-            sl_free(env);
+            env_free(env);
             return map_err(rc, "creating the LMDB environment");
         }
         if ((rc = mdb_env_set_maxdbs(env->mdb, SL_DB_COUNT + 4)) || (rc = mdb_env_set_mapsize(env->mdb, map)) ||
@@ -166,7 +278,7 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
                 flags |= MDB_NOLOCK;
                 continue;
             }
-            sl_free(env);
+            env_free(env);
             if (rc == ENOENT && cfg->readonly)
                 return sl_fail(STREAMLOG_ENOTFOUND, "'%s' holds no store", dir);
             return map_err(rc, "opening the store");
@@ -176,7 +288,7 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
     *map_bytes_out = map;
     if ((rc = check_file_size(env->mdb, dir))) {
         mdb_env_close(env->mdb);
-        sl_free(env);
+        env_free(env);
         return rc;
     }
     if (!(flags & MDB_NOLOCK))
@@ -185,7 +297,7 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
     MDB_txn *txn;
     if ((rc = mdb_txn_begin(env->mdb, NULL, cfg->readonly ? MDB_RDONLY : 0, &txn))) {
         mdb_env_close(env->mdb);
-        sl_free(env);
+        env_free(env);
         return map_err(rc, "opening the store's databases");
     }
     /* An environment whose main database holds anything but our databases
@@ -206,7 +318,7 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
         if (crc == 0) {
             mdb_txn_abort(txn);
             mdb_env_close(env->mdb);
-            sl_free(env);
+            env_free(env);
             return sl_fail(STREAMLOG_ECORRUPT, "'%s' holds an LMDB environment that is not a libstreamlog store", dir);
         }
     }
@@ -222,16 +334,30 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
         mdb_txn_abort(txn);
     if (rc) {
         mdb_env_close(env->mdb);
-        sl_free(env);
+        env_free(env);
         if (rc == MDB_NOTFOUND)
             return sl_fail(STREAMLOG_ENOTFOUND, "'%s' holds no store", dir);
         return map_err(rc, "opening the store's databases");
     }
-    pthread_mutex_init(&env->pool_mu, NULL);
-    pthread_mutex_init(&env->write_mu, NULL);
     env->sync_mode = cfg->sync_mode;
     MDB_stat est;
     env->page_size = mdb_env_stat(env->mdb, &est) == 0 ? est.ms_psize : 4096;
+    /* SYNC_INTERVAL commits without syncing once its first sync point is
+     * recorded as live; without sync points (no boot id to tell a reboot
+     * by) it keeps MDB_NOMETASYNC, one fdatasync per commit. */
+    if (cfg->sync_mode == SL_SYNC_DATA && env->sync.fd >= 0 && !cfg->readonly) {
+        pthread_mutex_lock(&env->sync_mu);
+        if (!(rc = sl_syncfile_join(&env->sync)) && !(rc = sync_point_locked(env, 1))) {
+            if ((rc = mdb_env_set_flags(env->mdb, MDB_NOSYNC, 1)))
+                rc = map_err(rc, "opening the store");
+            env->fast_interval = rc == 0;
+        }
+        pthread_mutex_unlock(&env->sync_mu);
+        if (rc) {
+            sl_env_close(env);
+            return rc;
+        }
+    }
     *out = env;
     return STREAMLOG_OK;
 }
@@ -242,16 +368,45 @@ void sl_env_close(sl_env *env)
         return;
     for (int i = 0; i < env->pool_len; i++)
         mdb_txn_abort(env->pool[i]);
-    pthread_mutex_destroy(&env->pool_mu);
-    pthread_mutex_destroy(&env->write_mu);
+    if (env->pin)
+        mdb_txn_abort(env->pin);
+    if (env->pin_spare)
+        mdb_txn_abort(env->pin_spare);
     mdb_env_close(env->mdb);
-    sl_free(env);
+    env_free(env);
+}
+
+static int env_sync(sl_env *env, int closing)
+{
+    if (atomic_exchange(&sync_fail, 0))
+        return sl_fail(STREAMLOG_EIO, "syncing the store: injected I/O error");
+    pthread_mutex_lock(&env->sync_mu);
+    int rc;
+    if (sync_point_due(env, 0)) {
+        /* The last SYNC_INTERVAL process out leaves every commit on disk,
+         * so its record need no longer be live. */
+        int last = closing && env->fast_interval && sl_syncfile_last_out(&env->sync);
+        rc = sync_point_locked(env, !last);
+    } else if ((rc = mdb_env_sync(env->mdb, 1))) {
+        rc = sl_fail(STREAMLOG_EIO, "syncing the store: %s", mdb_strerror(rc));
+    }
+    pthread_mutex_unlock(&env->sync_mu);
+    return rc;
+}
+
+int sl_env_sync_point_wanted(sl_env *env)
+{
+    return atomic_exchange(&env->sync_point_wanted, 0);
 }
 
 int sl_env_sync(sl_env *env)
 {
-    int rc = atomic_exchange(&sync_fail, 0) ? EIO : mdb_env_sync(env->mdb, 1);
-    return rc ? sl_fail(STREAMLOG_EIO, "syncing the store: %s", mdb_strerror(rc)) : STREAMLOG_OK;
+    return env_sync(env, 0);
+}
+
+int sl_env_sync_for_close(sl_env *env)
+{
+    return env_sync(env, 1);
 }
 
 int sl_fsync_path(const char *path, int is_dir)
@@ -266,8 +421,13 @@ int sl_fsync_path(const char *path, int is_dir)
 
 int sl_env_clear_stale_readers(sl_env *env)
 {
+    /* A dead process's slot may pin the recorded sync point: record a
+     * newer one, pinned by this process, before that slot is freed. */
+    pthread_mutex_lock(&env->sync_mu);
+    int ok = !sync_point_due(env, 1) || sync_point_locked(env, 1) == STREAMLOG_OK;
+    pthread_mutex_unlock(&env->sync_mu);
     int dead = 0;
-    return mdb_reader_check(env->mdb, &dead) ? 0 : dead;
+    return ok && mdb_reader_check(env->mdb, &dead) == 0 ? dead : 0;
 }
 
 int sl_read_begin(sl_env *env, sl_txn *t)
@@ -347,6 +507,20 @@ static void write_end(sl_txn *t)
         pthread_mutex_unlock(&t->env->write_mu);
 }
 
+static int commit_failed(sl_env *env, int err)
+{
+    if ((err == ENOSPC || err == EDQUOT) && !env->cannot_allocate && !env->fast_interval &&
+        env->sync_mode != SL_SYNC_NONE) {
+        /* LMDB returns the same errno for a failed write and a failed sync.
+         * With the data file's blocks allocated ahead (sl_env_reserve_space)
+         * a write cannot run out of space, so this was the sync, after which
+         * the kernel may have dropped the pages it could not write. */
+        return sl_fail(STREAMLOG_EIO, "committing: syncing the store failed (%s); the store refuses writes until "
+                                      "reopened", mdb_strerror(err));
+    }
+    return map_err(err, "committing");
+}
+
 static int commit(sl_txn *t, int relaxed)
 {
     long n = atomic_load(&commit_fail_countdown);
@@ -355,7 +529,7 @@ static int commit(sl_txn *t, int relaxed)
         if (n == 0) {
             mdb_txn_abort(t->mdb);
             write_end(t);
-            return sl_fail(STREAMLOG_EIO, "committing: injected I/O error");
+            return commit_failed(t->env, atomic_load(&commit_fail_errno));
         }
     }
     int toggle = relaxed && t->env->sync_mode == SL_SYNC_FULL && !t->nested;
@@ -363,12 +537,39 @@ static int commit(sl_txn *t, int relaxed)
         mdb_env_set_flags(t->env->mdb, MDB_NOMETASYNC, 1);
     size_t txnid = mdb_txn_id(t->mdb);
     int rc = mdb_txn_commit(t->mdb);
+    int durable_write = !rc && !t->nested && write_dirty && !relaxed && t->env->sync_mode == SL_SYNC_FULL;
     if (!rc && !t->nested && write_dirty)
         atomic_store(&t->env->own_txnids[atomic_fetch_add(&t->env->own_next, 1) % OWN_TXNIDS], txnid);
     if (toggle)
         mdb_env_set_flags(t->env->mdb, MDB_NOMETASYNC, 0);
+    sl_env *env = t->env;
     write_end(t);
-    return rc ? map_err(rc, "committing") : STREAMLOG_OK;
+    if (rc)
+        return commit_failed(env, rc);
+    if (env->fast_interval) {
+        unsigned since = atomic_fetch_add(&env->commits_since_sync_point, 1) + 1;
+        if (since == SYNC_POINT_MAX_COMMITS)
+            atomic_store(&env->sync_point_wanted, 1);
+        else if (since >= SYNC_POINT_HARD_COMMITS) {
+            /* the disk does not keep up: wait for the sync point under way
+             * (or make one) rather than grow the file without bound */
+            pthread_mutex_lock(&env->sync_mu);
+            if (atomic_load(&env->commits_since_sync_point) >= SYNC_POINT_HARD_COMMITS)
+                rc = sync_point_locked(env, 1);
+            pthread_mutex_unlock(&env->sync_mu);
+            if (rc)
+                return rc;
+        }
+    }
+    /* While a SYNC_INTERVAL process's commits may not be on disk, a reboot
+     * returns to the recorded sync point: move it past this commit. */
+    if (durable_write && env->sync.fd >= 0) {
+        pthread_mutex_lock(&env->sync_mu);
+        if (sync_point_due(env, 0))
+            rc = sync_point_locked(env, 1);
+        pthread_mutex_unlock(&env->sync_mu);
+    }
+    return rc;
 }
 
 int sl_commit(sl_txn *t)
@@ -517,7 +718,16 @@ int sl_env_reserve_space(const sl_txn *t, uint64_t need)
     }
     if (errno == ENOSPC || errno == EDQUOT) {
         /* Pages freed inside the file (a deleted channel, retention) are
-         * reused before the file grows: if they hold `need`, go ahead. */
+         * reused before the file grows: if they hold `need`, go ahead. A
+         * sync point's pin keeps pages freed since it from reuse: move it
+         * to the newest commit first. */
+        if (env->fast_interval) {
+            pthread_mutex_lock(&env->sync_mu);
+            int rc = sync_point_locked(env, 1);
+            pthread_mutex_unlock(&env->sync_mu);
+            if (rc)
+                return rc;
+        }
         uint64_t live;
         if (sl_live_bytes(t, &live) == STREAMLOG_OK && live + need + SL_DELETE_RESERVE / 2 <= high_water)
             return STREAMLOG_OK;

@@ -64,6 +64,12 @@ struct sl_env_config {
 int  sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, uint64_t *map_bytes_out);
 void sl_env_close(sl_env *env);
 int  sl_env_sync(sl_env *env);          /* forced sync of all commits */
+/* The same, by a process closing the store: the last SYNC_INTERVAL process
+ * out marks its sync point no longer live (syncpoint.h). */
+int  sl_env_sync_for_close(sl_env *env);
+/* Whether enough SYNC_INTERVAL commits were made since the last sync point
+ * that the next should not wait for the interval; answers yes once. */
+int  sl_env_sync_point_wanted(sl_env *env);
 /* Free the reader slots of dead processes: a killed reader's snapshot
  * otherwise keeps every page it sees from being reused, and the file grows.
  * Returns how many slots were freed. */
@@ -137,6 +143,8 @@ int sl_live_bytes(const sl_txn *t, uint64_t *out);
 /* Test hook: the commit `n` commits from now fails with EIO (n = 0: the next
  * one), as if fdatasync had failed; n < 0 disables. */
 void sl_storage_fail_commit_after(long n);
+/* The same, with the errno LMDB would have returned. */
+void sl_storage_fail_commit_with(long n, int err);
 /* Test hook: the next forced sync fails with EIO when `fail` is set. */
 void sl_storage_fail_sync(int fail);
 

@@ -129,6 +129,12 @@ void sl_store_note_commit(streamlog_store *st, int rc)
 {
     if (rc == STREAMLOG_EIO)
         atomic_store_explicit(&st->write_error, STREAMLOG_EIO, memory_order_release);
+    if (sl_env_sync_point_wanted(st->env)) {
+        pthread_mutex_lock(&st->maint.mu);
+        st->maint.sync_now = 1;
+        pthread_cond_signal(&st->maint.cv);
+        pthread_mutex_unlock(&st->maint.mu);
+    }
 }
 
 int sl_store_sync(streamlog_store *st)
@@ -172,9 +178,11 @@ static void *maintenance_main(void *arg)
         pthread_cond_timedwait(&m->cv, &m->mu, &wake);
         if (m->stop)
             break;
+        int sync_now = m->sync_now;
+        m->sync_now = 0;
         pthread_mutex_unlock(&m->mu);
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (periodic_sync && !before(&now, &next_sync)) {
+        if (periodic_sync && (sync_now || !before(&now, &next_sync))) {
             if (!atomic_load(&st->write_error))
                 sl_store_sync(st);
             next_sync = now;
@@ -448,7 +456,7 @@ int sl_store_close(streamlog_store *st)
     maintenance_stop(st);
     int rc = atomic_load(&st->write_error)
                  ? sl_fail(STREAMLOG_EIO, "the store was closed after a failed write or sync")
-                 : sl_store_sync(st);
+                 : sl_env_sync_for_close(st->env);
     sl_committer_destroy(&st->committer);
     sl_notifier_destroy(&st->notifier);
     sl_env_close(st->env);

@@ -18,6 +18,7 @@ struct sl_maintenance {
     pthread_cond_t cv;
     int stop;
     int running;
+    int sync_now; /* SYNC_INTERVAL: sync without waiting for the interval */
 };
 
 struct streamlog_store {

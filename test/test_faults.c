@@ -4,6 +4,7 @@
  * failure at every point of a workload returns ENOMEM cleanly, leaks nothing
  * (ASan/valgrind) and leaves the store consistent.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -53,6 +54,21 @@ START_TEST(failed_sync_latches_eio)
     sl_storage_fail_sync(1);
     TU_RC(streamlog_sync(st), STREAMLOG_EIO);
     TU_RC(streamlog_append(ch, "b", 1, NULL), STREAMLOG_EIO);
+    streamlog_channel_close(ch);
+    TU_RC(streamlog_close(st), STREAMLOG_EIO);
+}
+END_TEST
+
+/* LMDB reports a failed fdatasync in a commit with its errno: ENOSPC from
+ * the sync must latch like EIO (the kernel may have dropped the pages). */
+START_TEST(commit_sync_enospc_latches_eio)
+{
+    streamlog_store *st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_ALWAYS);
+    streamlog_channel *ch = tu_chan(st, "faults", NULL);
+    tu_append_str(ch, "a");
+    sl_storage_fail_commit_with(0, ENOSPC);
+    TU_RC(streamlog_append(ch, "b", 1, NULL), STREAMLOG_EIO);
+    TU_RC(streamlog_append(ch, "c", 1, NULL), STREAMLOG_EIO); /* latched */
     streamlog_channel_close(ch);
     TU_RC(streamlog_close(st), STREAMLOG_EIO);
 }
@@ -147,6 +163,7 @@ int main(void)
     tcase_add_test(tc, failed_commit_latches_eio);
     tcase_add_test(tc, failed_sync_latches_eio);
     tcase_add_test(tc, interval_sync_failure_latches_eio);
+    tcase_add_test(tc, commit_sync_enospc_latches_eio);
     tcase_add_test(tc, allocation_failure_at_every_point);
     suite_add_tcase(s, tc);
     return tu_run(s);
