@@ -425,8 +425,16 @@ int streamlog_open(const char *dir, const streamlog_opts *opts, streamlog_store 
 /**
  * Close a store: sync it (under every policy) and free the handle.
  * @return OK; EBUSY while channel handles, iterators or subscriptions of this
- *         store are open (nothing is closed then); EINVAL for NULL; EIO when the final sync
- *         fails (the handle is freed all the same).
+ *         store are open (nothing is closed then; streamlog_errmsg() counts
+ *         them by kind and names the first few, e.g. "3 handles still open (1
+ *         channel, 2 subscriptions), close them first: channel 'orders',
+ *         durable 'billing' on 'orders', ..."); EINVAL for NULL; EIO when the
+ *         final sync fails (the handle is freed all the same).
+ * @note Garbage-collected hosts, whose finalizers run in no set order: let
+ *       each child handle hold a reference to its store, so the store is
+ *       finalized last, and close subscriptions and iterators, then channel
+ *       handles, then the store. A forked child's inherited handles must not
+ *       be closed at all (see fork() under streamlog_open).
  * @note No other thread may be using the store during the call.
  */
 int streamlog_close(streamlog_store *st);
