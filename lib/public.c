@@ -371,7 +371,8 @@ SL_PUBLIC int streamlog_msg_header(const streamlog_msg *m, const char *name, con
     const char *v;
     size_t vl;
     if (!m->hdrs || sl_headers_find(m->hdrs, m->hdrs_len, name, &v, &vl))
-        return sl_result(sl_fail(STREAMLOG_ENOTFOUND, "message %llu has no header '%s'", (unsigned long long)m->seq, name));
+        return sl_result(
+            sl_fail(STREAMLOG_ENOTFOUND, "message %llu has no header '%s'", (unsigned long long)m->seq, name));
     *value = v;
     *value_len = vl;
     return STREAMLOG_OK;
