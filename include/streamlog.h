@@ -169,7 +169,8 @@ enum streamlog_errmsg_cap {
  * so no existing signature changes and no function needs a callback or a
  * struct. The messages of the process's last 256 failures are kept; ids are
  * not reused until 2^31 failures later. After a call that succeeded errno
- * is unspecified: look at it only after a failure.
+ * is unspecified: look at it only after a failure. test/abi/go checks this
+ * through cgo with goroutines that change threads between the two calls.
  *
  * @param id   the errno value a failed call left, > 0.
  * @param buf  receives the message, NUL-terminated.
