@@ -61,8 +61,9 @@ int streamlog_version_number(void);
  * Every family of integer constants below is an enum type (enum
  * streamlog_result, streamlog_opt_key, streamlog_sync_policy,
  * streamlog_channel_flag, streamlog_start, streamlog_ack_mode,
- * streamlog_group_kind, and one small enum per size limit or capacity), so bindgen, cgo
- * and debuggers see each constant by name and its family by type. Right
+ * streamlog_group_kind, and one small enum per size limit or capacity), so
+ * bindgen, cgo and debuggers see each constant by name and its family by
+ * type. Right
  * after each enum, every enumerator is also defined as a macro of the same
  * name and value, as in earlier versions, so `#ifdef STREAMLOG_EINVAL` and
  * `#if STREAMLOG_EINVAL < 0` keep working (the macro hides the enumerator
@@ -72,8 +73,9 @@ int streamlog_version_number(void);
  *
  * The one constant wider than int, STREAMLOG_PAYLOAD_HARD_MAX, cannot be a
  * C99 enumerator: it is a plain integer literal with an LL suffix (no cast,
- * no shift), which bindgen turns into an i64 constant and cgo into an
- * untyped constant.
+ * no shift, which bindgen would drop), so bindgen emits it as a constant
+ * and cgo as an untyped one. test/abi runs bindgen on this header and checks
+ * that every constant, enum, struct and function comes through.
  */
 
 /* ------------------------------------------------------------------------ */

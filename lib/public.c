@@ -1,6 +1,9 @@
 /* The public layer: every exported function validates its arguments here,
- * clears the thread's error message, and dispatches to the module that does
- * the work. Nothing below this file needs to re-check caller input. */
+ * clears the thread's error message, dispatches to the module that does the
+ * work, and returns through sl_result (which publishes a failure's message
+ * for streamlog_errmsg_of). It also lists the handles callers open, for
+ * close's EBUSY message. Nothing below this file needs to re-check caller
+ * input. */
 #include <stdio.h>
 #include <string.h>
 
