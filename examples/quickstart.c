@@ -64,8 +64,8 @@ int main(int argc, char **argv)
         printf("  #%llu\n", (unsigned long long)streamlog_msg_seq(m));
     streamlog_iter_close(it);
 
-    streamlog_channel_stats stats;
-    if ((rc = check(streamlog_channel_get_stats(orders, &stats), "streamlog_channel_get_stats")))
+    streamlog_channel_stats_v2 stats = {.size = sizeof stats}; /* growable: say which struct you have */
+    if ((rc = check(streamlog_channel_get_stats_v2(orders, &stats), "streamlog_channel_get_stats_v2")))
         goto close_channel;
     printf("channel orders: %llu messages, %llu bytes, sequences %llu..%llu\n", (unsigned long long)stats.msgs,
            (unsigned long long)stats.bytes, (unsigned long long)stats.first_seq, (unsigned long long)stats.last_seq);

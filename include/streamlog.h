@@ -14,7 +14,8 @@
  *   - Functions return int: STREAMLOG_OK (0) on success or a negative
  *     STREAMLOG_E* code. streamlog_strerror() names a code;
  *     streamlog_errmsg() gives the calling thread's detailed message for its
- *     most recent failure.
+ *     most recent failure; streamlog_errmsg_of() gives it from any thread
+ *     by the id the failed call leaves in errno.
  *   - Output parameters are written only on success.
  *   - A call that fails has changed nothing: no message, channel or setting
  *     is half-written.
@@ -55,28 +56,70 @@ const char *streamlog_version(void);
 int streamlog_version_number(void);
 
 /* ------------------------------------------------------------------------ */
+/** @defgroup streamlog_constants Constants: enums and macros
+ *
+ * Every family of integer constants below is an enum type (enum
+ * streamlog_result, streamlog_opt_key, streamlog_sync_policy,
+ * streamlog_channel_flag, streamlog_start, streamlog_ack_mode,
+ * streamlog_group_kind, and one small enum per size limit or capacity), so
+ * bindgen, cgo and debuggers see each constant by name and its family by
+ * type. Right
+ * after each enum, every enumerator is also defined as a macro of the same
+ * name and value, as in earlier versions, so `#ifdef STREAMLOG_EINVAL` and
+ * `#if STREAMLOG_EINVAL < 0` keep working (the macro hides the enumerator
+ * from later code; both have the same value, which test/abi checks for every
+ * constant). Functions keep taking and returning int, as the size of an enum
+ * type is the compiler's choice.
+ *
+ * The one constant wider than int, STREAMLOG_PAYLOAD_HARD_MAX, cannot be a
+ * C99 enumerator: it is a plain integer literal with an LL suffix (no cast,
+ * no shift, which bindgen would drop), so bindgen emits it as a constant
+ * and cgo as an untyped one. test/abi runs bindgen on this header and checks
+ * that every constant, enum, struct and function comes through.
+ */
+
+/* ------------------------------------------------------------------------ */
 /** @defgroup streamlog_errors Result codes
  *
  * 0 is success; every error is a distinct negative constant. The values are
  * stable and part of the ABI.
  */
-#define STREAMLOG_OK         0   /**< success */
-#define STREAMLOG_EINVAL    -1   /**< invalid argument or misuse */
-#define STREAMLOG_ENOTFOUND -2   /**< no such channel, message or state */
-#define STREAMLOG_EEXIST    -3   /**< already exists / already open */
-#define STREAMLOG_ELIMIT    -4   /**< a configured limit (payload size, channel count) refuses it */
-#define STREAMLOG_ECONFLICT -5   /**< expected last sequence did not match */
-#define STREAMLOG_EAGAIN    -6   /**< nothing available now; try again later */
-#define STREAMLOG_ETIMEDOUT -7   /**< a wait ran out */
-#define STREAMLOG_EFULL     -8   /**< store is full (size limit, map full or disk full) */
-#define STREAMLOG_ECORRUPT  -9   /**< stored data failed validation */
-#define STREAMLOG_EBUSY     -10  /**< in use (children still open, store open elsewhere in this process) */
-#define STREAMLOG_ENOMEM    -11  /**< out of memory */
-#define STREAMLOG_EIO       -12  /**< I/O error; after a failed sync the store refuses writes */
-#define STREAMLOG_ECLOSED   -13  /**< the handle's store or channel is gone */
-#define STREAMLOG_EPERM     -14  /**< permission denied by the file system, or a write to a read-only store */
-#define STREAMLOG_EREADERS  -15  /**< too many read snapshots held at once (STREAMLOG_OPT_MAX_READERS) */
-#define STREAMLOG_EMFILE    -16  /**< out of file descriptors (EMFILE/ENFILE); nothing latched */
+enum streamlog_result {
+    STREAMLOG_OK = 0,          /**< success */
+    STREAMLOG_EINVAL = -1,     /**< invalid argument or misuse */
+    STREAMLOG_ENOTFOUND = -2,  /**< no such channel, message or state */
+    STREAMLOG_EEXIST = -3,     /**< already exists / already open */
+    STREAMLOG_ELIMIT = -4,     /**< a configured limit (payload size, channel count) refuses it */
+    STREAMLOG_ECONFLICT = -5,  /**< expected last sequence did not match */
+    STREAMLOG_EAGAIN = -6,     /**< nothing available now; try again later */
+    STREAMLOG_ETIMEDOUT = -7,  /**< a wait ran out */
+    STREAMLOG_EFULL = -8,      /**< store is full (size limit, map full or disk full) */
+    STREAMLOG_ECORRUPT = -9,   /**< stored data failed validation */
+    STREAMLOG_EBUSY = -10,     /**< in use (children still open, store open elsewhere in this process) */
+    STREAMLOG_ENOMEM = -11,    /**< out of memory */
+    STREAMLOG_EIO = -12,       /**< I/O error; after a failed sync the store refuses writes */
+    STREAMLOG_ECLOSED = -13,   /**< the handle's store or channel is gone */
+    STREAMLOG_EPERM = -14,     /**< permission denied by the file system, or a write to a read-only store */
+    STREAMLOG_EREADERS = -15,  /**< too many read snapshots held at once (STREAMLOG_OPT_MAX_READERS) */
+    STREAMLOG_EMFILE = -16     /**< out of file descriptors (EMFILE/ENFILE); nothing latched */
+};
+#define STREAMLOG_OK         0
+#define STREAMLOG_EINVAL    -1
+#define STREAMLOG_ENOTFOUND -2
+#define STREAMLOG_EEXIST    -3
+#define STREAMLOG_ELIMIT    -4
+#define STREAMLOG_ECONFLICT -5
+#define STREAMLOG_EAGAIN    -6
+#define STREAMLOG_ETIMEDOUT -7
+#define STREAMLOG_EFULL     -8
+#define STREAMLOG_ECORRUPT  -9
+#define STREAMLOG_EBUSY     -10
+#define STREAMLOG_ENOMEM    -11
+#define STREAMLOG_EIO       -12
+#define STREAMLOG_ECLOSED   -13
+#define STREAMLOG_EPERM     -14
+#define STREAMLOG_EREADERS  -15
+#define STREAMLOG_EMFILE    -16
 
 /**
  * Return a static, human-readable description of a result code.
@@ -97,9 +140,50 @@ const char *streamlog_errname(int rc);
  * e.g. "channel name 'a..b' has an empty token". The string belongs to the
  * library and stays valid until the calling thread's next libstreamlog call.
  * Returns "" when the thread's last call succeeded or made no call yet.
- * @note Per thread: it never reports another thread's failure.
+ * @note Per thread: it never reports another thread's failure. A caller
+ *       whose OS thread may change between two calls (a Go goroutine) uses
+ *       streamlog_errmsg_of() instead.
  */
 const char *streamlog_errmsg(void);
+
+enum streamlog_errmsg_cap {
+    STREAMLOG_ERRMSG_CAP = 256  /**< room any detail message needs, NUL included */
+};
+#define STREAMLOG_ERRMSG_CAP 256
+
+/**
+ * The message of a failed call, read from any thread, by the id the failed
+ * call left in errno.
+ *
+ * Every call that returns a negative result code sets errno before it
+ * returns: to a positive id under which its detail message is kept, or to 0
+ * when it has no message (EAGAIN, for instance). Copy errno right after the
+ * call, on the thread that made it -- FFI runtimes do this for you: cgo's
+ * `rc, err := C.streamlog_append(...)` (err is syscall.Errno(id)), Python
+ * ctypes with use_errno=True and ctypes.get_errno(), Rust's
+ * std::io::Error::last_os_error(), .NET's SetLastError. Then, from any
+ * thread, this copies that call's message into @p buf.
+ *
+ * Why errno: the message must travel with the call, not with the thread,
+ * and a call's only results are its return code (fixed) and its output
+ * parameters (written only on success). errno is the one per-call value
+ * that every FFI captures on the calling thread before a goroutine can move,
+ * so no existing signature changes and no function needs a callback or a
+ * struct. The messages of the process's last 256 failures are kept; ids are
+ * not reused until 2^31 failures later. After a call that succeeded errno
+ * is unspecified: look at it only after a failure. test/abi/go checks this
+ * through cgo with goroutines that change threads between the two calls.
+ *
+ * @param id   the errno value a failed call left, > 0.
+ * @param buf  receives the message, NUL-terminated.
+ * @param cap  size of buf; STREAMLOG_ERRMSG_CAP always suffices.
+ * @return OK; ENOTFOUND (id unknown, or its message was overwritten by 256
+ *         later failures: nothing written); EINVAL (id <= 0, NULL buf, cap
+ *         below the message's length + 1).
+ * @note Thread-safe. Like every call, it replaces the calling thread's
+ *       streamlog_errmsg().
+ */
+int streamlog_errmsg_of(int id, char *buf, size_t cap);
 
 /* ------------------------------------------------------------------------ */
 /** @defgroup streamlog_handles Handle types
@@ -165,6 +249,30 @@ typedef struct streamlog_msg     streamlog_msg;
  *   STREAMLOG_OPT_MAX_AGE_MS        int, >= 0, age after which a message expires
  *   STREAMLOG_OPT_MAX_SUBS          int, >= 0, subscriptions per channel
  */
+enum streamlog_opt_key {
+    STREAMLOG_OPT_SYNC = 1,
+    STREAMLOG_OPT_SYNC_INTERVAL_MS = 2,
+    STREAMLOG_OPT_MAX_STORE_BYTES = 3,
+    STREAMLOG_OPT_MAX_CHANNELS = 4,
+    STREAMLOG_OPT_MAX_PAYLOAD = 5,
+    STREAMLOG_OPT_READONLY = 6,
+    STREAMLOG_OPT_MAX_READERS = 7,
+    STREAMLOG_OPT_DEDUP_WINDOW_MS = 8,
+    STREAMLOG_OPT_MAX_MSGS = 16,
+    STREAMLOG_OPT_MAX_BYTES = 17,
+    STREAMLOG_OPT_MAX_AGE_MS = 18,
+    STREAMLOG_OPT_MAX_SUBS = 19,
+    /* subscription keys: see Subscriptions */
+    STREAMLOG_OPT_START = 32,
+    STREAMLOG_OPT_START_VALUE = 33,
+    STREAMLOG_OPT_MAX_INFLIGHT = 34,
+    STREAMLOG_OPT_ACK_WAIT_MS = 35,
+    STREAMLOG_OPT_ACK_MODE = 36,
+    STREAMLOG_OPT_MAX_DELIVER = 37,
+    STREAMLOG_OPT_DURABLE = 38,
+    STREAMLOG_OPT_QUEUE = 39,
+    STREAMLOG_OPT_DEAD_LETTER = 40
+};
 #define STREAMLOG_OPT_SYNC              1
 #define STREAMLOG_OPT_SYNC_INTERVAL_MS  2
 #define STREAMLOG_OPT_MAX_STORE_BYTES   3
@@ -177,9 +285,20 @@ typedef struct streamlog_msg     streamlog_msg;
 #define STREAMLOG_OPT_MAX_BYTES         17
 #define STREAMLOG_OPT_MAX_AGE_MS        18
 #define STREAMLOG_OPT_MAX_SUBS          19
+#define STREAMLOG_OPT_START             32
+#define STREAMLOG_OPT_START_VALUE       33
+#define STREAMLOG_OPT_MAX_INFLIGHT      34
+#define STREAMLOG_OPT_ACK_WAIT_MS       35
+#define STREAMLOG_OPT_ACK_MODE          36
+#define STREAMLOG_OPT_MAX_DELIVER       37
+#define STREAMLOG_OPT_DURABLE           38
+#define STREAMLOG_OPT_QUEUE             39
+#define STREAMLOG_OPT_DEAD_LETTER       40
 
-/** Largest payload the format can hold, whatever MAX_PAYLOAD says (1 GiB). */
-#define STREAMLOG_PAYLOAD_HARD_MAX  ((int64_t)1 << 30)
+/** Largest payload the format can hold, whatever MAX_PAYLOAD says (1 GiB,
+ *  2^30). A 64-bit constant, so a plain literal (see Constants): compare it
+ *  with int64_t or size_t values. */
+#define STREAMLOG_PAYLOAD_HARD_MAX  1073741824LL
 
 /**
  * Sync policies (STREAMLOG_OPT_SYNC). What "stored" means when an append
@@ -226,6 +345,11 @@ typedef struct streamlog_msg     streamlog_msg;
  * STREAMLOG_EIO until it is closed and reopened, so nothing is ever reported
  * stored that might not be.
  */
+enum streamlog_sync_policy {
+    STREAMLOG_SYNC_ALWAYS = 0,
+    STREAMLOG_SYNC_INTERVAL = 1,
+    STREAMLOG_SYNC_NONE = 2
+};
 #define STREAMLOG_SYNC_ALWAYS    0
 #define STREAMLOG_SYNC_INTERVAL  1
 #define STREAMLOG_SYNC_NONE      2
@@ -315,8 +439,16 @@ int streamlog_open(const char *dir, const streamlog_opts *opts, streamlog_store 
 /**
  * Close a store: sync it (under every policy) and free the handle.
  * @return OK; EBUSY while channel handles, iterators or subscriptions of this
- *         store are open (nothing is closed then); EINVAL for NULL; EIO when the final sync
- *         fails (the handle is freed all the same).
+ *         store are open (nothing is closed then; streamlog_errmsg() counts
+ *         them by kind and names the first few, e.g. "3 handles still open (1
+ *         channel, 2 subscriptions), close them first: channel 'orders',
+ *         durable 'billing' on 'orders', ..."); EINVAL for NULL; EIO when the
+ *         final sync fails (the handle is freed all the same).
+ * @note Garbage-collected hosts, whose finalizers run in no set order: let
+ *       each child handle hold a reference to its store, so the store is
+ *       finalized last, and close subscriptions and iterators, then channel
+ *       handles, then the store. A forked child's inherited handles must not
+ *       be closed at all (see fork() under streamlog_open).
  * @note No other thread may be using the store during the call.
  */
 int streamlog_close(streamlog_store *st);
@@ -377,7 +509,10 @@ int streamlog_verify(streamlog_store *st, streamlog_verify_report *report);
  * UTF-8, dot-separated tokens, no empty token, no wildcard character '*' or
  * '>', no '/', no whitespace or control characters. Anything else is EINVAL.
  */
-#define STREAMLOG_CREATE 0x1u  /**< streamlog_channel_open: create when missing */
+enum streamlog_channel_flag {
+    STREAMLOG_CREATE = 0x1  /**< streamlog_channel_open: create when missing */
+};
+#define STREAMLOG_CREATE 0x1u
 
 /**
  * Open channel @p name.
@@ -439,20 +574,55 @@ int  streamlog_channel_purge(streamlog_channel *ch, uint64_t upto_seq, uint64_t 
  */
 int  streamlog_channel_list_next(streamlog_store *st, const char *after, char *buf, size_t cap);
 
-/** Statistics of one channel. An empty channel has msgs 0 and
- *  first_seq == last_seq + 1. bytes counts payload bytes. subs counts the
- *  channel's active subscriptions in every process sharing the store. */
+/**
+ * Growable statistics. The _v2 statistics structs begin with a `size` the
+ * caller sets to the sizeof of its struct before the call, as
+ * streamlog_verify_report does; fields are only ever added at their end.
+ *   - size below the library's struct (a program built against an older
+ *     header): the library writes exactly the first `size` bytes, and sets
+ *     `size` to that.
+ *   - size above the library's struct (a program built against a newer
+ *     header, run with an older library): the library writes its fields,
+ *     zeroes the rest of the caller's `size` bytes, and sets `size` to its
+ *     own struct's size, so the caller can tell which fields it knew.
+ *   - size below 8 (the first two words) or above 4096 (larger than
+ *     any statistics struct will grow; most often a size left unset): EINVAL,
+ *     nothing written.
+ * The structs without a size (streamlog_channel_stats, streamlog_sub_stats,
+ * streamlog_group_stats) and their functions are kept, frozen as they were
+ * in 0.1.0, for programs built against older headers; they never grow.
+ */
+
+/** Statistics of one channel, frozen layout (see streamlog_channel_stats_v2). */
 typedef struct streamlog_channel_stats {
     uint64_t first_seq, last_seq, msgs, bytes, subs;
 } streamlog_channel_stats;
 
+/** As streamlog_channel_get_stats_v2(), into the frozen layout. */
+int  streamlog_channel_get_stats(streamlog_channel *ch, streamlog_channel_stats *out);
+
+/** Statistics of one channel. An empty channel has msgs 0 and
+ *  first_seq == last_seq + 1. bytes counts payload bytes. subs counts the
+ *  channel's active subscriptions in every process sharing the store. */
+typedef struct streamlog_channel_stats_v2 {
+    uint32_t size;       /**< in: sizeof the caller's struct; out: bytes holding values (see Growable statistics) */
+    uint32_t reserved;   /**< 0 */
+    uint64_t first_seq;
+    uint64_t last_seq;
+    uint64_t msgs;
+    uint64_t bytes;
+    uint64_t subs;
+} streamlog_channel_stats_v2;
+
 /**
  * Read a channel's statistics. Expired messages are reclaimed first, so the
  * figures count only readable messages.
- * @return OK; EINVAL; ECLOSED (channel deleted); EIO.
+ * @param out  in: its `size`; out: the statistics.
+ * @return OK; EINVAL (NULL, or a size out of range: see Growable
+ *         statistics); ECLOSED (channel deleted); EIO.
  * @note Thread-safe.
  */
-int  streamlog_channel_get_stats(streamlog_channel *ch, streamlog_channel_stats *out);
+int  streamlog_channel_get_stats_v2(streamlog_channel *ch, streamlog_channel_stats_v2 *out);
 
 /**
  * Write the channel's name (static for the handle's life) into *out.
@@ -627,6 +797,14 @@ void streamlog_msg_free(streamlog_msg *m);
  *   TIME           the first message at or after Unix time start_value ns
  * A time after the last message starts at new messages.
  */
+enum streamlog_start {
+    STREAMLOG_START_NEW_ONLY = 0,
+    STREAMLOG_START_LAST_RECEIVED = 1,
+    STREAMLOG_START_TIME_DELTA = 2,
+    STREAMLOG_START_SEQUENCE = 3,
+    STREAMLOG_START_FIRST = 4,
+    STREAMLOG_START_TIME = 5
+};
 #define STREAMLOG_START_NEW_ONLY       0
 #define STREAMLOG_START_LAST_RECEIVED  1
 #define STREAMLOG_START_TIME_DELTA     2
@@ -741,19 +919,16 @@ void streamlog_iter_close(streamlog_iter *it);
  */
 typedef struct streamlog_sub streamlog_sub;
 
-#define STREAMLOG_OPT_START          32
-#define STREAMLOG_OPT_START_VALUE    33
-#define STREAMLOG_OPT_MAX_INFLIGHT   34
-#define STREAMLOG_OPT_ACK_WAIT_MS    35
-#define STREAMLOG_OPT_ACK_MODE       36
-#define STREAMLOG_OPT_MAX_DELIVER    37
-#define STREAMLOG_OPT_DURABLE        38
-#define STREAMLOG_OPT_QUEUE          39
-#define STREAMLOG_OPT_DEAD_LETTER    40
+/* The subscription keys' values are in enum streamlog_opt_key (Options). */
 
-#define STREAMLOG_ACK_MANUAL  0  /**< the application calls streamlog_ack() */
-#define STREAMLOG_ACK_AUTO    1  /**< a message is acked when the next one is requested (or at close) */
-#define STREAMLOG_ACK_NONE    2  /**< nothing is tracked: each message is delivered once */
+enum streamlog_ack_mode {
+    STREAMLOG_ACK_MANUAL = 0,  /**< the application calls streamlog_ack() */
+    STREAMLOG_ACK_AUTO = 1,    /**< a message is acked when the next one is requested (or at close) */
+    STREAMLOG_ACK_NONE = 2     /**< nothing is tracked: each message is delivered once */
+};
+#define STREAMLOG_ACK_MANUAL  0
+#define STREAMLOG_ACK_AUTO    1
+#define STREAMLOG_ACK_NONE    2
 
 /**
  * Subscribe to a channel.
@@ -790,7 +965,9 @@ int streamlog_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_m
  */
 int streamlog_ack(streamlog_sub *sub, uint64_t seq);
 
-/** Longest delay streamlog_nak() accepts: one day. */
+enum streamlog_nak_limit {
+    STREAMLOG_NAK_DELAY_MAX_MS = 86400000  /**< longest delay streamlog_nak() accepts: one day */
+};
 #define STREAMLOG_NAK_DELAY_MAX_MS  86400000
 
 /**
@@ -863,7 +1040,7 @@ int streamlog_sub_unsubscribe(streamlog_sub *sub);
 /** Times @p m was delivered before this delivery: 0 on first delivery. */
 uint32_t streamlog_msg_redelivery_count(const streamlog_msg *m);
 
-/** A subscription's state, for monitoring. */
+/** A subscription's state, frozen layout (see streamlog_sub_stats_v2). */
 typedef struct streamlog_sub_stats {
     uint64_t pending;         /**< messages in flight on this subscription */
     uint64_t last_delivered;  /**< highest sequence delivered, 0 when none */
@@ -876,12 +1053,31 @@ typedef struct streamlog_sub_stats {
     uint32_t max_inflight;
 } streamlog_sub_stats;
 
+/** As streamlog_sub_get_stats_v2(), into the frozen layout. */
+int streamlog_sub_get_stats(streamlog_sub *sub, streamlog_sub_stats *out);
+
+/** A subscription's state, for monitoring (growable: see Growable statistics). */
+typedef struct streamlog_sub_stats_v2 {
+    uint32_t size;            /**< in: sizeof the caller's struct; out: bytes holding values */
+    uint32_t reserved;        /**< 0 */
+    uint64_t pending;         /**< messages in flight on this subscription */
+    uint64_t last_delivered;  /**< highest sequence delivered, 0 when none */
+    uint64_t next_seq;        /**< next new sequence it will deliver */
+    uint64_t delivered;       /**< deliveries since subscribe, redeliveries included */
+    uint64_t redelivered;     /**< redeliveries since subscribe */
+    uint64_t acked;           /**< acks that ended an in-flight message */
+    uint64_t dead_lettered;   /**< messages that reached MAX_DELIVER */
+    uint32_t stalled;         /**< 1 when pending >= max_inflight */
+    uint32_t max_inflight;
+} streamlog_sub_stats_v2;
+
 /**
  * Read a subscription's state.
- * @return OK; EINVAL.
+ * @param out  in: its `size`; out: the state.
+ * @return OK; EINVAL (NULL, or a size out of range).
  * @note Callable from any thread.
  */
-int streamlog_sub_get_stats(streamlog_sub *sub, streamlog_sub_stats *out);
+int streamlog_sub_get_stats_v2(streamlog_sub *sub, streamlog_sub_stats_v2 *out);
 
 /**
  * Durables and queue groups seen from outside, without subscribing: for
@@ -889,10 +1085,17 @@ int streamlog_sub_get_stats(streamlog_sub *sub, streamlog_sub_stats *out);
  * A group is named by its kind and a name: the durable name, the queue
  * name, or "queue:durable" for a durable queue group.
  */
-#define STREAMLOG_GROUP_DURABLE        1  /**< DURABLE without QUEUE */
-#define STREAMLOG_GROUP_QUEUE          2  /**< QUEUE without DURABLE (exists while it has members) */
-#define STREAMLOG_GROUP_DURABLE_QUEUE  3  /**< QUEUE and DURABLE, named "queue:durable" */
-/** Room a group name needs in streamlog_group_list_next()'s buffer, NUL included. */
+enum streamlog_group_kind {
+    STREAMLOG_GROUP_DURABLE = 1,       /**< DURABLE without QUEUE */
+    STREAMLOG_GROUP_QUEUE = 2,         /**< QUEUE without DURABLE (exists while it has members) */
+    STREAMLOG_GROUP_DURABLE_QUEUE = 3  /**< QUEUE and DURABLE, named "queue:durable" */
+};
+#define STREAMLOG_GROUP_DURABLE        1
+#define STREAMLOG_GROUP_QUEUE          2
+#define STREAMLOG_GROUP_DURABLE_QUEUE  3
+enum streamlog_group_name_cap {
+    STREAMLOG_GROUP_NAME_CAP = 402  /**< room a group name needs in streamlog_group_list_next()'s buffer, NUL included */
+};
 #define STREAMLOG_GROUP_NAME_CAP  402
 
 /**
@@ -911,7 +1114,7 @@ int streamlog_sub_get_stats(streamlog_sub *sub, streamlog_sub_stats *out);
 int streamlog_group_list_next(streamlog_channel *ch, int after_kind, const char *after_name, int *out_kind,
                               char *buf, size_t cap);
 
-/** State of a durable or queue group, from the store. */
+/** State of a durable or queue group, frozen layout (see streamlog_group_stats_v2). */
 typedef struct streamlog_group_stats {
     uint64_t next_seq;     /**< position: the next new sequence the group hands out */
     uint64_t lag;          /**< stored messages at or after the position (channel's last sequence minus position, plus one) */
@@ -922,14 +1125,29 @@ typedef struct streamlog_group_stats {
     uint32_t reserved;     /**< 0 */
 } streamlog_group_stats;
 
+/** As streamlog_group_get_stats_v2(), into the frozen layout. */
+int streamlog_group_get_stats(streamlog_channel *ch, int kind, const char *name, streamlog_group_stats *out);
+
+/** State of a durable or queue group, from the store (growable: see Growable statistics). */
+typedef struct streamlog_group_stats_v2 {
+    uint32_t size;         /**< in: sizeof the caller's struct; out: bytes holding values */
+    uint32_t kind;         /**< STREAMLOG_GROUP_* */
+    uint64_t next_seq;     /**< position: the next new sequence the group hands out */
+    uint64_t lag;          /**< stored messages at or after the position (channel's last sequence minus position, plus one) */
+    uint64_t pending;      /**< messages in flight: claimed by a member (or waiting for one), not acked */
+    uint64_t redelivered;  /**< of those, messages delivered more than once */
+    uint64_t members;      /**< active subscriptions of the group, in every process */
+} streamlog_group_stats_v2;
+
 /**
  * Read the state of group (@p kind, @p name) of the channel.
- * @return OK; EINVAL (NULL argument, unknown kind, malformed name);
- *         ENOTFOUND (no such group); ECLOSED; ECORRUPT; EIO.
+ * @param out  in: its `size`; out: the state.
+ * @return OK; EINVAL (NULL argument, size out of range, unknown kind,
+ *         malformed name); ENOTFOUND (no such group); ECLOSED; ECORRUPT; EIO.
  * @note Thread-safe. Acks that members still buffer (see "Durability of
  *       delivery state") are not yet seen: pending may count them.
  */
-int streamlog_group_get_stats(streamlog_channel *ch, int kind, const char *name, streamlog_group_stats *out);
+int streamlog_group_get_stats_v2(streamlog_channel *ch, int kind, const char *name, streamlog_group_stats_v2 *out);
 
 /**
  * Delete group (@p kind, @p name): its position and pending messages are

@@ -267,7 +267,7 @@ int sl_channels_finish_deletes(streamlog_store *st)
     }
 }
 
-int sl_channel_stats(streamlog_channel *ch, streamlog_channel_stats *out)
+int sl_channel_stats(streamlog_channel *ch, streamlog_channel_stats_v2 *out)
 {
     streamlog_store *st = ch->st;
     sl_txn t;

@@ -18,7 +18,8 @@ int sl_channel_open(streamlog_store *st, const char *name, uint32_t flags, const
                     streamlog_channel **out);
 void sl_channel_close(streamlog_channel *ch);
 int sl_channel_delete(streamlog_store *st, const char *name);
-int sl_channel_stats(streamlog_channel *ch, streamlog_channel_stats *out);
+/* Fills every field of *out but size. */
+int sl_channel_stats(streamlog_channel *ch, streamlog_channel_stats_v2 *out);
 
 int sl_channel_list_next(streamlog_store *st, const char *after, char *buf, size_t cap);
 

@@ -15,6 +15,7 @@
 #include "channels.h"
 #include "encoding.h"
 #include "errors.h"
+#include "handles.h"
 #include "dedup.h"
 #include "retention.h"
 #include "store.h"
@@ -443,9 +444,8 @@ int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store *
 
 int sl_store_close(streamlog_store *st)
 {
-    long children = atomic_load(&st->children);
-    if (children > 0)
-        return sl_fail(STREAMLOG_EBUSY, "%ld channel handle(s) or iterator(s) of this store are still open", children);
+    if (atomic_load(&st->children) > 0)
+        return sl_handles_busy(st);
     if (st->readonly) {
         sl_committer_destroy(&st->committer);
         sl_env_close(st->env);

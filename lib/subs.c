@@ -1246,10 +1246,10 @@ int sl_sub_close(streamlog_sub *sub, int unsubscribe)
     return rc;
 }
 
-int sl_sub_stats(streamlog_sub *sub, streamlog_sub_stats *out)
+int sl_sub_stats(streamlog_sub *sub, streamlog_sub_stats_v2 *out)
 {
     pthread_mutex_lock(&sub->mu);
-    *out = (streamlog_sub_stats){
+    *out = (streamlog_sub_stats_v2){
         .pending = sub->inflight.len,
         .last_delivered = sub->last_delivered,
         .next_seq = sub->next_seq,
@@ -1383,7 +1383,7 @@ static int group_load_named(const sl_txn *t, streamlog_channel *ch, int kind, co
     return rc;
 }
 
-int sl_group_stats(streamlog_channel *ch, int kind, const char *name, streamlog_group_stats *out)
+int sl_group_stats(streamlog_channel *ch, int kind, const char *name, streamlog_group_stats_v2 *out)
 {
     uint8_t key[SL_GROUP_KEY_MAX];
     size_t klen;
@@ -1393,7 +1393,7 @@ int sl_group_stats(streamlog_channel *ch, int kind, const char *name, streamlog_
     int rc = sl_read_begin(ch->st->env, &t);
     if (rc)
         return rc;
-    streamlog_group_stats st = {.kind = (uint32_t)kind};
+    streamlog_group_stats_v2 st = {.kind = (uint32_t)kind};
     if ((rc = group_load_named(&t, ch, kind, name, key, &klen, &rec, &g)) ||
         (rc = sl_members_count(&t, ch->id, g.id, &st.members)))
         goto out;

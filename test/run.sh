@@ -12,7 +12,7 @@ export DEBIAN_FRONTEND=noninteractive
 # clang needs libclang-rt-14-dev for its sanitizers and libFuzzer
 packages=(gcc g++ clang libclang-rt-14-dev pkg-config meson ninja-build liblmdb-dev check libsqlite3-dev
           valgrind libuv1-dev libprotobuf-c-dev protobuf-c-compiler nats-server zlib1g-dev
-          libnats-dev libmicrohttpd-dev libjansson-dev python3-pytest python3-pip python3-venv python3-setuptools python3)
+          libnats-dev libmicrohttpd-dev libjansson-dev python3-pytest python3-pip python3-venv python3-setuptools python3 bindgen golang-go)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

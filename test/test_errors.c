@@ -1,10 +1,12 @@
 /*
  * test_errors.c - result codes, their names and descriptions, the per-thread
- * detail message, and the version string.
+ * detail message and the same message by id from any thread
+ * (streamlog_errmsg_of), and the version string.
  */
 #define _GNU_SOURCE
 #include "test_util.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <string.h>
@@ -218,6 +220,205 @@ START_TEST(errmsg_is_per_thread)
 }
 END_TEST
 
+/* ---- streamlog_errmsg_of: a failure's message by the id it left in errno ---- */
+
+/* Fail with a message naming `tag`; return the id from errno (as an FFI
+ * runtime copies it right after the call) and the thread's message. */
+static int fail_with(streamlog_store *st, const char *tag, char *msg, size_t cap)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s..bad", tag);
+    streamlog_channel *ch = NULL;
+    errno = 0;
+    int rc = streamlog_channel_open(st, name, STREAMLOG_CREATE, NULL, &ch);
+    int id = errno;
+    ck_assert_int_eq(rc, STREAMLOG_EINVAL);
+    snprintf(msg, cap, "%s", streamlog_errmsg());
+    ck_assert_ptr_nonnull(strstr(msg, tag));
+    return id;
+}
+
+START_TEST(errmsg_of_gives_the_failed_calls_message)
+{
+    streamlog_store *st = tu_open(NULL);
+    char expect[STREAMLOG_ERRMSG_CAP], got[STREAMLOG_ERRMSG_CAP];
+    int id = fail_with(st, "first", expect, sizeof expect);
+    ck_assert_int_gt(id, 0);
+    TU_OK(streamlog_errmsg_of(id, got, sizeof got));
+    ck_assert_str_eq(got, expect);
+    ck_assert_str_eq(streamlog_errmsg(), ""); /* that call succeeded */
+    /* still there after later failures and successes */
+    char other[STREAMLOG_ERRMSG_CAP];
+    int id2 = fail_with(st, "second", other, sizeof other);
+    ck_assert_int_ne(id2, id);
+    TU_OK(streamlog_errmsg_of(id, got, sizeof got));
+    ck_assert_str_eq(got, expect);
+    TU_OK(streamlog_errmsg_of(id2, got, sizeof got));
+    ck_assert_str_eq(got, other);
+
+    /* a buffer of exactly the message's length + 1 works; one byte less is EINVAL, nothing written */
+    size_t need = strlen(expect) + 1;
+    TU_OK(streamlog_errmsg_of(id, got, need));
+    ck_assert_str_eq(got, expect);
+    memset(got, 'z', sizeof got);
+    TU_RC(streamlog_errmsg_of(id, got, need - 1), STREAMLOG_EINVAL);
+    ck_assert_int_eq(got[0], 'z');
+
+    /* a failure without a detail message leaves errno 0 */
+    streamlog_channel *ch = tu_chan(st, "empty", NULL);
+    streamlog_iter *it;
+    const streamlog_msg *m;
+    TU_OK(streamlog_iter_open(ch, STREAMLOG_START_FIRST, 0, &it));
+    errno = 12345;
+    TU_RC(streamlog_iter_next(it, &m), STREAMLOG_EAGAIN);
+    ck_assert_int_eq(errno, 0);
+    streamlog_iter_close(it);
+    streamlog_channel_close(ch);
+
+    /* bad arguments, and ids never given */
+    TU_RC(streamlog_errmsg_of(0, got, sizeof got), STREAMLOG_EINVAL);
+    TU_RC(streamlog_errmsg_of(-1, got, sizeof got), STREAMLOG_EINVAL);
+    TU_RC(streamlog_errmsg_of(id, NULL, sizeof got), STREAMLOG_EINVAL);
+    TU_RC(streamlog_errmsg_of(id, got, 0), STREAMLOG_EINVAL);
+    errno = 0;
+    TU_RC(streamlog_errmsg_of(id2 + 1000, got, sizeof got), STREAMLOG_ENOTFOUND);
+    ck_assert_int_gt(errno, 0); /* errmsg_of's own failure is published too */
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
+/* The messages of the last 256 failures are kept: an older id is ENOTFOUND,
+ * never another failure's message. */
+START_TEST(errmsg_of_old_id_is_notfound)
+{
+    streamlog_store *st = tu_open(NULL);
+    char expect[STREAMLOG_ERRMSG_CAP], got[STREAMLOG_ERRMSG_CAP];
+    int id = fail_with(st, "old", expect, sizeof expect);
+    for (int i = 0; i < 255; i++) {
+        char tag[32];
+        snprintf(tag, sizeof tag, "filler%d", i);
+        fail_with(st, tag, got, sizeof got);
+    }
+    TU_OK(streamlog_errmsg_of(id, got, sizeof got)); /* 255 later ones: still kept */
+    ck_assert_str_eq(got, expect);
+    fail_with(st, "the256th", got, sizeof got);
+    TU_RC(streamlog_errmsg_of(id, got, sizeof got), STREAMLOG_ENOTFOUND);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
+/* A goroutine's view: the call fails on thread A, the caller reads its message
+ * on thread B, while other threads fail with their own messages. Each round
+ * the noise threads fail NOISE_FAILS times each, so fewer than 256 failures
+ * happen between A's and B's read and the message is always still kept. */
+#define ROUNDS 60
+#define NOISE_THREADS 3
+#define NOISE_FAILS 20
+
+struct hop {
+    streamlog_store *st;
+    pthread_barrier_t round_start, round_end;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int id;                                /* A's failure id this round, 0 until set */
+    char expect[STREAMLOG_ERRMSG_CAP];     /* A's message, as A saw it */
+    int mismatches;
+};
+
+static void *hop_thread_a(void *p)
+{
+    struct hop *h = p;
+    for (int r = 0; r < ROUNDS; r++) {
+        pthread_barrier_wait(&h->round_start);
+        char tag[32], msg[STREAMLOG_ERRMSG_CAP];
+        snprintf(tag, sizeof tag, "call-a-round-%d", r);
+        int id = fail_with(h->st, tag, msg, sizeof msg);
+        pthread_mutex_lock(&h->mu);
+        h->id = id;
+        memcpy(h->expect, msg, sizeof msg);
+        pthread_cond_signal(&h->cv);
+        pthread_mutex_unlock(&h->mu);
+        pthread_barrier_wait(&h->round_end);
+    }
+    return NULL;
+}
+
+static void *hop_thread_b(void *p)
+{
+    struct hop *h = p;
+    for (int r = 0; r < ROUNDS; r++) {
+        pthread_barrier_wait(&h->round_start);
+        pthread_mutex_lock(&h->mu);
+        while (!h->id)
+            pthread_cond_wait(&h->cv, &h->mu);
+        int id = h->id;
+        char expect[STREAMLOG_ERRMSG_CAP];
+        memcpy(expect, h->expect, sizeof expect);
+        h->id = 0; /* A sets the next one only after the next round starts */
+        pthread_mutex_unlock(&h->mu);
+        char got[STREAMLOG_ERRMSG_CAP];
+        int rc = streamlog_errmsg_of(id, got, sizeof got);
+        if (rc != STREAMLOG_OK || strcmp(got, expect) != 0) {
+            fprintf(stderr, "round %d: id %d gave %s '%s', expected '%s'\n", r, id, tu_name(rc),
+                    rc ? "" : got, expect);
+            __atomic_add_fetch(&h->mismatches, 1, __ATOMIC_SEQ_CST);
+        }
+        pthread_barrier_wait(&h->round_end);
+    }
+    return NULL;
+}
+
+struct noise {
+    struct hop *h;
+    int n;
+};
+
+static void *hop_noise(void *p)
+{
+    struct noise *nz = p;
+    struct hop *h = nz->h;
+    for (int r = 0; r < ROUNDS; r++) {
+        pthread_barrier_wait(&h->round_start);
+        for (int i = 0; i < NOISE_FAILS; i++) {
+            char tag[48], msg[STREAMLOG_ERRMSG_CAP], got[STREAMLOG_ERRMSG_CAP];
+            snprintf(tag, sizeof tag, "noise-%d-round-%d-call-%d", nz->n, r, i);
+            int id = fail_with(h->st, tag, msg, sizeof msg);
+            /* its own message, read back at once, is its own too */
+            if (streamlog_errmsg_of(id, got, sizeof got) != STREAMLOG_OK || strcmp(got, msg) != 0)
+                __atomic_add_fetch(&h->mismatches, 1, __ATOMIC_SEQ_CST);
+        }
+        pthread_barrier_wait(&h->round_end);
+    }
+    return NULL;
+}
+
+START_TEST(errmsg_of_across_threads)
+{
+    struct hop h = {.st = tu_open(NULL)};
+    unsigned parties = 2 + NOISE_THREADS;
+    pthread_barrier_init(&h.round_start, NULL, parties);
+    pthread_barrier_init(&h.round_end, NULL, parties);
+    pthread_mutex_init(&h.mu, NULL);
+    pthread_cond_init(&h.cv, NULL);
+    pthread_t a, b, nt[NOISE_THREADS];
+    struct noise nz[NOISE_THREADS];
+    ck_assert_int_eq(pthread_create(&a, NULL, hop_thread_a, &h), 0);
+    ck_assert_int_eq(pthread_create(&b, NULL, hop_thread_b, &h), 0);
+    for (int i = 0; i < NOISE_THREADS; i++) {
+        nz[i] = (struct noise){.h = &h, .n = i};
+        ck_assert_int_eq(pthread_create(&nt[i], NULL, hop_noise, &nz[i]), 0);
+    }
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    for (int i = 0; i < NOISE_THREADS; i++)
+        pthread_join(nt[i], NULL);
+    ck_assert_int_eq(h.mismatches, 0);
+    pthread_barrier_destroy(&h.round_start);
+    pthread_barrier_destroy(&h.round_end);
+    TU_OK(streamlog_close(h.st));
+}
+END_TEST
+
 START_TEST(version_matches_macros)
 {
     char exp[64];
@@ -249,6 +450,9 @@ static Suite *errors_suite(void)
     tcase_add_test(tc, errmsg_empty_before_any_call);
     tcase_add_test(tc, errmsg_after_failure_and_success);
     tcase_add_test(tc, errmsg_is_per_thread);
+    tcase_add_test(tc, errmsg_of_gives_the_failed_calls_message);
+    tcase_add_test(tc, errmsg_of_old_id_is_notfound);
+    tcase_add_test(tc, errmsg_of_across_threads);
     suite_add_tcase(s, tc);
 
     tc = tu_tcase("version", 0);

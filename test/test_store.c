@@ -164,6 +164,97 @@ START_TEST(close_busy_with_channel)
 }
 END_TEST
 
+/* close's EBUSY message counts each handle the caller has open once (a
+ * subscription's own iterator and dead-letter channel are not the caller's)
+ * and names them, within one bounded message. */
+static void expect_busy(streamlog_store *st, const char *const *parts)
+{
+    TU_RC(streamlog_close(st), STREAMLOG_EBUSY);
+    const char *m = streamlog_errmsg();
+    ck_assert_uint_lt(strlen(m), STREAMLOG_ERRMSG_CAP);
+    for (; *parts; parts++)
+        ck_assert_msg(strstr(m, *parts), "close's message \"%s\" lacks \"%s\"", m, *parts);
+}
+
+static streamlog_sub *subscribe_as(streamlog_channel *ch, const char *durable, const char *queue,
+                                   const char *dead_letter)
+{
+    streamlog_opts *o = NULL;
+    streamlog_sub *sub = NULL;
+    TU_OK(streamlog_opts_new(&o));
+    if (durable)
+        TU_OK(streamlog_opts_set_str(o, STREAMLOG_OPT_DURABLE, durable));
+    if (queue)
+        TU_OK(streamlog_opts_set_str(o, STREAMLOG_OPT_QUEUE, queue));
+    if (dead_letter)
+        TU_OK(streamlog_opts_set_str(o, STREAMLOG_OPT_DEAD_LETTER, dead_letter));
+    TU_OK(streamlog_subscribe(ch, o, &sub));
+    streamlog_opts_free(o);
+    return sub;
+}
+
+START_TEST(close_busy_counts_and_names_handles)
+{
+    streamlog_store *st = tu_open(NULL);
+    streamlog_channel *ch = tu_chan(st, "orders", NULL);
+    streamlog_sub *plain = subscribe_as(ch, NULL, NULL, NULL);
+    /* once: the old message said 2 for one subscription (it counted its iterator) */
+    streamlog_channel_close(ch);
+    expect_busy(st, (const char *const[]){"1 handle still open (1 subscription)", "subscription on 'orders'", NULL});
+
+    ch = tu_chan(st, "orders", NULL);
+    streamlog_iter *it;
+    TU_OK(streamlog_iter_open(ch, STREAMLOG_START_FIRST, 0, &it));
+    streamlog_sub *durable = subscribe_as(ch, "billing", NULL, "orders.dead");
+    expect_busy(st, (const char *const[]){"4 handles still open (1 channel, 1 iterator, 2 subscriptions)",
+                                          "channel 'orders'", "iterator on 'orders'", "subscription on 'orders'",
+                                          "durable 'billing' on 'orders'", NULL});
+    streamlog_sub *queue = subscribe_as(ch, NULL, "workers", NULL);
+    streamlog_sub *durable_queue = subscribe_as(ch, "night", "workers", NULL);
+    /* six handles do not all fit by name: the count stays exact */
+    expect_busy(st, (const char *const[]){"6 handles still open (1 channel, 1 iterator, 4 subscriptions)", "more",
+                                          NULL});
+    TU_OK(streamlog_sub_close(plain));
+    TU_OK(streamlog_sub_close(durable));
+    TU_OK(streamlog_sub_close(queue));
+    expect_busy(st, (const char *const[]){"3 handles still open (1 channel, 1 iterator, 1 subscription)",
+                                          "queue 'workers:night' member on 'orders'", NULL});
+    TU_OK(streamlog_sub_unsubscribe(durable_queue));
+    streamlog_iter_close(it);
+    expect_busy(st, (const char *const[]){"1 handle still open (1 channel), close them first: channel 'orders'",
+                                          NULL});
+    /* the refused closes changed nothing */
+    ck_assert_uint_eq(tu_append_str(ch, "still works"), 1);
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
+/* 255-byte names: the descriptions are cut (at a UTF-8 boundary) and the message stays bounded. */
+START_TEST(close_busy_message_is_bounded)
+{
+    streamlog_store *st = tu_open(NULL);
+    char name[256];
+    memset(name, 'n', 255);
+    memcpy(name + 39, "\xc3\xa9\xc3\xa9\xc3\xa9", 6); /* the cut at byte 44 falls inside a character */
+    name[255] = '\0';
+    streamlog_channel *chs[20];
+    for (int i = 0; i < 20; i++) {
+        name[0] = (char)('a' + i);
+        chs[i] = tu_chan(st, name, NULL);
+    }
+    expect_busy(st, (const char *const[]){"20 handles still open (20 channels)", "...'", "and ", NULL});
+    const char *m = streamlog_errmsg();
+    /* no character is cut in half: every lead byte has its continuation */
+    for (const unsigned char *p = (const unsigned char *)m; *p; p++)
+        if (*p == 0xc3)
+            ck_assert_int_eq(p[1], 0xa9);
+    for (int i = 0; i < 20; i++)
+        streamlog_channel_close(chs[i]);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
 START_TEST(close_busy_with_iterator)
 {
     streamlog_store *st = tu_open(NULL);
@@ -713,6 +804,8 @@ static Suite *store_suite(void)
     tc = tu_tcase("close", 0);
     tcase_add_test(tc, close_busy_with_channel);
     tcase_add_test(tc, close_busy_with_iterator);
+    tcase_add_test(tc, close_busy_counts_and_names_handles);
+    tcase_add_test(tc, close_busy_message_is_bounded);
     tcase_add_test(tc, close_null);
     tcase_add_test(tc, sync_works);
     tcase_add_test(tc, open_close_releases_resources);

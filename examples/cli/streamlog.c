@@ -155,15 +155,22 @@ static int print_json(json_t *doc)
 
 /* ---- ls / stat ---- */
 
+/* The growable statistics, sized for this header (see streamlog.h). */
+static int channel_stats(streamlog_channel *ch, streamlog_channel_stats_v2 *s)
+{
+    s->size = sizeof *s;
+    return streamlog_channel_get_stats_v2(ch, s);
+}
+
 struct chan_info {
-    streamlog_channel_stats s;
+    streamlog_channel_stats_v2 s;
     int64_t first_time, last_time; /* 0 when empty */
 };
 
 static int channel_info(streamlog_channel *ch, struct chan_info *ci)
 {
     memset(ci, 0, sizeof *ci);
-    int rc = streamlog_channel_get_stats(ch, &ci->s);
+    int rc = channel_stats(ch, &ci->s);
     if (rc || !ci->s.msgs)
         return rc;
     streamlog_msg *m;
@@ -358,8 +365,8 @@ static int cmd_durables(int argc, char **argv)
     int kind = 0, r;
     while ((r = streamlog_group_list_next(ch, kind, after, &kind, name, sizeof name)) == STREAMLOG_OK) {
         snprintf(after, sizeof after, "%s", name);
-        streamlog_group_stats gs;
-        if ((r = streamlog_group_get_stats(ch, kind, name, &gs)) == STREAMLOG_ENOTFOUND)
+        streamlog_group_stats_v2 gs = {.size = sizeof gs};
+        if ((r = streamlog_group_get_stats_v2(ch, kind, name, &gs)) == STREAMLOG_ENOTFOUND)
             continue; /* removed since it was listed */
         if (r)
             break;
@@ -597,8 +604,8 @@ static int cmd_cat(int argc, char **argv)
     if ((rc = streamlog_channel_open(st, a.pos[1], 0, NULL, &ch)))
         return finish(fail(rc, a.pos[1]), st, ch);
     if (a.last) {
-        streamlog_channel_stats s;
-        if ((rc = streamlog_channel_get_stats(ch, &s)))
+        streamlog_channel_stats_v2 s;
+        if ((rc = channel_stats(ch, &s)))
             return finish(fail(rc, a.pos[1]), st, ch);
         start = n ? STREAMLOG_START_SEQUENCE : STREAMLOG_START_NEW_ONLY;
         value = n && n <= s.last_seq ? (int64_t)(s.last_seq - n + 1) : 1;
@@ -709,8 +716,8 @@ static int export_channel(streamlog_store *st, const char *name, FILE *out, stru
         return fail(rc, name);
     }
     /* up to the last message when the export started, even if writers go on */
-    streamlog_channel_stats s;
-    if ((rc = streamlog_channel_get_stats(ch, &s)))
+    streamlog_channel_stats_v2 s;
+    if ((rc = channel_stats(ch, &s)))
         rc = fail(rc, name);
     while (!rc && !interrupted) {
         int r = streamlog_iter_next(it, &m);
@@ -779,11 +786,11 @@ static int cmd_export(int argc, char **argv)
     }
     for (size_t i = 0; !rc && i < count; i++) {
         streamlog_channel *ch;
-        streamlog_channel_stats s;
+        streamlog_channel_stats_v2 s;
         if (!names[i]) {
             rc = fail(STREAMLOG_ENOMEM, "export");
         } else if ((rc = streamlog_channel_open(st, names[i], 0, NULL, &ch)) == 0) {
-            if (streamlog_channel_get_stats(ch, &s) == 0)
+            if (channel_stats(ch, &s) == 0)
                 total += s.msgs;
             streamlog_channel_close(ch);
         } else {
@@ -846,8 +853,8 @@ static int import_flush(struct importer *im, struct batch *b)
         if ((rc = streamlog_channel_open(im->st, b->channel, STREAMLOG_CREATE, NULL, &im->ch)))
             return fail(rc, b->channel);
     }
-    streamlog_channel_stats s;
-    if ((rc = streamlog_channel_get_stats(im->ch, &s)))
+    streamlog_channel_stats_v2 s;
+    if ((rc = channel_stats(im->ch, &s)))
         return fail(rc, b->channel);
     if (s.last_seq + 1 != b->first_seq) {
         if (!im->renumber) {

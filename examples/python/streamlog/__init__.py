@@ -19,9 +19,12 @@ the GIL. Handles close in the order the library needs: closing a Store first
 closes its subscriptions, iterators and channels; each handle keeps its store
 alive, so garbage collection never frees a store before its children.
 
-Do not use a store in a child process after fork(): open it again there, or use
-multiprocessing's "spawn" start method.
+After fork() (multiprocessing's "fork" start method), a child opens the store
+again and uses that: the handles it inherited belong to the parent, so using one
+raises InvalidArgument, and closing one (also by garbage collection) only forgets
+it, without calling the library (which the library's fork rules forbid).
 """
+import os
 import threading
 import weakref
 from ctypes import byref, c_char_p, c_int, c_size_t, c_uint64, c_void_p, create_string_buffer, string_at
@@ -46,6 +49,7 @@ EREADERS, EMFILE = -15, -16
 OPT_SYNC, OPT_SYNC_INTERVAL_MS, OPT_MAX_STORE_BYTES, OPT_MAX_CHANNELS, OPT_MAX_PAYLOAD, OPT_READONLY = 1, 2, 3, 4, 5, 6
 OPT_MAX_READERS, OPT_DEDUP_WINDOW_MS = 7, 8
 NAK_DELAY_MAX_MS = 86400000
+PAYLOAD_HARD_MAX, ERRMSG_CAP = 1 << 30, 256
 GROUP_DURABLE, GROUP_QUEUE, GROUP_DURABLE_QUEUE, GROUP_NAME_CAP = 1, 2, 3, 402
 OPT_MAX_MSGS, OPT_MAX_BYTES, OPT_MAX_AGE_MS, OPT_MAX_SUBS = 16, 17, 18, 19
 OPT_START, OPT_START_VALUE, OPT_MAX_INFLIGHT, OPT_ACK_WAIT_MS, OPT_ACK_MODE = 32, 33, 34, 35, 36
@@ -220,10 +224,17 @@ class _Handle:
         self._ptr = c_void_p()
         self._store = store  # a child keeps its store alive
         self._lock = threading.Lock()
+        self._pid = os.getpid()  # the process whose handle this is (see fork in the module's doc)
+
+    def _inherited(self) -> bool:
+        return self._pid != os.getpid()
 
     def _live(self) -> c_void_p:
         if not self._ptr:
             raise Closed(ECLOSED, f"this {type(self).__name__} is closed")
+        if self._inherited():
+            raise InvalidArgument(EINVAL, f"this {type(self).__name__} was opened by process {self._pid} before "
+                                          "fork(): open the store again in this process")
         return self._ptr
 
     def __enter__(self):
@@ -241,7 +252,7 @@ class _Handle:
     def close(self) -> None:
         with self._lock:
             ptr, self._ptr = self._ptr, c_void_p()
-        if ptr:
+        if ptr and not self._inherited():
             self._free(ptr)
             if self._store is not None:
                 self._store._children.discard(self)
@@ -279,6 +290,9 @@ class Store(_Handle):
                 child.close()
         with self._lock:
             if not self._ptr:
+                return
+            if self._inherited():  # the parent's store: forget it, never close it here
+                self._ptr = c_void_p()
                 return
             rc = lib.streamlog_close(self._ptr)
             if rc == EBUSY:  # the library freed nothing: keep the handle usable
@@ -408,9 +422,9 @@ class Channel(_Handle):
 
     def stats(self) -> dict:
         """first_seq, last_seq, msgs, bytes and subs."""
-        s = _ffi.ChannelStats()
-        _check(lib.streamlog_channel_get_stats(self._live(), byref(s)))
-        return {name: getattr(s, name) for name, _ in s._fields_}
+        s = _ffi.ChannelStats.for_call()
+        _check(lib.streamlog_channel_get_stats_v2(self._live(), byref(s)))
+        return s.figures()
 
     def subscribe(self, durable: Optional[str] = None, queue: Optional[str] = None,
                   start: Union[str, int] = "new", start_value: int = 0, ack_mode: Union[str, int] = "manual",
@@ -528,9 +542,11 @@ class Subscription(_Handle):
         return fd
 
     def stats(self) -> dict:
-        s = _ffi.SubStats()
-        _check(lib.streamlog_sub_get_stats(self._live(), byref(s)))
-        return {name: getattr(s, name) for name, _ in s._fields_}
+        """pending, last_delivered, next_seq, delivered, redelivered, acked, dead_lettered,
+        stalled and max_inflight."""
+        s = _ffi.SubStats.for_call()
+        _check(lib.streamlog_sub_get_stats_v2(self._live(), byref(s)))
+        return s.figures()
 
     def unsubscribe(self) -> None:
         """Close and remove a durable's state (a queue group's goes with its last member)."""
@@ -538,4 +554,6 @@ class Subscription(_Handle):
             ptr, self._ptr = self._ptr, c_void_p()
         if ptr:
             self._store._children.discard(self)
+            if self._inherited():
+                raise InvalidArgument(EINVAL, f"this Subscription was opened by process {self._pid} before fork()")
             _check(lib.streamlog_sub_unsubscribe(ptr))

@@ -47,14 +47,28 @@ def _load():
 lib = _load()
 
 
-class ChannelStats(ctypes.Structure):
-    _fields_ = [("first_seq", c_uint64), ("last_seq", c_uint64), ("msgs", c_uint64), ("bytes", c_uint64),
-                ("subs", c_uint64)]
+class _GrowableStats(ctypes.Structure):
+    """A _v2 statistics struct: `size` (set before the call to sizeof the struct)
+    and a reserved word, then the figures (see "Growable statistics" in streamlog.h)."""
+
+    @classmethod
+    def for_call(cls):
+        s = cls()
+        s.size = ctypes.sizeof(cls)
+        return s
+
+    def figures(self) -> dict:
+        return {name: getattr(self, name) for name, _ in self._fields_ if name not in ("size", "reserved")}
 
 
-class SubStats(ctypes.Structure):
-    _fields_ = [("pending", c_uint64), ("last_delivered", c_uint64), ("next_seq", c_uint64),
-                ("delivered", c_uint64), ("redelivered", c_uint64), ("acked", c_uint64),
+class ChannelStats(_GrowableStats):
+    _fields_ = [("size", c_uint32), ("reserved", c_uint32), ("first_seq", c_uint64), ("last_seq", c_uint64),
+                ("msgs", c_uint64), ("bytes", c_uint64), ("subs", c_uint64)]
+
+
+class SubStats(_GrowableStats):
+    _fields_ = [("size", c_uint32), ("reserved", c_uint32), ("pending", c_uint64), ("last_delivered", c_uint64),
+                ("next_seq", c_uint64), ("delivered", c_uint64), ("redelivered", c_uint64), ("acked", c_uint64),
                 ("dead_lettered", c_uint64), ("stalled", c_uint32), ("max_inflight", c_uint32)]
 
 
@@ -77,7 +91,7 @@ _prototypes = {
     "streamlog_channel_close": (None, [P]),
     "streamlog_channel_delete": (c_int, [P, c_char_p]),
     "streamlog_channel_list_next": (c_int, [P, c_char_p, c_char_p, c_size_t]),
-    "streamlog_channel_get_stats": (c_int, [P, POINTER(ChannelStats)]),
+    "streamlog_channel_get_stats_v2": (c_int, [P, POINTER(ChannelStats)]),
     "streamlog_append": (c_int, [P, c_char_p, c_size_t, POINTER(c_uint64)]),
     "streamlog_append_expect": (c_int, [P, c_char_p, c_size_t, c_uint64, POINTER(c_uint64)]),
     "streamlog_append_batch": (c_int, [P, POINTER(c_char_p), POINTER(c_size_t), c_size_t, POINTER(c_uint64)]),
@@ -106,7 +120,7 @@ _prototypes = {
     "streamlog_sub_fd": (c_int, [P]),
     "streamlog_sub_close": (c_int, [P]),
     "streamlog_sub_unsubscribe": (c_int, [P]),
-    "streamlog_sub_get_stats": (c_int, [P, POINTER(SubStats)]),
+    "streamlog_sub_get_stats_v2": (c_int, [P, POINTER(SubStats)]),
 }
 
 for _name, (_res, _args) in _prototypes.items():

@@ -4,6 +4,8 @@ import os
 import sys
 import threading
 
+import pytest
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
 
 import asyncio_tail  # noqa: E402
@@ -11,9 +13,10 @@ import streamlog  # noqa: E402
 import work_queue  # noqa: E402
 
 
-def test_work_queue_with_spawned_processes(tmp_path):
+@pytest.mark.parametrize("start_method", ["spawn", "fork"])
+def test_work_queue_with_worker_processes(tmp_path, start_method):
     njobs, nworkers = 200, 3
-    per_worker = work_queue.run(str(tmp_path / "store"), njobs, nworkers)
+    per_worker = work_queue.run(str(tmp_path / "store"), njobs, nworkers, start_method)
     everything = sorted(seq for seqs in per_worker for seq in seqs)
     # each job done once, by one of the workers
     assert everything == list(range(1, njobs + 1))

@@ -235,7 +235,7 @@ def test_constants_match_the_header():
         pytest.skip("STREAMLOG_HEADER (path to streamlog.h) not set")
     text = open(header).read()
     found = 0
-    for name, value in re.findall(r"#define STREAMLOG_(\w+)\s+(-?\d+|0x[0-9a-f]+)u?\b", text):
+    for name, value in re.findall(r"#define STREAMLOG_(\w+)\s+(-?\d+|0x[0-9a-f]+)(?:u|LL)?\b", text):
         if name.startswith("VERSION"):
             continue
         assert getattr(streamlog, name) == int(value, 0), name
@@ -245,3 +245,36 @@ def test_constants_match_the_header():
 
 def test_version():
     assert re.fullmatch(r"\d+\.\d+\.\d+", streamlog.library_version())
+
+
+def test_forked_child_reopens_and_leaves_inherited_handles_alone(tmp_path):
+    """After fork() the child opens the store again; the handles it inherited are
+    the parent's: using one raises, and closing or collecting one calls nothing."""
+    path = str(tmp_path / "store")
+    with streamlog.open(path) as parent_store:
+        ch = parent_store.channel("c", create=True)
+        sub = ch.subscribe(start="first")
+        ch.append(b"from the parent")
+        pid = os.fork()
+        if pid == 0:  # the child: report through the exit status, never raise out
+            code = 0
+            try:
+                try:
+                    ch.append(b"x")
+                    code = 10  # an inherited handle must not be usable
+                except streamlog.InvalidArgument:
+                    pass
+                sub.close()
+                ch.close()
+                parent_store.close()  # forgets them; the library is not called
+                with streamlog.open(path) as own:
+                    own.channel("c").append(b"from the child")
+            except BaseException:
+                code = 11
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        # the parent's handles were untouched by the child's closes
+        assert sub.next(timeout=DEADLINE_S).data == b"from the parent"
+        assert sub.next(timeout=DEADLINE_S).data == b"from the child"
+        assert ch.stats()["msgs"] == 2

@@ -1,0 +1,951 @@
+/* A copy of include/streamlog.h as of commit 3018d89 (0.1.0, before the _v2
+ * statistics), for test/abi/old_caller.c: a program built against it. Never edit.
+ *
+ * streamlog.h - libstreamlog, persistent message logs embedded in your process.
+ *
+ * libstreamlog stores durable, ordered channels of messages in an LMDB
+ * environment on local disk. A program appends messages to channels and
+ * reads them back by sequence number or by time; retention limits bound a
+ * channel's size and age. There is no server: everything happens inside the
+ * calling process, and several processes may share one store.
+ *
+ * This header is the reference manual. README.md is the guide.
+ *
+ * Conventions that hold for every function below unless its comment says
+ * otherwise:
+ *   - Functions return int: STREAMLOG_OK (0) on success or a negative
+ *     STREAMLOG_E* code. streamlog_strerror() names a code;
+ *     streamlog_errmsg() gives the calling thread's detailed message for its
+ *     most recent failure.
+ *   - Output parameters are written only on success.
+ *   - A call that fails has changed nothing: no message, channel or setting
+ *     is half-written.
+ *   - Bad arguments (NULL handles, NULL outputs, out-of-range values) return
+ *     STREAMLOG_EINVAL; they never crash.
+ *   - Strings are UTF-8 and NUL-terminated. Payloads are (pointer, length)
+ *     pairs and may contain any bytes; a zero-length payload is valid, and
+ *     its pointer may then be NULL.
+ *   - No function keeps an LMDB write transaction open after it returns, so
+ *     a caller may move between threads freely between calls.
+ *
+ * Copyright (c) 2026 the libstreamlog authors. MIT licence, see COPYING.
+ */
+#ifndef STREAMLOG_H
+#define STREAMLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @defgroup streamlog_version Version
+ *
+ * STREAMLOG_VERSION_MAJOR, _MINOR, _PATCH, _STRING and _NUMBER describe the
+ * header compiled against (generated from meson.build into
+ * streamlog_version.h, installed beside this header); the functions describe
+ * the library loaded at run time. A program may compare the two.
+ */
+#include "streamlog_version.h"
+
+/** Return the library's version as "MAJOR.MINOR.PATCH" (static string). */
+const char *streamlog_version(void);
+
+/** Return the library's version as MAJOR * 10000 + MINOR * 100 + PATCH
+ *  (0.1.0 gives 100), comparable with STREAMLOG_VERSION_NUMBER. */
+int streamlog_version_number(void);
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup streamlog_errors Result codes
+ *
+ * 0 is success; every error is a distinct negative constant. The values are
+ * stable and part of the ABI.
+ */
+#define STREAMLOG_OK         0   /**< success */
+#define STREAMLOG_EINVAL    -1   /**< invalid argument or misuse */
+#define STREAMLOG_ENOTFOUND -2   /**< no such channel, message or state */
+#define STREAMLOG_EEXIST    -3   /**< already exists / already open */
+#define STREAMLOG_ELIMIT    -4   /**< a configured limit (payload size, channel count) refuses it */
+#define STREAMLOG_ECONFLICT -5   /**< expected last sequence did not match */
+#define STREAMLOG_EAGAIN    -6   /**< nothing available now; try again later */
+#define STREAMLOG_ETIMEDOUT -7   /**< a wait ran out */
+#define STREAMLOG_EFULL     -8   /**< store is full (size limit, map full or disk full) */
+#define STREAMLOG_ECORRUPT  -9   /**< stored data failed validation */
+#define STREAMLOG_EBUSY     -10  /**< in use (children still open, store open elsewhere in this process) */
+#define STREAMLOG_ENOMEM    -11  /**< out of memory */
+#define STREAMLOG_EIO       -12  /**< I/O error; after a failed sync the store refuses writes */
+#define STREAMLOG_ECLOSED   -13  /**< the handle's store or channel is gone */
+#define STREAMLOG_EPERM     -14  /**< permission denied by the file system, or a write to a read-only store */
+#define STREAMLOG_EREADERS  -15  /**< too many read snapshots held at once (STREAMLOG_OPT_MAX_READERS) */
+#define STREAMLOG_EMFILE    -16  /**< out of file descriptors (EMFILE/ENFILE); nothing latched */
+
+/**
+ * Return a static, human-readable description of a result code.
+ * Never NULL; unknown codes give "unknown error".
+ * @note Thread-safe.
+ */
+const char *streamlog_strerror(int rc);
+
+/**
+ * Return the symbolic name of a result code, such as "STREAMLOG_EINVAL"
+ * (static string, never NULL; unknown codes give "STREAMLOG_EUNKNOWN").
+ * @note Thread-safe.
+ */
+const char *streamlog_errname(int rc);
+
+/**
+ * Return a message describing the calling thread's most recent failed call,
+ * e.g. "channel name 'a..b' has an empty token". The string belongs to the
+ * library and stays valid until the calling thread's next libstreamlog call.
+ * Returns "" when the thread's last call succeeded or made no call yet.
+ * @note Per thread: it never reports another thread's failure.
+ */
+const char *streamlog_errmsg(void);
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup streamlog_handles Handle types
+ *
+ * streamlog_store:   one open store directory. Thread-safe. Created by
+ *                    streamlog_open(), destroyed by streamlog_close(), which
+ *                    refuses (EBUSY) while channels, iterators or
+ *                    subscriptions are open.
+ * streamlog_opts:    an options object: a set of (key, value) pairs with
+ *                    typed setters. Not thread-safe; read only during the
+ *                    call it is passed to, so it may be freed right after.
+ * streamlog_channel: a handle to one channel. Thread-safe: any number of
+ *                    threads may append and read through one handle.
+ * streamlog_iter:    a zero-copy reader over one channel. One thread at a
+ *                    time (it may move between threads between calls).
+ * streamlog_msg:     a message, either a view owned by an iterator or an
+ *                    owned copy from streamlog_get().
+ */
+typedef struct streamlog_store   streamlog_store;
+typedef struct streamlog_opts    streamlog_opts;
+typedef struct streamlog_channel streamlog_channel;
+typedef struct streamlog_iter    streamlog_iter;
+typedef struct streamlog_msg     streamlog_msg;
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup streamlog_options Options
+ *
+ * Keys. Each key has one type (int or string) and applies to some calls;
+ * passing a key to a call it does not apply to is STREAMLOG_EINVAL.
+ * For every limit, 0 means unlimited.
+ *
+ * Store keys (streamlog_open):
+ *   STREAMLOG_OPT_SYNC              int, a STREAMLOG_SYNC_* policy (default ALWAYS)
+ *   STREAMLOG_OPT_SYNC_INTERVAL_MS  int, 1..3600000, period of SYNC_INTERVAL (default 100)
+ *   STREAMLOG_OPT_MAX_STORE_BYTES   int, 0 or 1 MiB..2^62: live data the store may hold
+ *                                   (default 0 = 1 TiB, or less when the process's
+ *                                   address space cannot map that much, e.g. under
+ *                                   `ulimit -v` or valgrind: then the largest that
+ *                                   fits, down to 1 GiB). Appends that would exceed it
+ *                                   fail with EFULL; reads and deletions keep working.
+ *                                   The store file grows only as data is written.
+ *   STREAMLOG_OPT_MAX_CHANNELS      int, >= 0, channels the store may hold (default 0)
+ *   STREAMLOG_OPT_MAX_PAYLOAD       int, >= 0, largest payload in bytes
+ *                                   (default 1 MiB; 0 = up to STREAMLOG_PAYLOAD_HARD_MAX)
+ *   STREAMLOG_OPT_READONLY          int, 0 or 1 (default 0): open read-only (see
+ *                                   streamlog_open)
+ *   STREAMLOG_OPT_MAX_READERS       int, 16..65536 (default 1022): read snapshots all
+ *                                   processes of the store may hold at once. Each
+ *                                   iterator and message view holds one while it is
+ *                                   valid, and each thread reading holds one during a
+ *                                   call. Beyond it reads fail with STREAMLOG_EREADERS
+ *                                   (slots of dead processes are freed first). LMDB
+ *                                   fixes the table's size when a process opens the
+ *                                   store while no other has it open; a value given
+ *                                   later applies from the next such open.
+ *   STREAMLOG_OPT_DEDUP_WINDOW_MS   int, 1..604800000 (default 120000): how long the
+ *                                   message id of streamlog_append_once() is
+ *                                   remembered (each process uses its own value).
+ * Limit keys (streamlog_open: store-wide defaults for channels that have no
+ * limit of their own; streamlog_channel_open: the channel's own limits):
+ *   STREAMLOG_OPT_MAX_MSGS          int, >= 0, messages kept per channel
+ *   STREAMLOG_OPT_MAX_BYTES         int, >= 0, payload bytes kept per channel
+ *   STREAMLOG_OPT_MAX_AGE_MS        int, >= 0, age after which a message expires
+ *   STREAMLOG_OPT_MAX_SUBS          int, >= 0, subscriptions per channel
+ */
+#define STREAMLOG_OPT_SYNC              1
+#define STREAMLOG_OPT_SYNC_INTERVAL_MS  2
+#define STREAMLOG_OPT_MAX_STORE_BYTES   3
+#define STREAMLOG_OPT_MAX_CHANNELS      4
+#define STREAMLOG_OPT_MAX_PAYLOAD       5
+#define STREAMLOG_OPT_READONLY          6
+#define STREAMLOG_OPT_MAX_READERS       7
+#define STREAMLOG_OPT_DEDUP_WINDOW_MS   8
+#define STREAMLOG_OPT_MAX_MSGS          16
+#define STREAMLOG_OPT_MAX_BYTES         17
+#define STREAMLOG_OPT_MAX_AGE_MS        18
+#define STREAMLOG_OPT_MAX_SUBS          19
+
+/** Largest payload the format can hold, whatever MAX_PAYLOAD says (1 GiB). */
+#define STREAMLOG_PAYLOAD_HARD_MAX  ((int64_t)1 << 30)
+
+/**
+ * Sync policies (STREAMLOG_OPT_SYNC). What "stored" means when an append
+ * returns STREAMLOG_OK:
+ *
+ * STREAMLOG_SYNC_ALWAYS (default): the commit holding the message has been
+ *   written and fdatasync()ed, its pages and then its meta page, before the
+ *   append returns. The message survives a process crash, an OS crash and a
+ *   power loss (given a disk that honours flushes).
+ * STREAMLOG_SYNC_INTERVAL: the commit's pages have been written and
+ *   fdatasync()ed before the append returns; its meta page (what makes the
+ *   commit the newest) is synced by the next commit, or by a background sync
+ *   every SYNC_INTERVAL_MS. The message survives a crash of the process; an OS
+ *   crash or power loss may undo the last commit (never one before the last
+ *   completed sync, in practice only the last one), and the store stays
+ *   consistent. Costs one fdatasync per commit, where ALWAYS costs two.
+ * STREAMLOG_SYNC_NONE: nothing is synced until streamlog_sync() or a clean
+ *   streamlog_close(). Survives a process crash, with nothing lost. An OS
+ *   crash or power loss may lose any commits since the last sync AND MAY
+ *   CORRUPT THE STORE (LMDB's MDB_NOSYNC: the disk may keep a commit's meta
+ *   page without its pages); use NONE only for data you can rebuild.
+ *
+ * Subscription state (claims and acks) is committed with the meta page left
+ * to the next sync under ALWAYS too: an OS crash may undo the last such
+ * commit, which can only cause redeliveries.
+ *
+ * Under ALWAYS and INTERVAL no crash corrupts the store: after reopening it
+ * is exactly the state of some commit no older than the last completed sync.
+ * The test suite proves this with a power-loss simulation (test/powerloss)
+ * that rebuilds the data file from the writes and syncs made before a crash,
+ * in every order a disk may persist unsynced writes. Under every policy a
+ * failed write or sync makes the store refuse further writes with
+ * STREAMLOG_EIO until it is closed and reopened, so nothing is ever reported
+ * stored that might not be.
+ */
+#define STREAMLOG_SYNC_ALWAYS    0
+#define STREAMLOG_SYNC_INTERVAL  1
+#define STREAMLOG_SYNC_NONE      2
+
+/**
+ * Create an empty options object in *out.
+ * @return OK, EINVAL (out NULL), ENOMEM.
+ * @note The caller owns it and frees it with streamlog_opts_free().
+ */
+int  streamlog_opts_new(streamlog_opts **out);
+
+/** Free an options object. Accepts NULL. */
+void streamlog_opts_free(streamlog_opts *opts);
+
+/**
+ * Set an integer option. Setting a key again replaces its value.
+ * @return OK; EINVAL for an unknown key, a string key, or a value out of the
+ *         key's range (see the key list); the object is then unchanged.
+ */
+int  streamlog_opts_set_int(streamlog_opts *opts, int key, int64_t value);
+
+/**
+ * Set a string option (the string is copied).
+ * @return OK; EINVAL for an unknown key, an integer key, or a NULL value;
+ *         ENOMEM. The object is unchanged on failure.
+ * @note String keys: STREAMLOG_OPT_DURABLE, STREAMLOG_OPT_QUEUE,
+ *       STREAMLOG_OPT_DEAD_LETTER (see Subscriptions).
+ */
+int  streamlog_opts_set_str(streamlog_opts *opts, int key, const char *value);
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup streamlog_store Store */
+
+/**
+ * Open the store in directory @p dir, creating the directory (mode 0755) and
+ * the store when they do not exist.
+ *
+ * @param dir   path of the store directory.
+ * @param opts  store keys and store-wide default limits, or NULL for defaults.
+ * @param out   receives the store handle.
+ * @return OK; EINVAL (NULL dir or out, a key that is not a store or limit
+ *         key); EBUSY (this process already has this store open: LMDB's
+ *         locks do not survive a second open in one process, so share the
+ *         first handle); ECORRUPT (the directory holds something that is not
+ *         a libstreamlog store of a known format); EPERM (the file system
+ *         refuses access to the directory or its files); EIO (the directory
+ *         cannot be created or opened for another reason); ENOMEM.
+ *         Read-only also: ENOTFOUND (no store in @p dir).
+ * @note Read-only (STREAMLOG_OPT_READONLY 1): nothing is created or written,
+ *       so the store may belong to another user, and any number of read-only
+ *       processes may inspect a store that others are writing. Channel
+ *       listing, statistics, streamlog_get() and iterators work; every call
+ *       that writes (appends, creating or deleting channels, changing
+ *       limits, subscriptions, streamlog_sync) fails with EPERM. Expired
+ *       messages are not reclaimed, so statistics may still count them. When
+ *       the process can write the store's lock.mdb, reads take LMDB reader
+ *       slots as usual and are safe against concurrent writers. When it
+ *       cannot (a store of another user), the store is read without LMDB's
+ *       lock: a writer in another process may then reuse pages a read is
+ *       looking at, and that read may fail with ECORRUPT or return wrong
+ *       data; inspect such stores while no one writes, or ask the owner to
+ *       make lock.mdb writable to you.
+ * @note Several processes may open the same store at once (local file
+ *       systems only, not NFS). Their appends are serialised and sequence
+ *       numbers never collide; each reader sees all that is committed.
+ *       Each process enforces its own MAX_STORE_BYTES on its appends; all
+ *       map the same address space, so one growing the file never stops
+ *       another (unless a process could map less than the file, e.g. under
+ *       a tight `ulimit -v`: it then gets EBUSY and must reopen).
+ * @note fork(): a child may open the store again (streamlog_open succeeds
+ *       there even while the parent has it open) and use that new handle
+ *       freely, also from several threads. Every handle the child inherited
+ *       from the parent -- stores, channels, iterators, subscriptions and
+ *       their fds, messages that are views -- belongs to the parent: the
+ *       child must not call any function on them, close them included (LMDB
+ *       environments must not cross fork()); they cost the child memory only.
+ *       Owned messages (streamlog_get) are plain memory and stay usable.
+ *       fork() may be called while other threads use the library.
+ * @note Thread-safe. The store starts one background thread for expiry and
+ *       periodic syncs, and, while it has subscriptions, one that watches for
+ *       other processes' commits; streamlog_close() stops them. The store
+ *       directory holds LMDB's data.mdb and lock.mdb and a procs/ directory
+ *       with one entry per process that has the store open.
+ */
+int streamlog_open(const char *dir, const streamlog_opts *opts, streamlog_store **out);
+
+/**
+ * Close a store: sync it (under every policy) and free the handle.
+ * @return OK; EBUSY while channel handles, iterators or subscriptions of this
+ *         store are open (nothing is closed then); EINVAL for NULL; EIO when the final sync
+ *         fails (the handle is freed all the same).
+ * @note No other thread may be using the store during the call.
+ */
+int streamlog_close(streamlog_store *st);
+
+/**
+ * Force a sync of everything committed so far to disk, whatever the policy.
+ * @return OK; EINVAL; EPERM (read-only store); EIO (the store then refuses further writes).
+ * @note Thread-safe.
+ */
+int streamlog_sync(streamlog_store *st);
+
+/**
+ * What streamlog_verify() found. Set `size` to sizeof(streamlog_verify_report)
+ * before the call: the library fills at most that many bytes, so a program
+ * compiled against this header keeps working when fields are added.
+ */
+typedef struct streamlog_verify_report {
+    uint32_t size;                  /**< in: sizeof the caller's struct; out: bytes filled */
+    uint32_t reserved;              /**< zero */
+    uint64_t channels;              /**< channel records read */
+    uint64_t damaged_channels;      /**< channel records that do not decode */
+    uint64_t messages;              /**< message records read */
+    uint64_t bytes;                 /**< payload bytes of the intact ones */
+    uint64_t damaged_messages;      /**< malformed, or failing their CRC32C */
+    uint64_t orphan_messages;       /**< of no channel (and no deletion in progress) */
+    uint64_t out_of_range_messages; /**< outside their channel's first..last sequence */
+    uint64_t counter_mismatches;    /**< channels whose message count or bytes disagree with their messages */
+} streamlog_verify_report;
+
+/**
+ * Check a whole store in one snapshot: every channel record decodes, every
+ * message record decodes and passes its checksum (CRC32C over key, time and
+ * payload; records written before checksums, format 1, have none to check),
+ * belongs to a channel and lies within its range, and every channel's
+ * counters match its messages. Takes time in proportion to the store's size
+ * and holds one read snapshot while it runs (writers go on; the file may
+ * grow meanwhile). Subscription state is not checked yet.
+ *
+ * What it cannot see: damage to LMDB's own structure (branch pages, the free
+ * list, the meta pages) that still parses as pages. LMDB reports some of it
+ * as corruption (then this returns ECORRUPT with no report), some of it
+ * only shows as records in the wrong place, and damage to the free list can
+ * make a later commit overwrite live pages. Checksums cover the records, not
+ * the tree around them.
+ *
+ * @param report  in: its `size`; out: the counts, written on OK and on ECORRUPT.
+ * @return OK (nothing damaged); ECORRUPT (damage found: the report and
+ *         streamlog_errmsg() say what); EINVAL (NULL, or size < 8); ENOMEM;
+ *         EREADERS.
+ * @note Thread-safe; may run beside writers in this and other processes.
+ */
+int streamlog_verify(streamlog_store *st, streamlog_verify_report *report);
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup streamlog_channels Channels
+ *
+ * A channel name follows NATS Streaming's subject rule: 1 to 255 bytes of
+ * UTF-8, dot-separated tokens, no empty token, no wildcard character '*' or
+ * '>', no '/', no whitespace or control characters. Anything else is EINVAL.
+ */
+#define STREAMLOG_CREATE 0x1u  /**< streamlog_channel_open: create when missing */
+
+/**
+ * Open channel @p name.
+ * @param flags   0 or STREAMLOG_CREATE; other bits are EINVAL.
+ * @param limits  limit keys for this channel, or NULL. A new channel without
+ *                limits follows the store-wide defaults. Limits given for an
+ *                existing channel replace just the keys set in @p limits;
+ *                lowering max_msgs or max_bytes removes the oldest messages
+ *                before the call returns.
+ * @return OK; EINVAL (bad name, flags or key); ENOTFOUND (missing and no
+ *         CREATE); ELIMIT (creating it would exceed MAX_CHANNELS); EPERM
+ *         (read-only store, and the call would create the channel or change
+ *         its limits); EFULL; EIO; ENOMEM.
+ * @note Thread-safe. Close the handle with streamlog_channel_close().
+ */
+int  streamlog_channel_open(streamlog_store *st, const char *name, uint32_t flags,
+                            const streamlog_opts *limits, streamlog_channel **out);
+
+/** Close a channel handle. Accepts NULL. Iterators opened on it must be
+ *  closed first (they keep working until then, but the store cannot close). */
+void streamlog_channel_close(streamlog_channel *ch);
+
+/**
+ * Delete channel @p name: its messages, limits and state are gone, and a
+ * channel created later under the same name starts again at sequence 1.
+ * Open handles to the deleted channel then fail with ECLOSED.
+ * @return OK; EINVAL; ENOTFOUND; EPERM (read-only store); EIO.
+ * @note Thread-safe. Large channels are removed in several bounded commits;
+ *       an interruption (crash, or a disk too full to finish) is finished by
+ *       the store's background thread or the next streamlog_open(), and never
+ *       keeps the store from opening.
+ */
+int  streamlog_channel_delete(streamlog_store *st, const char *name);
+
+/**
+ * Remove the channel's messages with sequences up to @p upto_seq (all of
+ * them when upto_seq >= the last sequence; UINT64_MAX says "all"), keeping
+ * its numbering: the next append still gets last sequence + 1. For
+ * snapshots ("events before this one are folded in") and erasure requests.
+ * The freed pages take new appends. Iterators and subscriptions positioned
+ * in the removed range go on at the first message kept, as after retention.
+ * @param out_removed  when not NULL, how many messages were removed.
+ * @return OK; EINVAL (NULL channel); ECLOSED (channel deleted); EPERM
+ *         (read-only store); ECORRUPT (a damaged record in the range: the
+ *         messages before it are removed); EIO.
+ * @note Thread-safe. Removes in bounded commits (10,000 messages each): a
+ *       crash part-way leaves a prefix removed, never a hole.
+ */
+int  streamlog_channel_purge(streamlog_channel *ch, uint64_t upto_seq, uint64_t *out_removed);
+
+/**
+ * List channels: write into @p buf the name of the first channel whose name
+ * sorts (bytewise) after @p after, or the first channel when @p after is
+ * NULL or "". Call again with the name received to walk all channels.
+ * @param cap  size of buf; at least 256 (a name and its NUL).
+ * @return OK; ENOTFOUND when no channel follows; EINVAL (NULL st or buf,
+ *         cap < 256); EIO.
+ * @note Thread-safe. Channels created or deleted meanwhile may or may not be seen.
+ */
+int  streamlog_channel_list_next(streamlog_store *st, const char *after, char *buf, size_t cap);
+
+/** Statistics of one channel. An empty channel has msgs 0 and
+ *  first_seq == last_seq + 1. bytes counts payload bytes. subs counts the
+ *  channel's active subscriptions in every process sharing the store. */
+typedef struct streamlog_channel_stats {
+    uint64_t first_seq, last_seq, msgs, bytes, subs;
+} streamlog_channel_stats;
+
+/**
+ * Read a channel's statistics. Expired messages are reclaimed first, so the
+ * figures count only readable messages.
+ * @return OK; EINVAL; ECLOSED (channel deleted); EIO.
+ * @note Thread-safe.
+ */
+int  streamlog_channel_get_stats(streamlog_channel *ch, streamlog_channel_stats *out);
+
+/**
+ * Write the channel's name (static for the handle's life) into *out.
+ * @return OK; EINVAL.
+ */
+int  streamlog_channel_name(streamlog_channel *ch, const char **out);
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup streamlog_append Appending
+ *
+ * Every append is stored under the store's sync policy before it returns.
+ * Appends from many threads are committed together (group commit): one LMDB
+ * transaction and one sync serve all appends waiting at that moment, so
+ * durable throughput grows with the number of appending threads while each
+ * call still returns only when its own message is stored.
+ *
+ * Sequences start at 1 in each channel, increase by one per message and are
+ * never reused, even after retention removes messages or the store reopens.
+ * Each message gets the Unix time of its commit in nanoseconds; times never
+ * decrease within a channel (if the clock steps back, the last time is
+ * reused).
+ *
+ * Exceeding the channel's max_msgs or max_bytes removes its oldest messages
+ * in the same commit; the newest message always stays.
+ *
+ * Errors common to all appends: EINVAL (NULL channel; data NULL with len > 0);
+ * ELIMIT (payload larger than MAX_PAYLOAD; nothing written); EPERM (read-only
+ * store); EFULL (store size limit, LMDB map or disk full; nothing written,
+ * reads and deletions keep working); ECLOSED (channel deleted); EIO (a write or sync failed: the
+ * store refuses writes until reopened).
+ */
+
+/** Append one message; its sequence goes to *out_seq when out_seq is not NULL.
+ *  @note Thread-safe. */
+int streamlog_append(streamlog_channel *ch, const void *data, size_t len, uint64_t *out_seq);
+
+/**
+ * Append one message only if the channel's last sequence is
+ * @p expected_last_seq (0 for a channel that never held a message): an
+ * optimistic-concurrency check for event sourcing.
+ * @return as streamlog_append, plus ECONFLICT (nothing written) on mismatch.
+ * @note Thread-safe; the check and the append are one atomic step, also
+ *       across processes.
+ */
+int streamlog_append_expect(streamlog_channel *ch, const void *data, size_t len,
+                            uint64_t expected_last_seq, uint64_t *out_seq);
+
+/**
+ * Append @p n messages in one commit: all of them or none. They get
+ * consecutive sequences; the first goes to *out_first_seq when not NULL.
+ * @param data  n payload pointers (an entry may be NULL when its length is 0).
+ * @param lens  n payload lengths.
+ * @return as streamlog_append; EINVAL also for n == 0 or NULL arrays.
+ * @note Thread-safe. A very large batch may fail with EFULL if it does not
+ *       fit one LMDB transaction (about 500 MB of pages).
+ */
+int streamlog_append_batch(streamlog_channel *ch, const void *const *data, const size_t *lens,
+                           size_t n, uint64_t *out_first_seq);
+
+/**
+ * Append one message with a header block: an ordered list of name/value
+ * pairs in the NATS wire form, "NATS/1.0\r\n" then "Name: value\r\n" lines
+ * then an empty line "\r\n" (a status after "NATS/1.0" is kept as given).
+ * The block is stored as it is, covered by the record's checksum, and
+ * returned by every read path (streamlog_msg_headers), so NATS front-ends
+ * pass it through unchanged.
+ * @param hdrs  the block, or NULL with hdrs_len 0 for none (then this is
+ *              streamlog_append).
+ * @return as streamlog_append; EINVAL also for a block that is not in that
+ *         form (the message says where); ELIMIT when the block and the
+ *         payload together exceed MAX_PAYLOAD.
+ * @note Thread-safe.
+ */
+int streamlog_append_msg(streamlog_channel *ch, const void *hdrs, size_t hdrs_len, const void *data, size_t len,
+                         uint64_t *out_seq);
+
+/**
+ * Idempotent append: store one message (with an optional header block, as
+ * streamlog_append_msg) under message id @p msg_id, unless that id was
+ * appended to this channel within the store's dedup window
+ * (STREAMLOG_OPT_DEDUP_WINDOW_MS, default 2 minutes, as JetStream's
+ * Nats-Msg-Id): then nothing is stored, *out_seq gets the sequence the
+ * first append got, and *out_duplicate is set to 1 (0 otherwise). The ids
+ * are kept in the store, so a retry after a crash or a restart is caught
+ * too; ids older than the window are forgotten by the background thread.
+ * @param msg_id  1..200 bytes, NUL-terminated.
+ * @param out_seq, out_duplicate  may be NULL.
+ * @return as streamlog_append_msg; EINVAL also for a NULL, empty or too
+ *         long msg_id. A duplicate is OK, not an error.
+ * @note Thread-safe: of concurrent appends with one id, one stores and the
+ *       others are duplicates of it, also across processes.
+ */
+int streamlog_append_once(streamlog_channel *ch, const char *msg_id, const void *hdrs, size_t hdrs_len,
+                          const void *data, size_t len, uint64_t *out_seq, int *out_duplicate);
+
+/**
+ * streamlog_append_batch() with a header block per message (hdrs[i] NULL
+ * with hdrs_lens[i] 0 for none; hdrs and hdrs_lens may both be NULL).
+ * @return as streamlog_append_batch and streamlog_append_msg.
+ * @note Thread-safe.
+ */
+int streamlog_append_batch_msgs(streamlog_channel *ch, const void *const *hdrs, const size_t *hdrs_lens,
+                                const void *const *data, const size_t *lens, size_t n, uint64_t *out_first_seq);
+
+/**
+ * streamlog_append_batch() only if the channel's last sequence is
+ * @p expected_last_seq: a command that emits several events stores all of
+ * them or none, and none if anyone appended since the caller read the
+ * channel.
+ * @return as streamlog_append_batch, plus ECONFLICT (nothing written) on
+ *         mismatch.
+ * @note Thread-safe; the check and the appends are one atomic step, also
+ *       across processes.
+ */
+int streamlog_append_batch_expect(streamlog_channel *ch, const void *const *data, const size_t *lens,
+                                  size_t n, uint64_t expected_last_seq, uint64_t *out_first_seq);
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup streamlog_messages Messages and reading
+ *
+ * A message seen through an iterator is a view into the store's memory map:
+ * valid until the next call on that iterator or its close, never to be freed.
+ * A message from streamlog_get() is an owned copy, freed with
+ * streamlog_msg_free(). The accessors accept both.
+ */
+
+/** Sequence number of @p m (0 for NULL). */
+uint64_t    streamlog_msg_seq(const streamlog_msg *m);
+/** Commit time of @p m, Unix nanoseconds (0 for NULL). */
+int64_t     streamlog_msg_time(const streamlog_msg *m);
+/** Payload of @p m; its length goes to *len when len is not NULL. The pointer
+ *  may be NULL for an empty payload; NULL m gives NULL and length 0. */
+const void *streamlog_msg_data(const streamlog_msg *m, size_t *len);
+/** Header block of @p m in the NATS wire form (see streamlog_append_msg),
+ *  valid as long as the message; its length goes to *len when len is not
+ *  NULL. NULL and length 0 when the message has none (or m is NULL). */
+const void *streamlog_msg_headers(const streamlog_msg *m, size_t *len);
+/**
+ * Look up header @p name (ASCII case ignored) of @p m: the first value,
+ * leading blanks skipped, not NUL-terminated, valid as long as the message.
+ * @return OK; ENOTFOUND (no such header, or no header block); EINVAL (NULL
+ *         m, name or output pointer).
+ */
+int streamlog_msg_header(const streamlog_msg *m, const char *name, const void **value, size_t *value_len);
+
+/**
+ * Copy message @p seq of the channel into a new owned message.
+ * @return OK; EINVAL; ENOTFOUND (never stored, removed by limits, or
+ *         expired); ECORRUPT (the stored record is malformed); ECLOSED; ENOMEM.
+ * @note Thread-safe.
+ */
+int  streamlog_get(streamlog_channel *ch, uint64_t seq, streamlog_msg **out);
+
+/**
+ * Copy any message (a view or an owned message) into a new owned message.
+ * @return OK; EINVAL; ENOMEM.
+ */
+int  streamlog_msg_copy(const streamlog_msg *m, streamlog_msg **out);
+
+/** Free an owned message. Accepts NULL. Passing a view is a bug. */
+void streamlog_msg_free(streamlog_msg *m);
+
+/**
+ * Start positions, numbered as NATS Streaming's StartPosition, plus an
+ * absolute time. The meaning of start_value depends on the position:
+ *   NEW_ONLY       messages appended after the iterator opens (value ignored)
+ *   LAST_RECEIVED  the channel's last message, then newer ones (value ignored)
+ *   TIME_DELTA     the first message no older than start_value ns before now
+ *   SEQUENCE       message start_value; below the first stored, the first;
+ *                  above the last, new messages only
+ *   FIRST          the first message still stored (value ignored)
+ *   TIME           the first message at or after Unix time start_value ns
+ * A time after the last message starts at new messages.
+ */
+#define STREAMLOG_START_NEW_ONLY       0
+#define STREAMLOG_START_LAST_RECEIVED  1
+#define STREAMLOG_START_TIME_DELTA     2
+#define STREAMLOG_START_SEQUENCE       3
+#define STREAMLOG_START_FIRST          4
+#define STREAMLOG_START_TIME           5
+
+/**
+ * Open an iterator over @p ch at a start position.
+ * @param start        a STREAMLOG_START_* position.
+ * @param start_value  see the positions; negative values are EINVAL for
+ *                     TIME_DELTA, SEQUENCE and TIME.
+ * @return OK; EINVAL; ECLOSED; ENOMEM; EIO.
+ * @note The iterator holds an LMDB read snapshot only while a returned view
+ *       is live, and renews it regularly, so an open iterator does not make
+ *       the file grow. Close it with streamlog_iter_close().
+ */
+int  streamlog_iter_open(streamlog_channel *ch, int start, int64_t start_value, streamlog_iter **out);
+
+/**
+ * Return the next message in sequence order as a view in *out.
+ * @return OK; EAGAIN when it has caught up with the channel (a later call
+ *         sees messages appended since, from any thread or process);
+ *         EINVAL; ECLOSED (channel deleted); ECORRUPT; EIO.
+ * @note Messages removed by limits or expired are skipped. The view in *out
+ *       is valid until the next call on this iterator or its close.
+ * @note One thread at a time per iterator.
+ */
+int  streamlog_iter_next(streamlog_iter *it, const streamlog_msg **out);
+
+/**
+ * The sequence the next streamlog_iter_next() will look for first.
+ * @return OK; EINVAL.
+ */
+int  streamlog_iter_position(streamlog_iter *it, uint64_t *out_seq);
+
+/** Close an iterator, releasing its read snapshot. Accepts NULL. */
+void streamlog_iter_close(streamlog_iter *it);
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup streamlog_subscriptions Subscriptions
+ *
+ * A subscription delivers a channel's messages in sequence order with
+ * at-least-once semantics: a delivered message stays in flight until it is
+ * acknowledged, and is delivered again (redelivered) when no ack arrives
+ * within the ack wait. Kinds:
+ *   plain        no DURABLE, no QUEUE: state in memory, gone at close.
+ *   durable      DURABLE name: position and in-flight messages are stored in
+ *                the store and resumed by the next subscribe with that name
+ *                (after a close, a crash or a restart). One active
+ *                subscription per (channel, durable name), across processes.
+ *   queue group  QUEUE name: members with the same queue name on a channel
+ *                share one position; each message goes to one member. A
+ *                member that closes, or dies, hands its unacked messages to
+ *                the others. Members may be in different processes sharing
+ *                the store (the group's state is kept in the store).
+ *                Delivery rule: a member takes new messages only inside
+ *                streamlog_sub_next(), and only when no other waiting
+ *                member of the group comes first: the next new message goes
+ *                to the waiting member with the fewest unacked messages,
+ *                ties to the one that took a new message least recently
+ *                (NATS Streaming's "fewest unacked, ties rotate"), so idle
+ *                members share a burst evenly. While another member waits,
+ *                a member takes one message at a time; while none does, it
+ *                may take up to 16 ahead (one commit for many messages), and
+ *                it gives back those it has not delivered at its next
+ *                streamlog_sub_next() call after another member starts
+ *                waiting -- so a member holds undelivered messages while
+ *                another waits at most until it next asks. A
+ *                member counts as waiting from the moment streamlog_sub_next()
+ *                finds nothing for it (it returns EAGAIN or sleeps) until it
+ *                takes a message, returns ETIMEDOUT, stalls (MAX_INFLIGHT) or
+ *                closes: an event loop that got EAGAIN should keep watching
+ *                streamlog_sub_fd(), as the others leave it its turn.
+ *   durable queue group  QUEUE and DURABLE: the group outlives all its
+ *                members closing, and is removed when its last member
+ *                unsubscribes.
+ *
+ * Subscription keys (streamlog_subscribe):
+ *   STREAMLOG_OPT_START         int, a STREAMLOG_START_* position (default NEW_ONLY);
+ *                               ignored when resuming a durable or joining a group
+ *   STREAMLOG_OPT_START_VALUE   int, as streamlog_iter_open's start_value
+ *   STREAMLOG_OPT_MAX_INFLIGHT  int, 1..1048576 (default 1024): with this many
+ *                               messages in flight, new deliveries pause until
+ *                               acks arrive; redeliveries are not held back
+ *   STREAMLOG_OPT_ACK_WAIT_MS   int, 1..86400000 (default 30000)
+ *   STREAMLOG_OPT_ACK_MODE      int, STREAMLOG_ACK_* (default MANUAL)
+ *   STREAMLOG_OPT_MAX_DELIVER   int, >= 0 (default 0 = no limit): after this many
+ *                               deliveries without an ack, a message is appended
+ *                               to the DEAD_LETTER channel (when set) and counts
+ *                               as acked. In a durable or queue group only the
+ *                               member that owns the message in the store
+ *                               dead-letters it, so it is dead-lettered once
+ *                               whatever the members' threads and processes; only
+ *                               a crash of that member between the dead-letter
+ *                               append and its ack can dead-letter it twice
+ *   STREAMLOG_OPT_DURABLE       string, a durable name (1..200 bytes, no ':')
+ *   STREAMLOG_OPT_QUEUE         string, a queue group name (1..200 bytes, no ':')
+ *   STREAMLOG_OPT_DEAD_LETTER   string, a channel name; created when missing
+ *
+ * Durability of delivery state (durables and queue groups): new messages are
+ * claimed in batches (up to 256 by a durable; up to 16 by a queue member
+ * with acks while no other member waits, else one) in one commit whose
+ * meta page is left to the next sync (see the sync policies), and
+ * acks are buffered and written with the next
+ * claim, whenever streamlog_sub_next() finds nothing to deliver, and at
+ * close. A lost ack or claim can only cause a redelivery, never a lost
+ * message; a clean close keeps every ack. After a crash (process or OS):
+ * messages acked since the last such write are delivered again, and
+ * messages claimed but not yet delivered come with a redelivery count of 1,
+ * as the store cannot tell them from delivered ones.
+ */
+typedef struct streamlog_sub streamlog_sub;
+
+#define STREAMLOG_OPT_START          32
+#define STREAMLOG_OPT_START_VALUE    33
+#define STREAMLOG_OPT_MAX_INFLIGHT   34
+#define STREAMLOG_OPT_ACK_WAIT_MS    35
+#define STREAMLOG_OPT_ACK_MODE       36
+#define STREAMLOG_OPT_MAX_DELIVER    37
+#define STREAMLOG_OPT_DURABLE        38
+#define STREAMLOG_OPT_QUEUE          39
+#define STREAMLOG_OPT_DEAD_LETTER    40
+
+#define STREAMLOG_ACK_MANUAL  0  /**< the application calls streamlog_ack() */
+#define STREAMLOG_ACK_AUTO    1  /**< a message is acked when the next one is requested (or at close) */
+#define STREAMLOG_ACK_NONE    2  /**< nothing is tracked: each message is delivered once */
+
+/**
+ * Subscribe to a channel.
+ * @param opts  subscription keys, or NULL for a plain subscription to new messages.
+ * @return OK; EINVAL (bad key or value, bad dead-letter name, dead letter equal
+ *         to the channel); EEXIST (the durable is already active, here or in
+ *         another process); ELIMIT (the channel's max_subs is reached);
+ *         ECLOSED (channel deleted); EPERM (read-only store); EFULL; EIO; ENOMEM.
+ * @note Thread-safe. Close the subscription before its store (it counts as a
+ *       child of the store, like a channel handle).
+ */
+int streamlog_subscribe(streamlog_channel *ch, const streamlog_opts *opts, streamlog_sub **out);
+
+/**
+ * Deliver the next message: a due redelivery first, else the next new message
+ * unless the subscription is stalled (MAX_INFLIGHT in flight).
+ * @param timeout_ms  0: do not wait; > 0: wait up to that long; -1: forever.
+ * @return OK and a view in *out, valid until the next call on this
+ *         subscription or its close; EAGAIN (timeout 0, nothing deliverable);
+ *         ETIMEDOUT; EINVAL; ECLOSED (channel deleted); EIO.
+ * @note In AUTO mode this call first acks the message it returned last time.
+ *       Messages removed by limits or expiry while in flight are skipped.
+ * @note One thread at a time per subscription.
+ */
+int streamlog_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_msg **out);
+
+/**
+ * Acknowledge message @p seq. Idempotent: a sequence that is not in flight on
+ * this subscription (never delivered, already acked, handed to another queue
+ * member) changes nothing and returns OK.
+ * @return OK; EINVAL (NULL sub, seq 0).
+ * @note Callable from any thread, also while another thread waits in
+ *       streamlog_sub_next(), which it wakes when the ack ends a stall.
+ */
+int streamlog_ack(streamlog_sub *sub, uint64_t seq);
+
+/** Longest delay streamlog_nak() accepts: one day. */
+#define STREAMLOG_NAK_DELAY_MAX_MS  86400000
+
+/**
+ * Negative acknowledgement: message @p seq, in flight on this subscription,
+ * could not be handled now; redeliver it after @p delay_ms (0: at once)
+ * instead of waiting out the ack wait. The redelivery counts toward
+ * MAX_DELIVER like any other. In a queue group, once the delay is over
+ * another member may take it over, as when an ack wait runs out. A later
+ * nak or streamlog_progress() replaces the delay.
+ * @return OK; EINVAL (NULL sub, seq 0, delay not in 0..STREAMLOG_NAK_DELAY_MAX_MS);
+ *         ENOTFOUND (seq is not in flight here: never delivered, acked,
+ *         dead-lettered, or taken over by another queue member); EIO.
+ * @note Callable from any thread, like streamlog_ack(); it wakes a thread
+ *       waiting in streamlog_sub_next().
+ */
+int streamlog_nak(streamlog_sub *sub, uint64_t seq, int64_t delay_ms);
+
+/**
+ * Work in progress: restart the ack wait of message @p seq, in flight on
+ * this subscription, so that it is not redelivered (nor, in a queue group,
+ * taken over by another member) while it is still being handled.
+ * @return OK; EINVAL (NULL sub, seq 0); ENOTFOUND (seq is not in flight here,
+ *         e.g. its ack wait ran out and another queue member took it: stop
+ *         working on it); EIO.
+ * @note Callable from any thread, like streamlog_ack().
+ */
+int streamlog_progress(streamlog_sub *sub, uint64_t seq);
+
+/**
+ * Terminate: stop redelivering message @p seq, in flight on this
+ * subscription, now: it is appended to the DEAD_LETTER channel (when the
+ * subscription has one) and counts as acked and as dead-lettered, whatever
+ * MAX_DELIVER says. In a durable or queue group it is dead-lettered once,
+ * as with MAX_DELIVER.
+ * @return OK; EINVAL (NULL sub, seq 0); ENOTFOUND (seq is not in flight
+ *         here); EFULL, EIO (the dead-letter append failed: the message stays
+ *         in flight).
+ * @note Callable from any thread, like streamlog_ack(). The dead letter is
+ *       the message's payload with its headers plus Streamlog-Origin-Channel,
+ *       -Origin-Seq, -Origin-Time (Unix ns), Streamlog-Deliveries and
+ *       Streamlog-Reason ("term" here, "max_deliver" after MAX_DELIVER).
+ */
+int streamlog_term(streamlog_sub *sub, uint64_t seq);
+
+/**
+ * A file descriptor that is readable when streamlog_sub_next() may have
+ * something to deliver: a new message (from this or another process), an
+ * ack ending a stall, or a redelivery deadline. Use it with poll/epoll in
+ * your event loop, then call streamlog_sub_next(sub, 0, ...) until EAGAIN.
+ * Do not read from or close it; it lives as long as the subscription.
+ * @return the fd (>= 0), or EINVAL.
+ */
+int streamlog_sub_fd(streamlog_sub *sub);
+
+/**
+ * Close the subscription and free the handle. A durable's position and
+ * unacked messages are kept for its next subscribe; a queue member's unacked
+ * messages go to the other members. Acks are persisted first.
+ * @return OK; EINVAL; EIO (state could not be written; the handle is freed).
+ */
+int streamlog_sub_close(streamlog_sub *sub);
+
+/**
+ * As streamlog_sub_close(), but remove a durable's state; a queue group's
+ * state goes when its last member unsubscribes.
+ * @return as streamlog_sub_close().
+ */
+int streamlog_sub_unsubscribe(streamlog_sub *sub);
+
+/** Times @p m was delivered before this delivery: 0 on first delivery. */
+uint32_t streamlog_msg_redelivery_count(const streamlog_msg *m);
+
+/** A subscription's state, for monitoring. */
+typedef struct streamlog_sub_stats {
+    uint64_t pending;         /**< messages in flight on this subscription */
+    uint64_t last_delivered;  /**< highest sequence delivered, 0 when none */
+    uint64_t next_seq;        /**< next new sequence it will deliver */
+    uint64_t delivered;       /**< deliveries since subscribe, redeliveries included */
+    uint64_t redelivered;     /**< redeliveries since subscribe */
+    uint64_t acked;           /**< acks that ended an in-flight message */
+    uint64_t dead_lettered;   /**< messages that reached MAX_DELIVER */
+    uint32_t stalled;         /**< 1 when pending >= max_inflight */
+    uint32_t max_inflight;
+} streamlog_sub_stats;
+
+/**
+ * Read a subscription's state.
+ * @return OK; EINVAL.
+ * @note Callable from any thread.
+ */
+int streamlog_sub_get_stats(streamlog_sub *sub, streamlog_sub_stats *out);
+
+/**
+ * Durables and queue groups seen from outside, without subscribing: for
+ * monitoring (lag), for tools, and to remove a durable nobody will resume.
+ * A group is named by its kind and a name: the durable name, the queue
+ * name, or "queue:durable" for a durable queue group.
+ */
+#define STREAMLOG_GROUP_DURABLE        1  /**< DURABLE without QUEUE */
+#define STREAMLOG_GROUP_QUEUE          2  /**< QUEUE without DURABLE (exists while it has members) */
+#define STREAMLOG_GROUP_DURABLE_QUEUE  3  /**< QUEUE and DURABLE, named "queue:durable" */
+/** Room a group name needs in streamlog_group_list_next()'s buffer, NUL included. */
+#define STREAMLOG_GROUP_NAME_CAP  402
+
+/**
+ * List a channel's durables and queue groups: write the kind of the first
+ * group after (@p after_kind, @p after_name) to *out_kind and its name to
+ * @p buf; after_kind 0 starts at the first group (after_name is then
+ * ignored). Call again with what you received to walk them all.
+ * @return OK; ENOTFOUND when no group follows; EINVAL (NULL ch, buf or
+ *         out_kind; cap below the name's length + 1 -- STREAMLOG_GROUP_NAME_CAP
+ *         always suffices; after_kind not 0 or a STREAMLOG_GROUP_* kind, or
+ *         after_name NULL or malformed with one); ECLOSED (channel deleted);
+ *         ECORRUPT; EIO.
+ * @note Thread-safe. Groups created or removed meanwhile may or may not be
+ *       seen. The order is stable (by kind, then name bytewise) but unspecified.
+ */
+int streamlog_group_list_next(streamlog_channel *ch, int after_kind, const char *after_name, int *out_kind,
+                              char *buf, size_t cap);
+
+/** State of a durable or queue group, from the store. */
+typedef struct streamlog_group_stats {
+    uint64_t next_seq;     /**< position: the next new sequence the group hands out */
+    uint64_t lag;          /**< stored messages at or after the position (channel's last sequence minus position, plus one) */
+    uint64_t pending;      /**< messages in flight: claimed by a member (or waiting for one), not acked */
+    uint64_t redelivered;  /**< of those, messages delivered more than once */
+    uint64_t members;      /**< active subscriptions of the group, in every process */
+    uint32_t kind;         /**< STREAMLOG_GROUP_* */
+    uint32_t reserved;     /**< 0 */
+} streamlog_group_stats;
+
+/**
+ * Read the state of group (@p kind, @p name) of the channel.
+ * @return OK; EINVAL (NULL argument, unknown kind, malformed name);
+ *         ENOTFOUND (no such group); ECLOSED; ECORRUPT; EIO.
+ * @note Thread-safe. Acks that members still buffer (see "Durability of
+ *       delivery state") are not yet seen: pending may count them.
+ */
+int streamlog_group_get_stats(streamlog_channel *ch, int kind, const char *name, streamlog_group_stats *out);
+
+/**
+ * Delete group (@p kind, @p name): its position and pending messages are
+ * gone; a later subscribe with that name starts afresh.
+ * @return OK; EINVAL; ENOTFOUND; EBUSY (the group has active
+ *         subscriptions, in this or another process: nothing is deleted);
+ *         ECLOSED; EIO.
+ * @note Thread-safe.
+ */
+int streamlog_group_delete(streamlog_channel *ch, int kind, const char *name);
+
+/* ------------------------------------------------------------------------ */
+/** @defgroup streamlog_retention Retention and expiry
+ *
+ * max_msgs and max_bytes are enforced in the commit of each append.
+ * max_age: a message older than max_age is no longer returned by
+ * streamlog_get() or iterators from the moment it expires. Its space is
+ * reclaimed by the store's background thread (at least once a second while
+ * any channel has max_age), and before streamlog_channel_get_stats() answers;
+ * the application calls nothing. A store that is not open reclaims nothing
+ * until it is opened again.
+ */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STREAMLOG_H */
