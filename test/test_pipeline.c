@@ -40,47 +40,81 @@ static int fd_readable(int fd, int timeout_ms)
     return n == 1 && (pfd.revents & POLLIN);
 }
 
-/* ---- a child process holding the store's write lock ---- */
+/* ---- a child process that takes the store's write lock on command ----
+ *
+ * Forked before the test opens its store, while the test process has one
+ * thread (a child of a multi-threaded process may not do much, least of
+ * all under ThreadSanitizer); it opens LMDB's environment only when first
+ * told to lock. */
 
 struct lock_holder {
     pid_t pid;
-    int go_fd; /* write a byte to release the lock */
+    int cmd_fd, reply_fd;
 };
 
-static struct lock_holder hold_write_lock(void)
+static struct lock_holder spawn_lock_holder(void)
 {
-    int ready[2], go[2];
-    ck_assert_int_eq(pipe(ready), 0);
-    ck_assert_int_eq(pipe(go), 0);
+    int cmd[2], reply[2];
+    ck_assert_int_eq(pipe(cmd), 0);
+    ck_assert_int_eq(pipe(reply), 0);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        MDB_env *env;
-        MDB_txn *txn;
-        char c = 0;
-        if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 16) || mdb_env_open(env, tu_store, MDB_NOTLS, 0644) ||
-            mdb_txn_begin(env, NULL, 0, &txn))
-            _exit(1);
-        if (write(ready[1], "r", 1) != 1)
-            _exit(2);
-        if (read(go[0], &c, 1) != 1)
-            _exit(3);
-        mdb_txn_abort(txn);
-        mdb_env_close(env);
+        MDB_env *env = NULL;
+        MDB_txn *txn = NULL;
+        char c;
+        close(cmd[1]);
+        close(reply[0]);
+        while (read(cmd[0], &c, 1) == 1) {
+            if (c == 'l') {
+                int rc = 0;
+                if (!env && ((rc = mdb_env_create(&env)) || (rc = mdb_env_set_maxdbs(env, 16)) ||
+                             /* a small map: sanitizers leave little address space */
+                             (rc = mdb_env_set_mapsize(env, (size_t)1 << 30)) ||
+                             (rc = mdb_env_open(env, tu_store, MDB_NOTLS, 0644)))) {
+                    fprintf(stderr, "lock holder: opening %s: %s\n", tu_store, mdb_strerror(rc));
+                    _exit(1);
+                }
+                if ((rc = mdb_txn_begin(env, NULL, 0, &txn))) {
+                    fprintf(stderr, "lock holder: write transaction: %s\n", mdb_strerror(rc));
+                    _exit(2);
+                }
+            } else {
+                mdb_txn_abort(txn);
+            }
+            if (write(reply[1], "r", 1) != 1)
+                _exit(3);
+        }
+        if (env)
+            mdb_env_close(env);
         _exit(0);
     }
-    close(ready[1]);
-    close(go[0]);
-    char c;
-    ck_assert_int_eq(tu_read_full(ready[0], &c, 1), 0);
-    close(ready[0]);
-    return (struct lock_holder){pid, go[1]};
+    close(cmd[0]);
+    close(reply[1]);
+    return (struct lock_holder){pid, cmd[1], reply[0]};
+}
+
+static void holder_do(struct lock_holder *h, char c)
+{
+    ck_assert_int_eq(tu_write_full(h->cmd_fd, &c, 1), 0);
+    ck_assert_int_eq(tu_read_full(h->reply_fd, &c, 1), 0);
+}
+
+/* The holder takes the write lock: no commit can happen until unlock. */
+static void hold_write_lock(struct lock_holder *h)
+{
+    holder_do(h, 'l');
 }
 
 static void release_write_lock(struct lock_holder *h)
 {
-    ck_assert_int_eq(tu_write_full(h->go_fd, "g", 1), 0);
-    close(h->go_fd);
+    holder_do(h, 'u');
+}
+
+static void end_lock_holder(struct lock_holder *h)
+{
+    close(h->cmd_fd);
+    close(h->reply_fd);
     int status;
     ck_assert_int_eq(waitpid(h->pid, &status, 0), h->pid);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "lock holder failed: status %d", status);
@@ -241,6 +275,7 @@ END_TEST
 /* Not stored yet: EAGAIN, ETIMEDOUT, the fd not readable; then stored. */
 START_TEST(fd_and_waiting)
 {
+    struct lock_holder h = spawn_lock_holder();
     streamlog_store *st = tu_open(NULL);
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     streamlog_pipe *p;
@@ -250,7 +285,7 @@ START_TEST(fd_and_waiting)
     ck_assert_int_eq(streamlog_pipe_fd(p), fd);
     ck_assert(!fd_readable(fd, 0));
 
-    struct lock_holder h = hold_write_lock();
+    hold_write_lock(&h);
     for (int i = 0; i < 10; i++)
         TU_OK(streamlog_pipe_append(p, ch, NULL, NULL, 0, "m", 1, NULL));
     int rc = 99;
@@ -287,6 +322,7 @@ START_TEST(fd_and_waiting)
     TU_OK(streamlog_pipe_close(p));
     streamlog_channel_close(ch);
     TU_OK(streamlog_close(st));
+    end_lock_holder(&h);
 }
 END_TEST
 
@@ -307,11 +343,12 @@ static void *close_main(void *arg)
  * closed right after submitting. */
 START_TEST(close_with_appends_in_flight)
 {
+    struct lock_holder h = spawn_lock_holder();
     streamlog_store *st = tu_open(NULL);
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     streamlog_pipe *p;
     TU_OK(streamlog_pipe_open(st, 1000, &p));
-    struct lock_holder h = hold_write_lock();
+    hold_write_lock(&h);
     unsigned char buf[100];
     for (uint64_t i = 0; i < 500; i++) {
         tu_fill(buf, sizeof buf, 9, i);
@@ -332,18 +369,20 @@ START_TEST(close_with_appends_in_flight)
     }
     streamlog_channel_close(ch);
     TU_OK(streamlog_close(st));
+    end_lock_holder(&h);
 }
 END_TEST
 
 /* Appends to a deleted channel fail with ECLOSED in their own results. */
 START_TEST(deleted_channel_reported_per_append)
 {
+    struct lock_holder h = spawn_lock_holder();
     streamlog_store *st = tu_open(NULL);
     streamlog_channel *a = tu_chan(st, "a", NULL);
     streamlog_channel *b = tu_chan(st, "b", NULL);
     streamlog_pipe *p;
     TU_OK(streamlog_pipe_open(st, 16, &p));
-    struct lock_holder h = hold_write_lock();
+    hold_write_lock(&h);
     TU_OK(streamlog_pipe_append(p, a, NULL, NULL, 0, "a1", 2, NULL));
     TU_OK(streamlog_pipe_append(p, b, NULL, NULL, 0, "b1", 2, NULL));
     TU_OK(streamlog_pipe_append(p, a, NULL, NULL, 0, "a2", 2, NULL));
@@ -372,6 +411,7 @@ START_TEST(deleted_channel_reported_per_append)
     streamlog_channel_close(a);
     streamlog_channel_close(b);
     TU_OK(streamlog_close(st));
+    end_lock_holder(&h);
 }
 END_TEST
 
@@ -379,13 +419,14 @@ END_TEST
  * others are stored with increasing sequences. */
 START_TEST(efull_reported_per_append)
 {
+    struct lock_holder h = spawn_lock_holder();
     enum { N = 400, LEN = 4000 };
     streamlog_store *st = tu_open2(STREAMLOG_OPT_MAX_STORE_BYTES, 1 << 20, STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     streamlog_pipe *p;
     TU_OK(streamlog_pipe_open(st, N, &p));
     static unsigned char buf[LEN];
-    struct lock_holder h = hold_write_lock(); /* so that they share batches */
+    hold_write_lock(&h); /* so that they share batches */
     for (uint64_t i = 0; i < N; i++) {
         tu_fill(buf, LEN, 4, i);
         TU_OK(streamlog_pipe_append(p, ch, NULL, NULL, 0, buf, LEN, NULL));
@@ -416,6 +457,7 @@ START_TEST(efull_reported_per_append)
     TU_OK(streamlog_pipe_close(p));
     streamlog_channel_close(ch);
     TU_OK(streamlog_close(st));
+    end_lock_holder(&h);
 }
 END_TEST
 
@@ -423,12 +465,13 @@ END_TEST
  * with EIO, none is reported stored; submitting then fails at once. */
 START_TEST(failed_commit_reported_and_latched)
 {
+    struct lock_holder h = spawn_lock_holder();
     streamlog_store *st = tu_open(NULL);
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     ck_assert_uint_eq(tu_append_str(ch, "kept"), 1);
     streamlog_pipe *p;
     TU_OK(streamlog_pipe_open(st, 64, &p));
-    struct lock_holder h = hold_write_lock(); /* one batch: the failing commit */
+    hold_write_lock(&h); /* one batch: the failing commit */
     for (int i = 0; i < 20; i++)
         TU_OK(streamlog_pipe_append(p, ch, NULL, NULL, 0, "lost", 4, NULL));
     sl_storage_fail_commit_after(0);
@@ -449,6 +492,7 @@ START_TEST(failed_commit_reported_and_latched)
     ck_assert_uint_eq(tu_stats(ch).msgs, 1);
     streamlog_channel_close(ch);
     TU_OK(streamlog_close(st));
+    end_lock_holder(&h);
 }
 END_TEST
 
