@@ -133,16 +133,22 @@ SL_PUBLIC int streamlog_pipe_open(streamlog_store *st, uint32_t depth, streamlog
         return sl_fail(e == EMFILE || e == ENFILE ? STREAMLOG_EMFILE : e == ENOMEM ? STREAMLOG_ENOMEM : STREAMLOG_EIO,
                        "cannot create the pipeline's eventfd: %s", strerror(e));
     }
-    if (pthread_cond_init(&p->lead_cv, NULL)) {
+    int err = pthread_cond_init(&p->lead_cv, NULL);
+    if (err) {
         pipe_free(p);
         return sl_fail(STREAMLOG_ENOMEM, "cannot create a condition variable");
     }
-    if (pthread_cond_init(&p->result_cv, NULL)) {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* timeouts immune to clock steps */
+    err = pthread_cond_init(&p->result_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (err) {
         pthread_cond_destroy(&p->lead_cv);
         pipe_free(p);
         return sl_fail(STREAMLOG_ENOMEM, "cannot create a condition variable");
     }
-    int err = pthread_create(&p->thread, NULL, pipe_thread, p);
+    err = pthread_create(&p->thread, NULL, pipe_thread, p);
     if (err) {
         pthread_cond_destroy(&p->result_cv);
         pthread_cond_destroy(&p->lead_cv);
@@ -237,12 +243,11 @@ SL_PUBLIC int streamlog_pipe_append(streamlog_pipe *p, streamlog_channel *ch, co
     return STREAMLOG_OK;
 }
 
-/* An absolute CLOCK_REALTIME deadline timeout_ms from now (the default
- * clock of the pipeline's condition variables). */
+/* An absolute CLOCK_MONOTONIC deadline timeout_ms from now (result_cv's clock). */
 static struct timespec deadline_after(int64_t timeout_ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_sec += timeout_ms / 1000;
     ts.tv_nsec += (timeout_ms % 1000) * 1000000;
     if (ts.tv_nsec >= 1000000000) {

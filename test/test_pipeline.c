@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "storage.h"
 
 /* Take the next result, waiting as long as needed; fails unless one is taken. */
@@ -754,6 +755,48 @@ START_TEST(every_sync_policy)
 }
 END_TEST
 
+/* Allocation failure at each allocation of open, append and close: ENOMEM,
+ * nothing submitted, nothing leaked (ASan), and the pipeline goes on. */
+START_TEST(out_of_memory)
+{
+    streamlog_store *st = tu_open(NULL);
+    streamlog_channel *ch = tu_chan(st, "c", NULL);
+    streamlog_pipe *p = NULL;
+    int rc, opened = 0;
+    for (long k = 0; k < 50 && !opened; k++) {
+        sl_alloc_fail_after(k, 0);
+        rc = streamlog_pipe_open(st, 8, &p);
+        sl_alloc_fail_after(-1, 0);
+        if (rc == STREAMLOG_OK)
+            opened = 1;
+        else
+            TU_RC(rc, STREAMLOG_ENOMEM);
+    }
+    ck_assert(opened);
+    uint64_t submitted = 0;
+    for (long k = 0; k < 5; k++) {
+        sl_alloc_fail_after(k, 0);
+        rc = streamlog_pipe_append(p, ch, NULL, NULL, 0, "x", 1, NULL);
+        sl_alloc_fail_after(-1, 0);
+        if (rc == STREAMLOG_OK)
+            submitted++;
+        else
+            TU_RC(rc, STREAMLOG_ENOMEM);
+    }
+    ck_assert_uint_ge(submitted, 1);
+    for (uint64_t i = 1; i <= submitted; i++) {
+        uint64_t ticket, seq;
+        TU_OK(take(p, &ticket, &seq));
+        ck_assert_uint_eq(ticket, i);
+        ck_assert_uint_eq(seq, i);
+    }
+    ck_assert_uint_eq(tu_stats(ch).msgs, submitted);
+    TU_OK(streamlog_pipe_close(p));
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
 static Suite *pipeline_suite(void)
 {
     Suite *s = suite_create("pipeline");
@@ -770,6 +813,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tc, threads_share_a_pipeline);
     tcase_add_test(tc, processes_pipeline_into_one_channel);
     tcase_add_test(tc, every_sync_policy);
+    tcase_add_test(tc, out_of_memory);
     suite_add_tcase(s, tc);
     return s;
 }
