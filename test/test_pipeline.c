@@ -797,6 +797,81 @@ START_TEST(out_of_memory)
 }
 END_TEST
 
+/* A process killed with appends in flight: every append whose result it
+ * had reported as stored is in the store, intact, at the sequence reported
+ * (a result is never given before the commit); the rest may be lost. */
+static void killed_child(int round, int report_fd)
+{
+    streamlog_store *st;
+    streamlog_channel *ch;
+    streamlog_pipe *p;
+    if (streamlog_open(tu_store, NULL, &st) || streamlog_channel_open(st, "c", STREAMLOG_CREATE, NULL, &ch) ||
+        streamlog_pipe_open(st, 128, &p))
+        _exit(10);
+    for (uint32_t i = 0;;) {
+        uint32_t rec[2] = {(uint32_t)round, i};
+        int rc = streamlog_pipe_append(p, ch, NULL, NULL, 0, rec, sizeof rec, NULL);
+        if (rc == STREAMLOG_OK) {
+            i++;
+            continue;
+        }
+        if (rc != STREAMLOG_EAGAIN)
+            _exit(11);
+        uint64_t ticket, seq;
+        int arc;
+        if (streamlog_pipe_next(p, -1, &ticket, &arc, &seq, NULL) || arc)
+            _exit(12);
+        uint64_t report[2] = {ticket - 1, seq}; /* ticket - 1 is the index it submitted */
+        if (tu_write_full(report_fd, report, sizeof report))
+            _exit(13);
+    }
+}
+
+START_TEST(killed_process_keeps_every_reported_append)
+{
+    for (int round = 0; round < 4; round++) {
+        int fds[2];
+        ck_assert_int_eq(pipe(fds), 0);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            close(fds[0]);
+            killed_child(round, fds[1]);
+        }
+        close(fds[1]);
+        uint64_t (*reported)[2] = malloc(sizeof *reported * 100000);
+        ck_assert_ptr_nonnull(reported);
+        size_t n = 0, kill_after = 300 + 200 * (size_t)round;
+        while (n < 100000 && tu_read_full(fds[0], reported[n], sizeof reported[n]) == 0)
+            if (++n == kill_after)
+                kill(pid, SIGKILL);
+        close(fds[0]);
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child ended otherwise: status %d",
+                      status);
+        ck_assert_uint_ge(n, kill_after);
+
+        streamlog_store *st = tu_open(NULL);
+        streamlog_channel *ch = tu_chan(st, "c", NULL);
+        for (size_t k = 0; k < n; k++) {
+            ck_assert_uint_eq(reported[k][0], k); /* results in submission order */
+            streamlog_msg *m;
+            TU_OK(streamlog_get(ch, reported[k][1], &m));
+            size_t len;
+            const uint32_t *rec = streamlog_msg_data(m, &len);
+            ck_assert_uint_eq(len, 8);
+            ck_assert_uint_eq(rec[0], (uint32_t)round);
+            ck_assert_uint_eq(rec[1], (uint32_t)k);
+            streamlog_msg_free(m);
+        }
+        streamlog_channel_close(ch);
+        TU_OK(streamlog_close(st));
+        free(reported);
+    }
+}
+END_TEST
+
 static Suite *pipeline_suite(void)
 {
     Suite *s = suite_create("pipeline");
@@ -814,6 +889,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tc, processes_pipeline_into_one_channel);
     tcase_add_test(tc, every_sync_policy);
     tcase_add_test(tc, out_of_memory);
+    tcase_add_test(tc, killed_process_keeps_every_reported_append);
     suite_add_tcase(s, tc);
     return s;
 }
