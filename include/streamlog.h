@@ -617,7 +617,8 @@ typedef struct streamlog_pipe streamlog_pipe;
  *               holds a copy of its message until its result is taken.
  * @return OK; EINVAL (NULL st or out, depth out of range); EPERM
  *         (read-only store); EMFILE (no file descriptor for the fd); ENOMEM
- *         (also when the thread cannot be started).
+ *         (also when the thread cannot be started); EIO (another failure
+ *         creating the fd).
  * @note Thread-safe. Every function on the pipeline is thread-safe except
  *       streamlog_pipe_close(). Close the pipeline before its store.
  * @note fork(): a child must not use a pipeline it inherited (its thread
