@@ -741,6 +741,138 @@ int streamlog_append_batch_expect(streamlog_channel *ch, const void *const *data
                                   size_t n, uint64_t expected_last_seq, uint64_t *out_first_seq);
 
 /* ------------------------------------------------------------------------ */
+/** @defgroup streamlog_pipeline Pipelined appends
+ *
+ * A pipeline lets one thread keep many appends in flight: submitting an
+ * append returns at once with a ticket, and the result of each append --
+ * its sequence once it is stored under the store's sync policy, or its
+ * error -- is taken later, in ticket order, by waiting or from an event loop
+ * through a file descriptor. Appends of pipelines and of synchronous callers
+ * share the same group commits (one LMDB transaction and one sync for all
+ * appends waiting at that moment), so a single thread with N appends in
+ * flight gets the throughput of N appending threads.
+ *
+ * Tickets number a pipeline's appends 1, 2, 3, ... in submission order.
+ * Sequences are not known at submission: they are given in the commit, and
+ * other threads and processes may append to the same channel in between.
+ * Appends submitted through one pipeline are committed in ticket order, so
+ * those to one channel get increasing sequences in ticket order (not
+ * necessarily consecutive ones), and a result is never ready before the
+ * results of all earlier tickets.
+ *
+ * What a result means, and what a crash loses: a result of STREAMLOG_OK
+ * means exactly what streamlog_append() returning OK means under the
+ * store's sync policy (see STREAMLOG_SYNC_*): it is given only after the
+ * commit holding the append has been made with that policy's sync, never
+ * before. An append that was submitted but whose result is not yet ready
+ * may be lost by a crash of the process or the system (or may have been
+ * stored: only the result tells); an append whose result is OK is kept as
+ * the policy promises. After a crash, use streamlog_pipe_append()'s msg_id
+ * (an idempotent append, see streamlog_append_once) to resubmit without
+ * storing anything twice.
+ *
+ * Errors are reported per append, in its result: ECLOSED (channel
+ * deleted), EFULL, EIO (a write or sync failed: the store is latched and
+ * every later append of every pipeline fails with EIO until the store is
+ * reopened), ENOMEM, ECORRUPT. One append failing does not affect the
+ * others. Errors found without the store (bad arguments, a payload over
+ * MAX_PAYLOAD, a read-only or already latched store) are returned by
+ * streamlog_pipe_append() itself, and no ticket is used.
+ *
+ * A pipeline belongs to one store and may append to any of its channels.
+ * It counts as a child of the store (streamlog_close() returns EBUSY while
+ * it is open) and runs one thread, which commits its appends when no other
+ * appender of this process does. The channel handle given to
+ * streamlog_pipe_append() may be closed right after the call: the pipeline
+ * keeps what it needs, and copies the payload and headers.
+ */
+typedef struct streamlog_pipe streamlog_pipe;
+
+/** Largest depth of a pipeline (appends outstanding at once). */
+#define STREAMLOG_PIPE_DEPTH_MAX 65536
+
+/**
+ * Open a pipeline on store @p st.
+ * @param depth  1..STREAMLOG_PIPE_DEPTH_MAX: how many appends may be
+ *               outstanding at once (submitted, result not yet taken); each
+ *               holds a copy of its message until its result is taken.
+ * @return OK; EINVAL (NULL st or out, depth out of range); EPERM
+ *         (read-only store); EMFILE (no file descriptor for the fd); ENOMEM
+ *         (also when the thread cannot be started); EIO (another failure
+ *         creating the fd).
+ * @note Thread-safe. Every function on the pipeline is thread-safe except
+ *       streamlog_pipe_close(). Close the pipeline before its store.
+ * @note fork(): a child must not use a pipeline it inherited (its thread
+ *       is not in the child), close included; it opens its own store and
+ *       pipeline.
+ */
+int streamlog_pipe_open(streamlog_store *st, uint32_t depth, streamlog_pipe **out);
+
+/**
+ * Submit one append (with an optional header block, as streamlog_append_msg,
+ * and an optional message id, as streamlog_append_once) without waiting for
+ * it to be stored. The message, headers and id are copied.
+ * @param ch          a channel of the pipeline's store; may be closed once
+ *                    this returns.
+ * @param msg_id      NULL, or 1..200 bytes NUL-terminated: an idempotent
+ *                    append (a repeated id within the dedup window stores
+ *                    nothing; its result gives the first append's sequence
+ *                    and says duplicate).
+ * @param out_ticket  receives the append's ticket; may be NULL.
+ * @return OK; EAGAIN (depth appends are outstanding: take results first;
+ *         nothing submitted); EINVAL (NULL pipe or ch, a channel of another
+ *         store, data NULL with len > 0, a malformed header block or msg_id);
+ *         ELIMIT (payload, or headers and payload, over MAX_PAYLOAD); EPERM
+ *         (read-only store); EIO (the store is latched); ENOMEM. On failure
+ *         nothing is submitted and no ticket is used.
+ * @note Thread-safe. Appends submitted by one thread are committed in the
+ *       order it submitted them.
+ */
+int streamlog_pipe_append(streamlog_pipe *p, streamlog_channel *ch, const char *msg_id, const void *hdrs,
+                          size_t hdrs_len, const void *data, size_t len, uint64_t *out_ticket);
+
+/**
+ * Take the result of the pipeline's oldest outstanding append, once it is
+ * ready (stored under the sync policy, or failed).
+ * @param timeout_ms     0: do not wait; > 0: wait up to that long; -1: forever.
+ * @param out_ticket     receives its ticket; may be NULL.
+ * @param out_rc         receives the append's result: STREAMLOG_OK (stored)
+ *                       or its error (see the group's text); then
+ *                       streamlog_errmsg() describes that error.
+ * @param out_seq        receives its sequence (0 when *out_rc is an
+ *                       error); may be NULL.
+ * @param out_duplicate  receives 1 when it was a duplicate message id (the
+ *                       sequence is the first append's), else 0; may be NULL.
+ * @return OK (a result was taken; outputs written); EAGAIN (timeout 0 and
+ *         the oldest is not ready); ETIMEDOUT; ENOTFOUND (nothing
+ *         outstanding: every result was taken); EINVAL (NULL p or out_rc,
+ *         timeout below -1).
+ * @note Thread-safe: with several takers, each result goes to one of them.
+ */
+int streamlog_pipe_next(streamlog_pipe *p, int64_t timeout_ms, uint64_t *out_ticket, int *out_rc,
+                        uint64_t *out_seq, int *out_duplicate);
+
+/**
+ * A file descriptor that is readable while the oldest outstanding append's
+ * result is ready, for poll/epoll in an event loop: when it is readable,
+ * call streamlog_pipe_next(p, 0, ...) until EAGAIN or ENOTFOUND. Do not
+ * read from or close it; it lives as long as the pipeline.
+ * @return the fd (>= 0), or EINVAL.
+ */
+int streamlog_pipe_fd(streamlog_pipe *p);
+
+/**
+ * Close the pipeline and free it. Waits until every submitted append is
+ * stored or failed -- none is left half-done or abandoned in the queue --
+ * then discards the results not taken (to learn them, take them first with
+ * streamlog_pipe_next until ENOTFOUND). On a latched store the appends still
+ * queued fail with EIO, so close does not wait for the disk.
+ * @return OK; EINVAL (NULL).
+ * @note No other thread may use the pipeline during or after the call.
+ */
+int streamlog_pipe_close(streamlog_pipe *p);
+
+/* ------------------------------------------------------------------------ */
 /** @defgroup streamlog_messages Messages and reading
  *
  * A message seen through an iterator is a view into the store's memory map:

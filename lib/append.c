@@ -6,7 +6,9 @@
  * one commit's syncs instead of queueing for their own. One request failing
  * (ECONFLICT, EFULL, ...) leaves the others of its batch intact (see
  * commit_batch). No transaction outlives the leader's call, and the leader's
- * own request is part of the batch, so there is no background writer thread.
+ * own request is part of the batch, so a synchronous append needs no
+ * background writer thread. A pipeline (pipeline.c) queues requests it does
+ * not wait for; its own thread leads for them when no appender does.
  *
  * Except under SYNC_NONE a commit costs an fdatasync, and appenders that just
  * got their result come back a moment later: a leader that finds fewer
@@ -27,30 +29,6 @@
 #define GATHER_MAX_NS 200000     /* longest a leader waits for more appenders */
 #define APPEND_COUNT_STEP 100000 /* messages removed for max_msgs/max_bytes per append, at most */
 #define APPEND_EXPIRY_STEP 1000  /* expired messages removed per append, at most */
-
-struct sl_append_req {
-    streamlog_channel *ch;
-    const void *const *data;
-    const size_t *lens;
-    const void *const *hdrs; /* header blocks, NULL when no message has one */
-    const size_t *hdrs_lens;
-    size_t n;
-    int has_expect;
-    uint64_t expect;
-    const char *msg_id; /* idempotent append (n == 1): remembered for the dedup window */
-    size_t msg_id_len;
-    int duplicate;      /* result: msg_id was seen within the window; nothing written */
-    /* Signalled when the request is done, or when it heads the queue as
-     * the leader finishes (it leads next). One per request, so a commit
-     * wakes only its own appenders, not every waiting thread. */
-    pthread_cond_t cv;
-    /* results, written by the leader */
-    int rc;
-    int done;
-    uint64_t first_seq;
-    char errmsg[256];
-    struct sl_append_req *next;
-};
 
 int sl_committer_init(struct sl_committer *c)
 {
@@ -303,12 +281,63 @@ int sl_append_msgs(streamlog_channel *ch, const void *const *hdrs, const size_t 
     return sl_append_once(ch, NULL, 0, hdrs, hdrs_lens, data, lens, n, has_expect, expect, out_first_seq, NULL);
 }
 
+void sl_committer_enqueue(struct sl_committer *cm, struct sl_append_req *r)
+{
+    r->next = NULL;
+    r->done = 0;
+    if (cm->tail)
+        cm->tail->next = r;
+    else
+        cm->head = r;
+    cm->tail = r;
+    cm->queued++;
+    if (cm->gathering)
+        pthread_cond_signal(&cm->arrive_cv);
+    else if (!cm->leader_active && cm->head == r)
+        pthread_cond_signal(r->wake);
+}
+
+void sl_committer_lead(streamlog_store *st)
+{
+    struct sl_committer *cm = &st->committer;
+    cm->leader_active = 1;
+    if (st->sync_policy != STREAMLOG_SYNC_NONE && cm->queued < cm->last_batch)
+        gather(cm);
+    /* Take everything queued so far. */
+    struct sl_append_req *batch = cm->head;
+    size_t batch_len = cm->queued;
+    cm->head = cm->tail = NULL;
+    cm->queued = 0;
+    pthread_mutex_unlock(&cm->mu);
+
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    commit_batch(st, batch);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+
+    pthread_mutex_lock(&cm->mu);
+    cm->last_batch = batch_len;
+    cm->last_commit_ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
+    for (struct sl_append_req *r = batch, *next; r; r = next) {
+        next = r->next; /* r may be freed or go out of scope once done: read first */
+        r->done = 1;
+        if (r->on_done)
+            r->on_done(r);
+        else
+            pthread_cond_signal(r->wake);
+    }
+    cm->leader_active = 0;
+    if (cm->head) /* the first appender queued meanwhile leads next */
+        pthread_cond_signal(cm->head->wake);
+}
+
 int sl_append_once(streamlog_channel *ch, const char *msg_id, size_t msg_id_len, const void *const *hdrs,
                    const size_t *hdrs_lens, const void *const *data, const size_t *lens, size_t n, int has_expect,
                    uint64_t expect, uint64_t *out_first_seq, int *out_duplicate)
 {
     streamlog_store *st = ch->st;
     struct sl_committer *cm = &st->committer;
+    pthread_cond_t wake;
     struct sl_append_req req = {.ch = ch,
                                 .data = data,
                                 .lens = lens,
@@ -318,54 +347,21 @@ int sl_append_once(streamlog_channel *ch, const char *msg_id, size_t msg_id_len,
                                 .has_expect = has_expect,
                                 .expect = expect,
                                 .msg_id = msg_id,
-                                .msg_id_len = msg_id_len};
-    if (pthread_cond_init(&req.cv, NULL))
+                                .msg_id_len = msg_id_len,
+                                .wake = &wake};
+    if (pthread_cond_init(&wake, NULL))
         return sl_fail(STREAMLOG_ENOMEM, "cannot create a condition variable");
 
     pthread_mutex_lock(&cm->mu);
-    if (cm->tail)
-        cm->tail->next = &req;
-    else
-        cm->head = &req;
-    cm->tail = &req;
-    cm->queued++;
-    if (cm->gathering)
-        pthread_cond_signal(&cm->arrive_cv);
+    sl_committer_enqueue(cm, &req);
     while (!req.done) {
-        if (cm->leader_active) {
-            pthread_cond_wait(&req.cv, &cm->mu);
-            continue;
-        }
-        cm->leader_active = 1;
-        if (st->sync_policy != STREAMLOG_SYNC_NONE && cm->queued < cm->last_batch)
-            gather(cm);
-        /* Lead: take everything queued so far, including our own request. */
-        struct sl_append_req *batch = cm->head;
-        size_t batch_len = cm->queued;
-        cm->head = cm->tail = NULL;
-        cm->queued = 0;
-        pthread_mutex_unlock(&cm->mu);
-
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        commit_batch(st, batch);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-
-        pthread_mutex_lock(&cm->mu);
-        cm->last_batch = batch_len;
-        cm->last_commit_ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
-        for (struct sl_append_req *r = batch, *next; r; r = next) {
-            next = r->next; /* r lives on its caller's stack: read before marking done */
-            r->done = 1;
-            if (r != &req)
-                pthread_cond_signal(&r->cv);
-        }
-        cm->leader_active = 0;
-        if (cm->head) /* the first appender queued meanwhile leads next */
-            pthread_cond_signal(&cm->head->cv);
+        if (cm->leader_active)
+            pthread_cond_wait(&wake, &cm->mu);
+        else
+            sl_committer_lead(st);
     }
     pthread_mutex_unlock(&cm->mu);
-    pthread_cond_destroy(&req.cv);
+    pthread_cond_destroy(&wake);
 
     if (req.rc)
         return sl_fail(req.rc, "%s", req.errmsg);

@@ -8,7 +8,36 @@
 
 #include "streamlog.h"
 
-struct sl_append_req;
+/* One append request: n messages to one channel, queued on the store's
+ * committer. A synchronous append keeps it on its stack; a pipelined one
+ * (pipeline.c) owns it on the heap. Everything below `wake` is written by the
+ * leader that commits it. */
+struct sl_append_req {
+    streamlog_channel *ch;
+    const void *const *data;
+    const size_t *lens;
+    const void *const *hdrs; /* header blocks, NULL when no message has one */
+    const size_t *hdrs_lens;
+    size_t n;
+    int has_expect;
+    uint64_t expect;
+    const char *msg_id; /* idempotent append (n == 1): remembered for the dedup window */
+    size_t msg_id_len;
+    /* The owner's condition variable: signalled when the request heads the
+     * queue as a leader finishes (its owner leads next), and, without
+     * on_done, when the request is done. */
+    pthread_cond_t *wake;
+    /* When set, called instead of signalling wake once the request is done,
+     * under the committer's mutex, in queue order. */
+    void (*on_done)(struct sl_append_req *r);
+    /* results */
+    int rc;
+    int done;
+    int duplicate;      /* msg_id was seen within the window; nothing written */
+    uint64_t first_seq;
+    char errmsg[256];
+    struct sl_append_req *next;
+};
 
 /* Appends waiting for a commit. The first caller to find no commit in
  * progress becomes the leader: it takes every waiting request, commits them
@@ -28,6 +57,15 @@ struct sl_committer {
  * moment for more appenders, see append.c */
 int  sl_committer_init(struct sl_committer *c);
 void sl_committer_destroy(struct sl_committer *c);
+
+/* Under c->mu: queue r (its owner sets the request fields, wake and on_done).
+ * When no leader is at work and r heads the queue, r's owner is woken to
+ * lead. */
+void sl_committer_enqueue(struct sl_committer *c, struct sl_append_req *r);
+/* Under st->committer.mu, with no leader active: commit everything queued
+ * (waiting briefly for more, see append.c), mark each request done, wake the
+ * owner of the next queued request. Releases the mutex while committing. */
+void sl_committer_lead(streamlog_store *st);
 
 /* Append n messages in one commit, optionally only when the channel's last
  * sequence is `expect` (has_expect). Returns the first sequence. */

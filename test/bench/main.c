@@ -29,7 +29,7 @@
 #include <sqlite3.h>
 #endif
 
-#define NROWS 12
+#define NROWS 17
 #define MAX_ENG    3    /* table columns: streamlog, raw LMDB, SQLite */
 #define MAX_RUNS   9
 
@@ -49,6 +49,8 @@ typedef struct config {
     uint64_t big_single_msgs; /* row 7, one per commit */
     uint64_t big_batch_msgs;  /* row 7, batched */
     uint64_t nosync_per_thread; /* row 11, messages per thread */
+    uint64_t pipe_msgs;       /* row 14, durable pipelined appends */
+    uint64_t cost_msgs;       /* rows 15-17: appends, reads and naks measured */
 } config;
 
 static const config full_config = {
@@ -58,6 +60,7 @@ static const config full_config = {
     .big_msgs = 10000000, .seeks = 10000,
     .big_single_msgs = 100000, .big_batch_msgs = 500000,
     .nosync_per_thread = 20000,
+    .pipe_msgs = 50000, .cost_msgs = 100000,
 };
 
 static const config quick_config = {
@@ -67,6 +70,7 @@ static const config quick_config = {
     .big_msgs = 1000000, .seeks = 2000,
     .big_single_msgs = 10000, .big_batch_msgs = 100000,
     .nosync_per_thread = 2000,
+    .pipe_msgs = 5000, .cost_msgs = 10000,
 };
 
 static const engine *engines[MAX_ENG] = {
@@ -114,7 +118,7 @@ typedef struct trow {
     char met[8];
 } trow;
 
-static trow table[16];
+static trow table[40];
 static int  ntable;
 
 static trow *add_row(const char *label)
@@ -367,6 +371,8 @@ static void row_appends(const char *label, const char *what, uint64_t n, int bat
     set_target(r, ratio >= target, ">= %.1fx raw LMDB", target);
 }
 
+static double row4_med[MAX_ENG]; /* row 14 compares with row 4 of the same run */
+
 static void row_threads(const config *cfg, const double *single)
 {
     double rate[MAX_ENG][MAX_RUNS], med[MAX_ENG], ratio;
@@ -383,7 +389,7 @@ static void row_threads(const config *cfg, const double *single)
         progress_rates("row 4", run, this_run);
     }
     for (int e = 0; e < neng; e++)
-        med[e] = median(rate[e], cfg->slow_runs);
+        row4_med[e] = med[e] = median(rate[e], cfg->slow_runs);
     snprintf(label, sizeof label, "4. durable, %d threads", cfg->threads);
     r = add_row(label);
     set_rates(r, med);
@@ -622,6 +628,351 @@ static void rows_big(const config *cfg, int seek_row, int append_row)
     }
 }
 
+/* ---------------------------------------------------------------- rows 14-17
+ *
+ * libstreamlog only: pipelined appends, and what idempotent appends,
+ * headers and naks cost. Rows 15-17 use SYNC_NONE stores, so that the CPU
+ * cost shows instead of the disk's sync time. */
+
+#define PIPE_DEPTH 256
+#define BENCH_CHECK(expr, what)                                                                 \
+    do {                                                                                        \
+        int rc_ = (expr);                                                                       \
+        if (rc_ != STREAMLOG_OK)                                                                \
+            die("streamlog: %s: %s (%s)", what, streamlog_errname(rc_), streamlog_errmsg());    \
+    } while (0)
+
+static streamlog_store *bench_store(const char *dir, int sync)
+{
+    streamlog_opts *o;
+    streamlog_store *st;
+    BENCH_CHECK(streamlog_opts_new(&o), "opts_new");
+    BENCH_CHECK(streamlog_opts_set_int(o, STREAMLOG_OPT_SYNC, sync), "opts_set_int SYNC");
+    BENCH_CHECK(streamlog_open(dir, o, &st), "open");
+    streamlog_opts_free(o);
+    return st;
+}
+
+/* Take one pipelined result; it must be stored. */
+static void pipe_take(streamlog_pipe *p, int64_t timeout_ms, int *got)
+{
+    int arc, rc = streamlog_pipe_next(p, timeout_ms, NULL, &arc, NULL, NULL);
+    *got = rc == STREAMLOG_OK;
+    if (rc == STREAMLOG_EAGAIN)
+        return;
+    BENCH_CHECK(rc, "pipe_next");
+    BENCH_CHECK(arc, "pipelined append");
+}
+
+/* One thread keeps `depth` durable appends in flight in a fresh SYNC_ALWAYS
+ * store: submit while there is room, else take a result (waiting for the
+ * oldest, then every one that is ready). Messages per second, from the first
+ * submission to the last result; *batch gets the mean appends per commit. */
+static double pipelined_rate(uint64_t n, uint32_t depth, double *batch)
+{
+    char dir[PATH_MAX];
+    streamlog_store *st;
+    streamlog_channel *ch;
+    streamlog_pipe *p;
+    uint64_t submitted = 0, taken = 0, setup;
+    int64_t t0, t1;
+    int got;
+
+    new_dir(dir, "pipe");
+    st = bench_store(dir, STREAMLOG_SYNC_ALWAYS);
+    BENCH_CHECK(streamlog_channel_open(st, "bench", STREAMLOG_CREATE, NULL, &ch), "channel_open");
+    BENCH_CHECK(streamlog_pipe_open(st, depth, &p), "pipe_open");
+    BENCH_CHECK(streamlog_sync(st), "sync");
+    streamlog_channel_close(ch);
+    BENCH_CHECK(streamlog_pipe_close(p), "pipe_close");
+    BENCH_CHECK(streamlog_close(st), "close");
+    setup = lmdb_last_txnid(dir);
+
+    st = bench_store(dir, STREAMLOG_SYNC_ALWAYS);
+    BENCH_CHECK(streamlog_channel_open(st, "bench", 0, NULL, &ch), "channel_open");
+    BENCH_CHECK(streamlog_pipe_open(st, depth, &p), "pipe_open");
+    settle();
+    t0 = now_ns();
+    while (taken < n) {
+        if (submitted < n && submitted - taken < depth) {
+            BENCH_CHECK(streamlog_pipe_append(p, ch, NULL, NULL, 0, payload_ptr[submitted % BATCH_SIZE],
+                                              payload_len[submitted % BATCH_SIZE], NULL),
+                        "pipe_append");
+            submitted++;
+            continue;
+        }
+        pipe_take(p, -1, &got);
+        for (taken++; taken < submitted; taken++) {
+            pipe_take(p, 0, &got);
+            if (!got)
+                break;
+        }
+    }
+    t1 = now_ns();
+    BENCH_CHECK(streamlog_pipe_close(p), "pipe_close");
+    streamlog_channel_close(ch);
+    BENCH_CHECK(streamlog_close(st), "close");
+    *batch = (double)n / (double)(lmdb_last_txnid(dir) - setup);
+    remove_tree(dir);
+    return (double)n / seconds(t1 - t0);
+}
+
+/* Row 14: one thread, PIPE_DEPTH durable appends in flight, against row 4
+ * (16 threads appending durably) and SQLite WAL's durable one row per
+ * transaction (row 3's SQLite column), both measured in this run. */
+static void row_pipelined(const config *cfg, const double *single)
+{
+    double rate[MAX_RUNS], med, batch_sum = 0, vs4, vssql = 0;
+    char label[48];
+    trow *r;
+
+    fprintf(stderr, "row 14: %s durable pipelined appends, %d in flight, 1 thread x %d runs\n",
+            fmt_count(cfg->pipe_msgs), PIPE_DEPTH, cfg->slow_runs);
+    for (int run = 0; run < cfg->slow_runs; run++) {
+        double batch;
+        rate[run] = pipelined_rate(cfg->pipe_msgs, PIPE_DEPTH, &batch);
+        batch_sum += batch;
+        fprintf(stderr, "  row 14, run %d: %.0f/s, mean batch %.1f\n", run + 1, rate[run], batch);
+    }
+    med = median(rate, cfg->slow_runs);
+    vs4 = med / row4_med[0];
+    snprintf(label, sizeof label, "14. durable, 1 thread, %d in flight", PIPE_DEPTH);
+    r = add_row(label);
+    fmt_rate(r->cell[0], sizeof r->cell[0], med);
+    snprintf(r->cell[1], sizeof r->cell[1], "-");
+    if (neng > 2)
+        snprintf(r->cell[2], sizeof r->cell[2], "-");
+    snprintf(r->ratio, sizeof r->ratio, "-");
+    set_target(r, vs4 >= 0.8, ">= 0.8x row 4: %.2fx", vs4);
+    r = add_row("    (same, vs SQLite WAL row 3)");
+    snprintf(r->cell[0], sizeof r->cell[0], "batch %.1f", batch_sum / cfg->slow_runs);
+    if (neng > 2) {
+        vssql = med / single[2];
+        fmt_rate(r->cell[2], sizeof r->cell[2], single[2]);
+        set_target(r, vssql >= 5.0, ">= 5x SQLite WAL: %.1fx", vssql);
+    } else {
+        set_target(r, 0, ">= 5x SQLite WAL: not built in");
+    }
+}
+
+/* Appends of n messages to channel `name` of st, one per commit: plain,
+ * idempotent (a fresh id each) or with a header block. Messages/s. */
+enum append_kind { APPEND_PLAIN, APPEND_ONCE, APPEND_HEADERS };
+
+static const char bench_headers[] = "NATS/1.0\r\nEvent-Type: order.created\r\n"
+                                    "Correlation-Id: 7d3c9e2a-5b1f-4c8e-9a6d-2f0e1b3c4d5e\r\n\r\n";
+
+static double kind_append_rate(streamlog_store *st, const char *name, uint64_t n, enum append_kind kind)
+{
+    streamlog_channel *ch;
+    char id[32];
+    int64_t t0;
+
+    BENCH_CHECK(streamlog_channel_open(st, name, STREAMLOG_CREATE, NULL, &ch), "channel_open");
+    t0 = now_ns();
+    for (uint64_t i = 0; i < n; i++) {
+        const void *d = payload_ptr[i % BATCH_SIZE];
+        size_t len = payload_len[i % BATCH_SIZE];
+        switch (kind) {
+        case APPEND_PLAIN:
+            BENCH_CHECK(streamlog_append(ch, d, len, NULL), "append");
+            break;
+        case APPEND_ONCE:
+            snprintf(id, sizeof id, "msg-%llu", (unsigned long long)i);
+            BENCH_CHECK(streamlog_append_once(ch, id, NULL, 0, d, len, NULL, NULL), "append_once");
+            break;
+        case APPEND_HEADERS:
+            BENCH_CHECK(streamlog_append_msg(ch, bench_headers, sizeof bench_headers - 1, d, len, NULL),
+                        "append_msg");
+            break;
+        }
+    }
+    double rate = (double)n / seconds(now_ns() - t0);
+    streamlog_channel_close(ch);
+    return rate;
+}
+
+/* Read channel `name` through an iterator, touching payloads and, with
+ * lookup, looking up one header of each message. Messages/s, the median of
+ * READ_PASSES passes (a read takes milliseconds: one pass is noise). */
+#define READ_PASSES 5
+static double kind_read_rate(streamlog_store *st, const char *name, uint64_t n, int lookup)
+{
+    streamlog_channel *ch;
+    double rate[READ_PASSES + 1];
+
+    BENCH_CHECK(streamlog_channel_open(st, name, 0, NULL, &ch), "channel_open");
+    for (int pass = 0; pass <= READ_PASSES; pass++) { /* pass 0 maps the pages in, untimed */
+        streamlog_iter *it;
+        const streamlog_msg *m;
+        uint64_t got = 0, sum = 0;
+        int64_t t0 = now_ns();
+        int rc;
+        BENCH_CHECK(streamlog_iter_open(ch, STREAMLOG_START_FIRST, 0, &it), "iter_open");
+        while ((rc = streamlog_iter_next(it, &m)) == STREAMLOG_OK) {
+            size_t len;
+            const unsigned char *d = streamlog_msg_data(m, &len);
+            sum += len + (len ? d[0] : 0);
+            if (lookup) {
+                const void *v;
+                size_t vlen;
+                BENCH_CHECK(streamlog_msg_header(m, "Correlation-Id", &v, &vlen), "msg_header");
+                sum += vlen;
+            }
+            got++;
+        }
+        if (rc != STREAMLOG_EAGAIN)
+            BENCH_CHECK(rc, "iter_next");
+        rate[pass] = (double)got / seconds(now_ns() - t0);
+        streamlog_iter_close(it);
+        if (got != n || sum == 0)
+            die("read %llu of %llu messages", (unsigned long long)got, (unsigned long long)n);
+    }
+    streamlog_channel_close(ch);
+    return median(rate + 1, READ_PASSES);
+}
+
+/* A row of one streamlog figure with a same-run comparison in the target
+ * column (no target: these rows show a cost). */
+static void add_cost_row(const char *label, double rate, const char *what, double base)
+{
+    trow *r = add_row(label);
+    fmt_rate(r->cell[0], sizeof r->cell[0], rate);
+    snprintf(r->cell[1], sizeof r->cell[1], "-");
+    if (neng > 2)
+        snprintf(r->cell[2], sizeof r->cell[2], "-");
+    snprintf(r->ratio, sizeof r->ratio, "-");
+    if (*what)
+        snprintf(r->target, sizeof r->target, "%.2fx %s", rate / base, what);
+    snprintf(r->met, sizeof r->met, "-");
+}
+
+/* Rows 15 and 16: the plain append, append_once with a fresh id, and
+ * append_msg with a 2-header block (93 bytes), interleaved in each run, each
+ * in a fresh SYNC_NONE store; then the plain and the header channels are
+ * read back (after an untimed pass), the latter also looking up a header in
+ * every message. */
+static void rows_dedup_headers(const config *cfg, int dedup, int headers)
+{
+    double plain[MAX_RUNS], once[MAX_RUNS] = { 0 }, hdr[MAX_RUNS] = { 0 }, rd_plain[MAX_RUNS],
+        rd_hdr[MAX_RUNS] = { 0 }, rd_lookup[MAX_RUNS] = { 0 };
+    uint64_t n = cfg->cost_msgs;
+    char dir[PATH_MAX], label[48];
+
+    fprintf(stderr, "rows 15-16: %s appends, 1/commit, no sync, plain / append_once / headers x %d runs\n",
+            fmt_count(n), cfg->runs);
+    for (int run = 0; run < cfg->runs; run++) {
+        /* each kind in a fresh store of its own, so that none pays for growing
+         * the file more than another */
+        for (int kind = APPEND_PLAIN; kind <= APPEND_HEADERS; kind++) {
+            if ((kind == APPEND_ONCE && !dedup) || (kind == APPEND_HEADERS && !headers))
+                continue;
+            new_dir(dir, "cost");
+            streamlog_store *st = bench_store(dir, STREAMLOG_SYNC_NONE);
+            settle();
+            double rate = kind_append_rate(st, "bench", n, (enum append_kind)kind);
+            if (kind == APPEND_PLAIN) {
+                plain[run] = rate;
+                rd_plain[run] = kind_read_rate(st, "bench", n, 0);
+            } else if (kind == APPEND_ONCE) {
+                once[run] = rate;
+            } else {
+                hdr[run] = rate;
+                rd_hdr[run] = kind_read_rate(st, "bench", n, 0);
+                rd_lookup[run] = kind_read_rate(st, "bench", n, 1);
+            }
+            BENCH_CHECK(streamlog_close(st), "close");
+            remove_tree(dir);
+        }
+        fprintf(stderr, "  rows 15-16, run %d: append %.0f/s, once %.0f/s, headers %.0f/s; read %.0f/s, "
+                "with headers %.0f/s, + lookup %.0f/s\n", run + 1, plain[run], once[run], hdr[run], rd_plain[run],
+                rd_hdr[run], rd_lookup[run]);
+    }
+    double m_plain = median(plain, cfg->runs), m_rd = median(rd_plain, cfg->runs);
+    if (dedup) {
+        add_cost_row("15. append_once, 1/commit, no sync", median(once, cfg->runs), "of plain append", m_plain);
+        snprintf(label, sizeof label, "    (plain append, same run)");
+        add_cost_row(label, m_plain, "", m_plain);
+    }
+    if (headers) {
+        add_cost_row("16. append with headers, no sync", median(hdr, cfg->runs), "of plain append", m_plain);
+        add_cost_row("    read with headers", median(rd_hdr, cfg->runs), "of plain read", m_rd);
+        add_cost_row("    read with headers + 1 lookup", median(rd_lookup, cfg->runs), "of plain read", m_rd);
+        add_cost_row("    (plain read, same run)", m_rd, "", m_rd);
+    }
+}
+
+/* Row 17: naks. n messages are delivered to a MANUAL subscription; each is
+ * nak'ed (redeliver now) on its first delivery and acked on its second.
+ * Redeliveries per second, against deliveries acked at once (no nak) in
+ * the same run. */
+static double nak_rate(const char *dir, uint64_t n, int nak)
+{
+    streamlog_store *st = bench_store(dir, STREAMLOG_SYNC_NONE);
+    streamlog_channel *ch;
+    streamlog_opts *o;
+    streamlog_sub *sub;
+    const streamlog_msg *m;
+    uint64_t acked = 0, redelivered = 0;
+    int64_t t0;
+    int rc;
+
+    BENCH_CHECK(streamlog_channel_open(st, "nak", STREAMLOG_CREATE, NULL, &ch), "channel_open");
+    for (uint64_t i = 0; i < n; i += BATCH_SIZE) {
+        size_t k = n - i < BATCH_SIZE ? (size_t)(n - i) : BATCH_SIZE;
+        BENCH_CHECK(streamlog_append_batch(ch, payload_ptr, payload_len, k, NULL), "append_batch");
+    }
+    BENCH_CHECK(streamlog_opts_new(&o), "opts_new");
+    BENCH_CHECK(streamlog_opts_set_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST), "opts START");
+    BENCH_CHECK(streamlog_opts_set_int(o, STREAMLOG_OPT_ACK_MODE, STREAMLOG_ACK_MANUAL), "opts ACK_MODE");
+    BENCH_CHECK(streamlog_subscribe(ch, o, &sub), "subscribe");
+    streamlog_opts_free(o);
+    t0 = now_ns();
+    while (acked < n) {
+        rc = streamlog_sub_next(sub, 1000, &m);
+        BENCH_CHECK(rc, "sub_next");
+        uint64_t seq = streamlog_msg_seq(m);
+        if (nak && streamlog_msg_redelivery_count(m) == 0) {
+            BENCH_CHECK(streamlog_nak(sub, seq, 0), "nak");
+        } else {
+            redelivered += streamlog_msg_redelivery_count(m) > 0;
+            BENCH_CHECK(streamlog_ack(sub, seq), "ack");
+            acked++;
+        }
+    }
+    double rate = (double)n / seconds(now_ns() - t0);
+    if (nak && redelivered != n)
+        die("row 17: %llu of %llu messages redelivered", (unsigned long long)redelivered,
+            (unsigned long long)n);
+    BENCH_CHECK(streamlog_sub_close(sub), "sub_close");
+    streamlog_channel_close(ch);
+    BENCH_CHECK(streamlog_close(st), "close");
+    return rate;
+}
+
+static void row_nak(const config *cfg)
+{
+    double nak[MAX_RUNS], plain[MAX_RUNS];
+    uint64_t n = cfg->cost_msgs;
+    char dir[PATH_MAX];
+
+    fprintf(stderr, "row 17: %s messages nak'ed once then acked, vs acked at once, x %d runs\n", fmt_count(n),
+            cfg->runs);
+    for (int run = 0; run < cfg->runs; run++) {
+        new_dir(dir, "nak");
+        nak[run] = nak_rate(dir, n, 1);
+        remove_tree(dir);
+        new_dir(dir, "ack");
+        plain[run] = nak_rate(dir, n, 0);
+        remove_tree(dir);
+        fprintf(stderr, "  row 17, run %d: nak+redelivery+ack %.0f msgs/s, deliver+ack %.0f msgs/s\n", run + 1,
+                nak[run], plain[run]);
+    }
+    double m_plain = median(plain, cfg->runs);
+    add_cost_row("17. nak, redelivery, ack (msgs/s)", median(nak, cfg->runs), "of deliver+ack", m_plain);
+    add_cost_row("    (deliver + ack, same run)", m_plain, "", m_plain);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void usage(FILE *f)
@@ -635,7 +986,7 @@ static void usage(FILE *f)
         "  --quick      small counts, a smoke run of well under a minute\n"
         "  --dir DIR    make the temporary stores under DIR (default /var/tmp);\n"
         "               it should be on the disk you care about, not tmpfs\n"
-        "  --rows LIST  run only these rows, e.g. 1,2,5 or 1-3 (default 1-12):\n"
+        "  --rows LIST  run only these rows, e.g. 1,2,5 or 1-3 (default all):\n"
         "                 1 batched append, 1000 per commit, no sync\n"
         "                 2 one append per commit, no sync\n"
         "                 3 one durable append per commit\n"
@@ -648,6 +999,10 @@ static void usage(FILE *f)
         "                10 acks per second on a durable subscription\n"
         "                11 no-sync appends from 16 threads vs raw LMDB in batches of the same size\n"
         "                12 queue group of 3 processes: msgs/s and each member's share\n"
+        "                14 durable appends from 1 thread, 256 in flight (also runs rows 3 and 4)\n"
+        "                15 append_once (dedup) vs plain append, no sync\n"
+        "                16 append and read with a header block vs without, no sync\n"
+        "                17 nak + redelivery + ack vs deliver + ack, no sync\n"
         "  --help       this text\n");
 }
 
@@ -694,7 +1049,7 @@ int main(int argc, char **argv)
     };
     const config *cfg = &full_config;
     const char *parent = "/var/tmp";
-    int sel[NROWS + 1] = { 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+    int sel[NROWS + 1] = { 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
     double single[MAX_ENG] = { 0 }, med[MAX_ENG];
     char label[48];
     int64_t t_start = now_ns();
@@ -713,6 +1068,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (sel[14])
+        sel[4] = 1;  /* row 14's targets are ratios to rows 4 and 3 */
     if (sel[4])
         sel[3] = 1;  /* row 4's target is a ratio to row 3 */
 
@@ -747,6 +1104,7 @@ int main(int argc, char **argv)
            cfg->threads, fmt_count(cfg->per_thread), fmt_count(cfg->replay_msgs),
            fmt_count(cfg->big_msgs), cfg->seeks, fmt_count(cfg->big_single_msgs),
            fmt_count(cfg->big_batch_msgs));
+    printf("            row 14 %s, rows 15-17 %s per run\n", fmt_count(cfg->pipe_msgs), fmt_count(cfg->cost_msgs));
     fflush(stdout);
 
     if (sel[1]) {
@@ -769,6 +1127,12 @@ int main(int argc, char **argv)
         rows_big(cfg, sel[6], sel[7]);
     if (sel[11])
         row_threads_nosync(cfg);
+    if (sel[14])
+        row_pipelined(cfg, single);
+    if (sel[15] || sel[16])
+        rows_dedup_headers(cfg, sel[15], sel[16]);
+    if (sel[17])
+        row_nak(cfg);
 
     print_table();
     if (sel[8] || sel[9] || sel[10] || sel[12])
