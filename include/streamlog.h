@@ -438,7 +438,7 @@ int streamlog_open(const char *dir, const streamlog_opts *opts, streamlog_store 
 
 /**
  * Close a store: sync it (under every policy) and free the handle.
- * @return OK; EBUSY while channel handles, iterators or subscriptions of this
+ * @return OK; EBUSY while channel handles, iterators, subscriptions or pipelines of this
  *         store are open (nothing is closed then; streamlog_errmsg() counts
  *         them by kind and names the first few, e.g. "3 handles still open (1
  *         channel, 2 subscriptions), close them first: channel 'orders',
@@ -788,7 +788,9 @@ int streamlog_append_batch_expect(streamlog_channel *ch, const void *const *data
  */
 typedef struct streamlog_pipe streamlog_pipe;
 
-/** Largest depth of a pipeline (appends outstanding at once). */
+enum streamlog_pipe_limit {
+    STREAMLOG_PIPE_DEPTH_MAX = 65536  /**< largest depth of a pipeline (appends outstanding at once) */
+};
 #define STREAMLOG_PIPE_DEPTH_MAX 65536
 
 /**

@@ -97,8 +97,10 @@ int sl_handles_reserve(sl_handle_note *n, enum sl_handle_kind kind, const char *
 {
     char what_c[48], chan_c[48], desc[112];
     clip(what_c, sizeof what_c, what);
-    clip(chan_c, sizeof chan_c, channel);
-    if (kind == SL_HANDLE_CHANNEL)
+    clip(chan_c, sizeof chan_c, channel ? channel : "");
+    if (!channel) /* a handle of the whole store (a pipeline) */
+        snprintf(desc, sizeof desc, "%s", what_c);
+    else if (kind == SL_HANDLE_CHANNEL)
         snprintf(desc, sizeof desc, "channel '%s'", chan_c);
     else
         snprintf(desc, sizeof desc, "%s on '%s'", what_c, chan_c);
@@ -178,7 +180,7 @@ void sl_handles_remove(const void *handle)
 
 int sl_handles_busy(const streamlog_store *st)
 {
-    static const char *const kind_names[SL_HANDLE_KINDS] = {"channel", "iterator", "subscription"};
+    static const char *const kind_names[SL_HANDLE_KINDS] = {"channel", "iterator", "subscription", "pipeline"};
     size_t count[SL_HANDLE_KINDS] = {0};
     size_t total = 0, named = 0;
     char names[120] = "";

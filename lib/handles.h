@@ -1,4 +1,4 @@
-/* The handles callers have open (channels, iterators, subscriptions), so that
+/* The handles callers have open (channels, iterators, subscriptions, pipelines), so that
  * closing a store that still has some can say which. Kept by the public
  * layer: the handles a subscription opens for itself are not listed. */
 #ifndef SL_HANDLES_H
@@ -6,7 +6,7 @@
 
 #include "streamlog.h"
 
-enum sl_handle_kind { SL_HANDLE_CHANNEL, SL_HANDLE_ITERATOR, SL_HANDLE_SUB, SL_HANDLE_KINDS };
+enum sl_handle_kind { SL_HANDLE_CHANNEL, SL_HANDLE_ITERATOR, SL_HANDLE_SUB, SL_HANDLE_PIPE, SL_HANDLE_KINDS };
 
 /* A handle about to be opened: its description, and room reserved for it. */
 typedef struct sl_handle_note {
@@ -15,7 +15,7 @@ typedef struct sl_handle_note {
 } sl_handle_note;
 
 /* Before opening: describe the handle (`what` on channel `channel`, e.g.
- * "durable 'billing'") and reserve its place, so that sl_handles_add() cannot
+ * "durable 'billing'"; channel NULL for a handle of the whole store) and reserve its place, so that sl_handles_add() cannot
  * fail after the handle exists. STREAMLOG_OK or ENOMEM. */
 int  sl_handles_reserve(sl_handle_note *n, enum sl_handle_kind kind, const char *what, const char *channel);
 /* After a successful open. */

@@ -20,6 +20,7 @@
 #include "alloc.h"
 #include "dedup.h"
 #include "errors.h"
+#include "handles.h"
 #include "headers.h"
 #include "store.h"
 
@@ -148,13 +149,18 @@ SL_PUBLIC int streamlog_pipe_open(streamlog_store *st, uint32_t depth, streamlog
         pipe_free(p);
         return sl_fail(STREAMLOG_ENOMEM, "cannot create a condition variable");
     }
-    err = pthread_create(&p->thread, NULL, pipe_thread, p);
-    if (err) {
+    sl_handle_note note;
+    int rc = sl_handles_reserve(&note, SL_HANDLE_PIPE, "pipeline", NULL);
+    err = rc ? 0 : pthread_create(&p->thread, NULL, pipe_thread, p);
+    if (rc || err) {
+        if (!rc)
+            sl_handles_cancel(&note);
         pthread_cond_destroy(&p->result_cv);
         pthread_cond_destroy(&p->lead_cv);
         pipe_free(p);
-        return sl_fail(STREAMLOG_ENOMEM, "cannot start the pipeline's thread: %s", strerror(err));
+        return rc ? rc : sl_fail(STREAMLOG_ENOMEM, "cannot start the pipeline's thread: %s", strerror(err));
     }
+    sl_handles_add(&note, p, st);
     atomic_fetch_add(&st->children, 1);
     *out = p;
     return STREAMLOG_OK;
@@ -334,6 +340,7 @@ SL_PUBLIC int streamlog_pipe_close(streamlog_pipe *p)
     REQUIRE(p, "streamlog_pipe_close: pipeline is NULL");
     streamlog_store *st = p->st;
     struct sl_committer *cm = &st->committer;
+    sl_handles_remove(p);
     pthread_mutex_lock(&cm->mu);
     p->stop = 1;
     pthread_cond_signal(&p->lead_cv);

@@ -160,6 +160,8 @@ START_TEST(results_in_ticket_order_with_sequences)
     /* A synchronous append after the pipeline's follows them. */
     ck_assert_uint_eq(tu_append_str(ch, "after"), 1002);
     TU_RC(streamlog_close(st), STREAMLOG_EBUSY); /* the pipeline is a child of the store */
+    ck_assert_msg(strstr(streamlog_errmsg(), "1 pipeline") != NULL, "close names the pipeline: %s",
+                  streamlog_errmsg());
     TU_OK(streamlog_pipe_close(p));
     streamlog_channel_close(ch);
     TU_OK(streamlog_close(st));
