@@ -1228,6 +1228,8 @@ int sl_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_msg **ou
             continue;
         }
         drained = 0;
+        /* an idle subscription holds no reader slot: thousands of them may wait */
+        sl_iter_release(sub->it);
         if ((rc = sub->src->flush(sub))) /* write buffered acks before sleeping */
             return rc;
         arm_timer(sub); /* also for callers who poll streamlog_sub_fd() themselves */

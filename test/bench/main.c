@@ -29,7 +29,7 @@
 #include <sqlite3.h>
 #endif
 
-#define NROWS 12
+#define NROWS 13
 #define MAX_ENG    3    /* table columns: streamlog, raw LMDB, SQLite */
 #define MAX_RUNS   9
 
@@ -635,7 +635,7 @@ static void usage(FILE *f)
         "  --quick      small counts, a smoke run of well under a minute\n"
         "  --dir DIR    make the temporary stores under DIR (default /var/tmp);\n"
         "               it should be on the disk you care about, not tmpfs\n"
-        "  --rows LIST  run only these rows, e.g. 1,2,5 or 1-3 (default 1-12):\n"
+        "  --rows LIST  run only these rows, e.g. 1,2,5 or 1-3 (default 1-13):\n"
         "                 1 batched append, 1000 per commit, no sync\n"
         "                 2 one append per commit, no sync\n"
         "                 3 one durable append per commit\n"
@@ -648,6 +648,7 @@ static void usage(FILE *f)
         "                10 acks per second on a durable subscription\n"
         "                11 no-sync appends from 16 threads vs raw LMDB in batches of the same size\n"
         "                12 queue group of 3 processes: msgs/s and each member's share\n"
+        "                13 10,000 subscriptions on one channel: create, deliver to all, close\n"
         "  --help       this text\n");
 }
 
@@ -694,7 +695,7 @@ int main(int argc, char **argv)
     };
     const config *cfg = &full_config;
     const char *parent = "/var/tmp";
-    int sel[NROWS + 1] = { 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
+    int sel[NROWS + 1] = { 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
     double single[MAX_ENG] = { 0 }, med[MAX_ENG];
     char label[48];
     int64_t t_start = now_ns();
@@ -773,6 +774,8 @@ int main(int argc, char **argv)
     print_table();
     if (sel[8] || sel[9] || sel[10] || sel[12])
         bench_subs(root_dir, cfg == &quick_config, sel[8], sel[9], sel[10], sel[12]);
+    if (sel[13])
+        bench_subs_scale(root_dir, cfg == &quick_config ? 2000 : 10000, cfg == &quick_config ? 1 : 3);
     printf("\nrates are messages per second; \"vs LMDB\" is streamlog / raw LMDB from this run\n"
            "(row 6: raw LMDB p50 / streamlog p50). Durable rows sync every commit (fdatasync).\n");
     printf("total time: %.0f s\n", seconds(now_ns() - t_start));
