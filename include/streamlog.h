@@ -722,7 +722,8 @@ void streamlog_iter_close(streamlog_iter *it);
  * meta page is left to the next sync (see the sync policies), and
  * acks are buffered and written with the next
  * claim, whenever streamlog_sub_next() finds nothing to deliver, and at
- * close. A lost ack or claim can only cause a redelivery, never a lost
+ * close; subscribing (a durable's creation, a member joining) is committed
+ * the same way. A lost ack or claim can only cause a redelivery, never a lost
  * message; a clean close keeps every ack. After a crash (process or OS):
  * messages acked since the last such write are delivered again, and
  * messages claimed but not yet delivered come with a redelivery count of 1,
