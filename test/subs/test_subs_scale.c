@@ -3,7 +3,8 @@
  * a file limit that three descriptors each would exceed (a subscription
  * makes its fds only when streamlog_sub_fd() is asked), each is still woken
  * and delivers, running out of descriptors in streamlog_sub_fd() is
- * STREAMLOG_EMFILE and leaves the subscription working, and the members of
+ * STREAMLOG_EMFILE and leaves the subscription working (as does a store's
+ * first subscribe, which needs two for the watcher), and the members of
  * a killed process are seen dead at once and their records reaped by later
  * subscribes.
  *
@@ -12,6 +13,7 @@
 #define _GNU_SOURCE
 #include "subs_util.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/resource.h>
 
@@ -126,6 +128,32 @@ START_TEST(sub_fd_out_of_descriptors_is_emfile)
 }
 END_TEST
 
+/* The first subscription of a store starts its watcher (two descriptors):
+ * with none left, subscribing is STREAMLOG_EMFILE, not EIO, and works once
+ * descriptors are free again. */
+START_TEST(subscribe_out_of_descriptors_is_emfile)
+{
+    struct su_fix f = su_fix_open(1);
+    lower_fd_limit(64);
+    int dummies[64], n = 0, fd;
+    while (n < 64 && (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        dummies[n++] = fd;
+    ck_assert_int_eq(errno, EMFILE);
+    streamlog_sub *s = NULL;
+    TU_RC(streamlog_subscribe(f.ch, NULL, &s), STREAMLOG_EMFILE);
+    ck_assert_ptr_null(s);
+    ck_assert_uint_eq(tu_stats(f.ch).subs, 0); /* nothing half-done */
+    close(dummies[--n]);
+    close(dummies[--n]);
+    s = plain_first(f.ch);
+    SU_EXPECT(s, 0, 1, 0);
+    TU_OK(streamlog_sub_close(s));
+    while (n > 0)
+        close(dummies[--n]);
+    su_fix_close(&f);
+}
+END_TEST
+
 /* ---- members of a killed process ---- */
 
 static void holder_main(void *p)
@@ -201,6 +229,7 @@ static Suite *subs_scale_suite(void)
     TCase *tc = tu_tcase("scale", 300);
     tcase_add_test(tc, thousands_of_subscriptions_under_a_low_fd_limit);
     tcase_add_test(tc, sub_fd_out_of_descriptors_is_emfile);
+    tcase_add_test(tc, subscribe_out_of_descriptors_is_emfile);
     tcase_add_test(tc, members_of_a_killed_process_are_dead_and_reaped);
     suite_add_tcase(s, tc);
     return s;
