@@ -57,13 +57,16 @@ void sl_waiter_attach_fd(struct sl_waiter *w, int fd)
 void sl_waiter_wake(struct sl_waiter *w)
 {
     pthread_mutex_lock(&w->mu);
-    if (!w->woken) { /* already woken: the eventfd is readable, a sleeper was signalled */
-        w->woken = 1;
-        if (w->eventfd >= 0)
-            sl_wake_fd(w->eventfd);
-        pthread_cond_broadcast(&w->cv);
-    }
+    int was = w->woken; /* already woken: the eventfd is readable, a sleeper was signalled */
+    w->woken = 1;
+    if (!was && w->eventfd >= 0)
+        sl_wake_fd(w->eventfd);
     pthread_mutex_unlock(&w->mu);
+    /* signalled after unlocking, so that the sleeper does not wake into a
+     * held mutex; the waiter outlives this call (it leaves the notifier's
+     * list, under the notifier's lock, before it is destroyed) */
+    if (!was)
+        pthread_cond_broadcast(&w->cv);
 }
 
 int sl_waiter_consume(struct sl_waiter *w)
