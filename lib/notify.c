@@ -94,6 +94,11 @@ void sl_waiter_wait(struct sl_waiter *w, int64_t until_ns)
     pthread_mutex_unlock(&w->mu);
 }
 
+static struct sl_waiter **bucket_of(struct sl_notifier *n, uint64_t chan_id)
+{
+    return &n->waiters[((chan_id * 0x9e3779b97f4a7c15ULL) >> 32) % SL_NOTIFY_BUCKETS]; /* Fibonacci hashing */
+}
+
 static char *path_join(const char *a, const char *b)
 {
     size_t len = strlen(a) + 1 + strlen(b) + 1;
@@ -209,8 +214,9 @@ void sl_notifier_destroy(struct sl_notifier *n)
 static void wake_all(struct sl_notifier *n)
 {
     pthread_mutex_lock(&n->mu);
-    for (struct sl_waiter *w = n->waiters; w; w = w->next)
-        sl_waiter_wake(w);
+    for (size_t b = 0; b < SL_NOTIFY_BUCKETS; b++)
+        for (struct sl_waiter *w = n->waiters[b]; w; w = w->next)
+            sl_waiter_wake(w);
     pthread_mutex_unlock(&n->mu);
 }
 
@@ -290,11 +296,12 @@ int sl_notify_add(struct sl_notifier *n, struct sl_waiter *w)
     int rc = n->inotify_fd < 0 ? watcher_start(n) : STREAMLOG_OK;
     if (!rc) {
         pthread_mutex_lock(&n->mu);
+        struct sl_waiter **head = bucket_of(n, w->chan_id);
         w->prev = NULL;
-        w->next = n->waiters;
+        w->next = *head;
         if (w->next)
             w->next->prev = w;
-        n->waiters = w;
+        *head = w;
         atomic_fetch_add(&n->nwaiters, 1);
         pthread_mutex_unlock(&n->mu);
     }
@@ -312,10 +319,9 @@ void sl_notify_remove(struct sl_notifier *n, struct sl_waiter *w)
     if (w->prev)
         w->prev->next = w->next;
     else
-        n->waiters = w->next;
+        *bucket_of(n, w->chan_id) = w->next;
     w->prev = w->next = NULL;
-    atomic_fetch_sub(&n->nwaiters, 1);
-    int empty = n->waiters == NULL;
+    int empty = atomic_fetch_sub(&n->nwaiters, 1) == 1;
     pthread_mutex_unlock(&n->mu);
     if (empty) /* joined without holding mu: the watcher takes it to wake waiters */
         watcher_stop(n);
@@ -327,7 +333,7 @@ void sl_notify_channel(struct sl_notifier *n, uint64_t chan_id)
     if (atomic_load(&n->nwaiters) == 0)
         return;
     pthread_mutex_lock(&n->mu);
-    for (struct sl_waiter *w = n->waiters; w; w = w->next)
+    for (struct sl_waiter *w = *bucket_of(n, chan_id); w; w = w->next)
         if (w->chan_id == chan_id)
             sl_waiter_wake(w);
     pthread_mutex_unlock(&n->mu);

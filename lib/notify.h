@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define SL_NOTIFY_BUCKETS 64
+
 struct sl_waiter {
     uint64_t chan_id;
     pthread_mutex_t mu;    /* guards woken and eventfd */
@@ -32,8 +34,10 @@ struct sl_waiter {
 
 struct sl_notifier {
     pthread_mutex_t lifecycle_mu;  /* held while adding/removing, so the watcher starts and stops once */
-    pthread_mutex_t mu;            /* guards the waiter list */
-    struct sl_waiter *waiters;
+    pthread_mutex_t mu;            /* guards the waiter lists */
+    /* waiters by channel (hashed), so that an append walks the waiters of
+     * its own channel only, not every subscription of the process */
+    struct sl_waiter *waiters[SL_NOTIFY_BUCKETS];
     atomic_int nwaiters;           /* lets appends skip the lock when nobody listens */
     char *data_path;       /* the LMDB data file watched with inotify */
     char *procs_path;      /* the directory of process entries */
