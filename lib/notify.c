@@ -87,7 +87,8 @@ void sl_waiter_wait(struct sl_waiter *w, int64_t until_ns)
     struct timespec ts = {.tv_sec = until_ns / 1000000000, .tv_nsec = until_ns % 1000000000};
     pthread_mutex_lock(&w->mu);
     while (!w->woken) {
-        int rc = until_ns == INT64_MAX ? pthread_cond_wait(&w->cv, &w->mu) : pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+        int rc = until_ns == INT64_MAX ? pthread_cond_wait(&w->cv, &w->mu)
+                                       : pthread_cond_timedwait(&w->cv, &w->mu, &ts);
         if (rc == ETIMEDOUT)
             break;
     }
