@@ -1045,7 +1045,8 @@ void streamlog_iter_close(streamlog_iter *it);
  * meta page is left to the next sync (see the sync policies), and
  * acks are buffered and written with the next
  * claim, whenever streamlog_sub_next() finds nothing to deliver, and at
- * close. A lost ack or claim can only cause a redelivery, never a lost
+ * close; subscribing (a durable's creation, a member joining) is committed
+ * the same way. A lost ack or claim can only cause a redelivery, never a lost
  * message; a clean close keeps every ack. After a crash (process or OS):
  * messages acked since the last such write are delivered again, and
  * messages claimed but not yet delivered come with a redelivery count of 1,
@@ -1070,9 +1071,20 @@ enum streamlog_ack_mode {
  * @return OK; EINVAL (bad key or value, bad dead-letter name, dead letter equal
  *         to the channel); EEXIST (the durable is already active, here or in
  *         another process); ELIMIT (the channel's max_subs is reached);
- *         ECLOSED (channel deleted); EPERM (read-only store); EFULL; EIO; ENOMEM.
+ *         ECLOSED (channel deleted); EPERM (read-only store); EFULL; EMFILE
+ *         (the store's first subscription could not get its two descriptors);
+ *         EIO; ENOMEM.
  * @note Thread-safe. Close the subscription before its store (it counts as a
  *       child of the store, like a channel handle).
+ * @note File descriptors: a subscription holds none until streamlog_sub_fd()
+ *       is called on it (then three, see there). A store holds two more (an
+ *       inotify instance and an eventfd, with a watcher thread) while it has
+ *       at least one subscription, for wake-ups by other processes; LMDB's
+ *       own files are the store's from streamlog_open(). So a process may
+ *       hold tens of thousands of subscriptions whatever its RLIMIT_NOFILE,
+ *       as long as it asks for few of their fds. The cost of subscribing
+ *       does not grow with the channel's subscriptions, except under a
+ *       max_subs limit and when resuming a durable (one pass over them).
  */
 int streamlog_subscribe(streamlog_channel *ch, const streamlog_opts *opts, streamlog_sub **out);
 
@@ -1152,7 +1164,15 @@ int streamlog_term(streamlog_sub *sub, uint64_t seq);
  * ack ending a stall, or a redelivery deadline. Use it with poll/epoll in
  * your event loop, then call streamlog_sub_next(sub, 0, ...) until EAGAIN.
  * Do not read from or close it; it lives as long as the subscription.
- * @return the fd (>= 0), or EINVAL.
+ * The first call makes it: three descriptors (an epoll set holding an
+ * eventfd and a timerfd), kept until the subscription is closed; later
+ * calls return the same fd. A subscription whose fd is never asked for
+ * holds no descriptor and is woken and delivers all the same
+ * (streamlog_sub_next() with a timeout sleeps without one).
+ * @return the fd (>= 0); EINVAL; EMFILE (out of descriptors, EMFILE or
+ *         ENFILE: nothing changes, the subscription works on without an fd
+ *         and a later call may succeed); ENOMEM; EIO.
+ * @note Thread-safe.
  */
 int streamlog_sub_fd(streamlog_sub *sub);
 

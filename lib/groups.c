@@ -241,17 +241,21 @@ int sl_member_del(sl_txn *t, uint64_t chan_id, uint64_t member_id)
 /* Walk a channel's members; fn returns non-zero to stop with that code. */
 typedef int (*member_fn)(void *ctx, uint64_t member_id, const sl_member_rec *m);
 
-static int members_walk(const sl_txn *t, uint64_t chan_id, member_fn fn, void *ctx)
+/* Visit the members with ids in [from, to), at most `max` of them. */
+static int members_walk_range(const sl_txn *t, uint64_t chan_id, uint64_t from, uint64_t to, uint64_t max,
+                              member_fn fn, void *ctx)
 {
     sl_cursor *c;
     int rc = sl_cursor_open(t, SL_DB_MEMBERS, &c);
     if (rc)
         return rc;
     uint8_t kb[16];
-    member_key(kb, chan_id, 0);
+    member_key(kb, chan_id, from);
     sl_val k = {kb, sizeof kb}, v;
-    for (rc = sl_cursor_get(c, SL_SEEK_GE, &k, &v); rc == STREAMLOG_OK; rc = sl_cursor_get(c, SL_NEXT, &k, &v)) {
-        if (k.len != 16 || sl_be64_get(k.data) != chan_id)
+    uint64_t seen = 0;
+    for (rc = sl_cursor_get(c, SL_SEEK_GE, &k, &v); rc == STREAMLOG_OK && seen < max;
+         rc = sl_cursor_get(c, SL_NEXT, &k, &v), seen++) {
+        if (k.len != 16 || sl_be64_get(k.data) != chan_id || sl_be64_get((const uint8_t *)k.data + 8) >= to)
             break;
         sl_member_rec m;
         if ((rc = member_decode(&v, &m)) || (rc = fn(ctx, sl_be64_get((const uint8_t *)k.data + 8), &m)))
@@ -261,29 +265,79 @@ static int members_walk(const sl_txn *t, uint64_t chan_id, member_fn fn, void *c
     return rc == STREAMLOG_ENOTFOUND ? STREAMLOG_OK : rc;
 }
 
-struct count_ctx {
-    uint64_t group_id, n;
+static int members_walk(const sl_txn *t, uint64_t chan_id, member_fn fn, void *ctx)
+{
+    return members_walk_range(t, chan_id, 0, UINT64_MAX, UINT64_MAX, fn, ctx);
+}
+
+/* Liveness of the processes met in one walk. A walk over thousands of
+ * members asks about few processes: members of this process are alive
+ * without a look at /proc, and each other process is looked at once. */
+#define LIVENESS_CACHE 16
+struct liveness {
+    uint32_t own_pid;
+    uint64_t own_start;
+    int n;
+    struct { uint32_t pid; uint64_t start; int alive; } seen[LIVENESS_CACHE];
 };
 
-static int count_one(void *ctx, uint64_t member_id, const sl_member_rec *m)
+static void liveness_init(struct liveness *l)
 {
-    struct count_ctx *cc = ctx;
-    (void)member_id;
-    if ((!cc->group_id || m->group_id == cc->group_id) && sl_member_alive(m))
+    l->n = 0;
+    sl_process_identity(&l->own_pid, &l->own_start);
+}
+
+static int liveness_of(struct liveness *l, const sl_member_rec *m)
+{
+    if (m->pid == l->own_pid && m->start_ticks == l->own_start)
+        return 1;
+    for (int i = 0; i < l->n; i++)
+        if (l->seen[i].pid == m->pid && l->seen[i].start == m->start_ticks)
+            return l->seen[i].alive;
+    int alive = sl_member_alive(m);
+    if (l->n < LIVENESS_CACHE) {
+        l->seen[l->n].pid = m->pid;
+        l->seen[l->n].start = m->start_ticks;
+        l->seen[l->n++].alive = alive;
+    }
+    return alive;
+}
+
+#define REAP_MAX 64
+#define REAP_WINDOW REAP_MAX
+struct census_ctx {
+    struct liveness live;
+    uint64_t group_id, n, group_n;
+    int reap; /* collect dead members */
+    int ndead;
+    uint64_t dead_ids[REAP_MAX], dead_groups[REAP_MAX];
+};
+
+static int census_one(void *ctx, uint64_t member_id, const sl_member_rec *m)
+{
+    struct census_ctx *cc = ctx;
+    if (liveness_of(&cc->live, m)) {
         cc->n++;
+        cc->group_n += cc->group_id && m->group_id == cc->group_id;
+    } else if (cc->reap && cc->ndead < REAP_MAX) {
+        cc->dead_ids[cc->ndead] = member_id;
+        cc->dead_groups[cc->ndead++] = m->group_id;
+    }
     return 0;
 }
 
 int sl_members_count(const sl_txn *t, uint64_t chan_id, uint64_t group_id, uint64_t *out)
 {
-    struct count_ctx cc = {group_id, 0};
-    int rc = members_walk(t, chan_id, count_one, &cc);
+    struct census_ctx cc = {.group_id = group_id};
+    liveness_init(&cc.live);
+    int rc = members_walk(t, chan_id, census_one, &cc);
     if (!rc)
-        *out = cc.n;
+        *out = group_id ? cc.group_n : cc.n;
     return rc;
 }
 
 struct turn_ctx {
+    struct liveness live;
     uint64_t self;
     const sl_member_rec *me;
     int turn, others_waiting;
@@ -306,10 +360,10 @@ static int turn_one(void *ctx, uint64_t member_id, const sl_member_rec *m)
         return 0;
     /* liveness costs a look at /proc: asked only of members that would come first */
     if (comes_before(m, member_id, tc->me, tc->self)) {
-        if (!sl_member_alive(m))
+        if (!liveness_of(&tc->live, m))
             return 0;
         tc->turn = 0;
-    } else if (!tc->others_waiting && !sl_member_alive(m)) {
+    } else if (!tc->others_waiting && !liveness_of(&tc->live, m)) {
         return 0;
     }
     tc->others_waiting = 1;
@@ -319,30 +373,14 @@ static int turn_one(void *ctx, uint64_t member_id, const sl_member_rec *m)
 int sl_queue_turn(const sl_txn *t, uint64_t chan_id, uint64_t member_id, const sl_member_rec *me, int *turn,
                   int *others_waiting)
 {
-    struct turn_ctx tc = {member_id, me, 1, 0};
+    struct turn_ctx tc = {.self = member_id, .me = me, .turn = 1};
+    liveness_init(&tc.live);
     int rc = members_walk(t, chan_id, turn_one, &tc);
     if (!rc) {
         *turn = tc.turn;
         *others_waiting = tc.others_waiting;
     }
     return rc;
-}
-
-#define REAP_MAX 64
-struct reap_ctx {
-    uint64_t ids[REAP_MAX];
-    uint64_t groups[REAP_MAX];
-    int n;
-};
-
-static int find_dead(void *ctx, uint64_t member_id, const sl_member_rec *m)
-{
-    struct reap_ctx *rc = ctx;
-    if (!sl_member_alive(m) && rc->n < REAP_MAX) {
-        rc->ids[rc->n] = member_id;
-        rc->groups[rc->n++] = m->group_id;
-    }
-    return 0;
 }
 
 int sl_pending_orphan(sl_txn *t, uint64_t group_id, uint64_t member_id)
@@ -383,18 +421,40 @@ int sl_pending_orphan(sl_txn *t, uint64_t group_id, uint64_t member_id)
     return rc;
 }
 
-int sl_members_reap(sl_txn *t, uint64_t chan_id, int *changed)
+static int reap_found(sl_txn *t, uint64_t chan_id, const struct census_ctx *cc)
 {
-    struct reap_ctx ctx = {.n = 0};
-    int rc = members_walk(t, chan_id, find_dead, &ctx);
-    for (int i = 0; i < ctx.n && !rc; i++) {
-        if (ctx.groups[i])
-            rc = sl_pending_orphan(t, ctx.groups[i], ctx.ids[i]);
+    int rc = STREAMLOG_OK;
+    for (int i = 0; i < cc->ndead && !rc; i++) {
+        if (cc->dead_groups[i])
+            rc = sl_pending_orphan(t, cc->dead_groups[i], cc->dead_ids[i]);
         if (!rc)
-            rc = sl_member_del(t, chan_id, ctx.ids[i]);
+            rc = sl_member_del(t, chan_id, cc->dead_ids[i]);
     }
-    if (!rc && changed)
-        *changed = ctx.n > 0;
+    return rc;
+}
+
+int sl_members_reap_some(sl_txn *t, uint64_t chan_id, uint64_t from)
+{
+    struct census_ctx cc = {.reap = 1};
+    liveness_init(&cc.live);
+    int rc = members_walk_range(t, chan_id, from, UINT64_MAX, REAP_WINDOW, census_one, &cc);
+    uint64_t seen = cc.n + (uint64_t)cc.ndead; /* ndead stops at REAP_MAX = REAP_WINDOW: exact here */
+    if (!rc && seen < REAP_WINDOW && from > 0) /* wrap around to the channel's first members */
+        rc = members_walk_range(t, chan_id, 0, from, REAP_WINDOW - seen, census_one, &cc);
+    return rc ? rc : reap_found(t, chan_id, &cc);
+}
+
+int sl_members_reap(sl_txn *t, uint64_t chan_id, uint64_t group_id, uint64_t *live, uint64_t *group_live)
+{
+    struct census_ctx cc = {.group_id = group_id, .reap = 1};
+    liveness_init(&cc.live);
+    int rc = members_walk(t, chan_id, census_one, &cc);
+    if (!rc)
+        rc = reap_found(t, chan_id, &cc);
+    if (!rc) {
+        *live = cc.n;
+        *group_live = cc.group_n;
+    }
     return rc;
 }
 

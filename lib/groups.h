@@ -66,9 +66,16 @@ int sl_member_save(sl_txn *t, uint64_t chan_id, uint64_t member_id, const sl_mem
 int sl_member_del(sl_txn *t, uint64_t chan_id, uint64_t member_id);
 /* Live members of a channel (all, or of one group when group_id != 0). */
 int sl_members_count(const sl_txn *t, uint64_t chan_id, uint64_t group_id, uint64_t *out);
-/* In a write transaction: delete the members of dead processes on a channel,
- * orphaning their pending messages; *changed tells whether any was found. */
-int sl_members_reap(sl_txn *t, uint64_t chan_id, int *changed);
+/* In a write transaction, one walk over a channel's members: delete those
+ * of dead processes (up to 64 a call), orphaning their pending messages, and
+ * count the live ones: *live of the channel, *group_live of group_id (0 when
+ * group_id is 0). Costs one look at /proc per other process, not per member. */
+int sl_members_reap(sl_txn *t, uint64_t chan_id, uint64_t group_id, uint64_t *live, uint64_t *group_live);
+/* The same reaping over a window of at most 64 members from member id
+ * `from` on (wrapping around to the channel's first ones): a subscribe
+ * that needs no count starts it at a pseudo-random id, so a channel's dead
+ * members are found in time at a cost that does not grow with the channel. */
+int sl_members_reap_some(sl_txn *t, uint64_t chan_id, uint64_t from);
 
 /* Remove every group, pending and member record of a channel. */
 int sl_subs_purge_channel(sl_txn *t, uint64_t chan_id);

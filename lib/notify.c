@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +23,81 @@ void sl_wake_fd(int fd)
     /* EAGAIN means the counter is already non-zero: the waiter is awake anyway */
     while (write(fd, &one, sizeof one) < 0 && errno == EINTR)
         ;
+}
+
+void sl_waiter_init(struct sl_waiter *w, uint64_t chan_id)
+{
+    w->chan_id = chan_id;
+    w->woken = 1;
+    w->eventfd = -1;
+    w->prev = w->next = NULL;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+void sl_waiter_destroy(struct sl_waiter *w)
+{
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+}
+
+void sl_waiter_attach_fd(struct sl_waiter *w, int fd)
+{
+    pthread_mutex_lock(&w->mu);
+    w->eventfd = fd;
+    if (w->woken)
+        sl_wake_fd(fd);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void sl_waiter_wake(struct sl_waiter *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int was = w->woken; /* already woken: the eventfd is readable, a sleeper was signalled */
+    w->woken = 1;
+    if (!was && w->eventfd >= 0)
+        sl_wake_fd(w->eventfd);
+    pthread_mutex_unlock(&w->mu);
+    /* signalled after unlocking, so that the sleeper does not wake into a
+     * held mutex; the waiter outlives this call (it leaves the notifier's
+     * list, under the notifier's lock, before it is destroyed) */
+    if (!was)
+        pthread_cond_broadcast(&w->cv);
+}
+
+int sl_waiter_consume(struct sl_waiter *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int woken = w->woken;
+    w->woken = 0;
+    uint64_t v;
+    if (woken && w->eventfd >= 0)
+        while (read(w->eventfd, &v, sizeof v) < 0 && errno == EINTR)
+            ;
+    pthread_mutex_unlock(&w->mu);
+    return woken;
+}
+
+void sl_waiter_wait(struct sl_waiter *w, int64_t until_ns)
+{
+    struct timespec ts = {.tv_sec = until_ns / 1000000000, .tv_nsec = until_ns % 1000000000};
+    pthread_mutex_lock(&w->mu);
+    while (!w->woken) {
+        int rc = until_ns == INT64_MAX ? pthread_cond_wait(&w->cv, &w->mu)
+                                       : pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+        if (rc == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+static struct sl_waiter **bucket_of(struct sl_notifier *n, uint64_t chan_id)
+{
+    return &n->waiters[((chan_id * 0x9e3779b97f4a7c15ULL) >> 32) % SL_NOTIFY_BUCKETS]; /* Fibonacci hashing */
 }
 
 static char *path_join(const char *a, const char *b)
@@ -139,8 +215,9 @@ void sl_notifier_destroy(struct sl_notifier *n)
 static void wake_all(struct sl_notifier *n)
 {
     pthread_mutex_lock(&n->mu);
-    for (struct sl_waiter *w = n->waiters; w; w = w->next)
-        sl_wake_fd(w->eventfd);
+    for (size_t b = 0; b < SL_NOTIFY_BUCKETS; b++)
+        for (struct sl_waiter *w = n->waiters[b]; w; w = w->next)
+            sl_waiter_wake(w);
     pthread_mutex_unlock(&n->mu);
 }
 
@@ -186,7 +263,8 @@ static int watcher_start(struct sl_notifier *n)
 {
     int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (ifd < 0)
-        return sl_fail(STREAMLOG_EIO, "inotify_init1: %s", strerror(errno));
+        return sl_fail(errno == EMFILE || errno == ENFILE ? STREAMLOG_EMFILE : STREAMLOG_EIO,
+                       "inotify_init1: %s", strerror(errno));
     n->procs_wd = inotify_add_watch(ifd, n->procs_path, IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM);
     if (n->procs_wd < 0) {
         int e = errno;
@@ -195,8 +273,9 @@ static int watcher_start(struct sl_notifier *n)
     }
     int sfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (sfd < 0) {
+        int e = errno;
         close(ifd);
-        return sl_fail(STREAMLOG_EIO, "eventfd: %s", strerror(errno));
+        return sl_fail(e == EMFILE || e == ENFILE ? STREAMLOG_EMFILE : STREAMLOG_EIO, "eventfd: %s", strerror(e));
     }
     n->inotify_fd = ifd;
     n->stop_fd = sfd;
@@ -218,8 +297,12 @@ int sl_notify_add(struct sl_notifier *n, struct sl_waiter *w)
     int rc = n->inotify_fd < 0 ? watcher_start(n) : STREAMLOG_OK;
     if (!rc) {
         pthread_mutex_lock(&n->mu);
-        w->next = n->waiters;
-        n->waiters = w;
+        struct sl_waiter **head = bucket_of(n, w->chan_id);
+        w->prev = NULL;
+        w->next = *head;
+        if (w->next)
+            w->next->prev = w;
+        *head = w;
         atomic_fetch_add(&n->nwaiters, 1);
         pthread_mutex_unlock(&n->mu);
     }
@@ -231,14 +314,15 @@ void sl_notify_remove(struct sl_notifier *n, struct sl_waiter *w)
 {
     pthread_mutex_lock(&n->lifecycle_mu);
     pthread_mutex_lock(&n->mu);
-    for (struct sl_waiter **p = &n->waiters; *p; p = &(*p)->next) {
-        if (*p == w) {
-            *p = w->next;
-            atomic_fetch_sub(&n->nwaiters, 1);
-            break;
-        }
-    }
-    int empty = n->waiters == NULL;
+    /* unlinked in O(1): closing thousands of subscriptions is not quadratic */
+    if (w->next)
+        w->next->prev = w->prev;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        *bucket_of(n, w->chan_id) = w->next;
+    w->prev = w->next = NULL;
+    int empty = atomic_fetch_sub(&n->nwaiters, 1) == 1;
     pthread_mutex_unlock(&n->mu);
     if (empty) /* joined without holding mu: the watcher takes it to wake waiters */
         watcher_stop(n);
@@ -250,8 +334,8 @@ void sl_notify_channel(struct sl_notifier *n, uint64_t chan_id)
     if (atomic_load(&n->nwaiters) == 0)
         return;
     pthread_mutex_lock(&n->mu);
-    for (struct sl_waiter *w = n->waiters; w; w = w->next)
+    for (struct sl_waiter *w = *bucket_of(n, chan_id); w; w = w->next)
         if (w->chan_id == chan_id)
-            sl_wake_fd(w->eventfd);
+            sl_waiter_wake(w);
     pthread_mutex_unlock(&n->mu);
 }

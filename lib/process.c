@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,11 +29,22 @@ static uint64_t proc_start_ticks(pid_t pid)
     return start;
 }
 
+/* This process's start time, read once per pid (a forked child reads its
+ * own): subscribing and every walk over members ask for it. */
+static _Atomic uint64_t own_start;
+static _Atomic pid_t own_start_pid;
+
 void sl_process_identity(uint32_t *pid, uint64_t *start_ticks)
 {
     pid_t me = getpid();
     *pid = (uint32_t)me;
+    if (atomic_load(&own_start_pid) == me) {
+        *start_ticks = atomic_load(&own_start);
+        return;
+    }
     *start_ticks = proc_start_ticks(me);
+    atomic_store(&own_start, *start_ticks);
+    atomic_store(&own_start_pid, me); /* after own_start: a reader that sees the pid sees its start */
 }
 
 int sl_process_alive(uint32_t pid, uint64_t start_ticks)

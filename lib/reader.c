@@ -250,6 +250,11 @@ int sl_iter_next(streamlog_iter *it, const streamlog_msg **out)
     }
 }
 
+void sl_iter_release(streamlog_iter *it)
+{
+    release_snapshot(it);
+}
+
 void sl_iter_seek(streamlog_iter *it, uint64_t seq)
 {
     it->next_seq = seq;

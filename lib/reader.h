@@ -24,6 +24,10 @@ int  sl_iter_next(streamlog_iter *it, const streamlog_msg **out);
 uint64_t sl_iter_position(const streamlog_iter *it);
 void sl_iter_close(streamlog_iter *it);
 
+/* Give up the iterator's read snapshot (and so its reader slot) until its
+ * next call, which takes a fresh one: for an iterator about to sit idle. */
+void sl_iter_release(streamlog_iter *it);
+
 /* Move an iterator: its next call looks for `seq` first. */
 void sl_iter_seek(streamlog_iter *it, uint64_t seq);
 

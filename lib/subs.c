@@ -19,10 +19,13 @@
  * see each message exactly once; losing a claim or an ack in a crash can
  * only cause a redelivery.
  *
- * Waiting: the fd given to callers is an epoll set of an eventfd (woken by
- * appends in this process, by the store's inotify watcher for other
- * processes, and by acks that end a stall) and a timerfd armed for the next
- * redelivery deadline. */
+ * Waiting: the subscription's waiter (notify.h) is woken by appends in this
+ * process, by the store's inotify watcher for other processes, and by acks
+ * that end a stall; streamlog_sub_next() sleeps on it until then or until
+ * the next redelivery deadline. Descriptors are made only for a caller who
+ * asks for the fd: an epoll set of an eventfd (mirroring the waiter) and a
+ * timerfd armed for that deadline; until then a subscription holds none,
+ * so a process can hold many thousands. */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -117,8 +120,9 @@ struct streamlog_sub {
     int view_txn_active;
     streamlog_msg view;
 
-    int epfd, evfd, tfd;
     struct sl_waiter waiter;
+    int64_t timer_at;            /* CLOCK_MONOTONIC ns (real, not stepped) when something may come due */
+    int epfd, evfd, tfd;         /* -1 until streamlog_sub_fd(); set under mu */
 
     uint64_t last_delivered, delivered, redelivered, acked, dead_lettered;
 };
@@ -235,7 +239,7 @@ int sl_sub_ack(streamlog_sub *sub, uint64_t seq)
         int wake = before >= sub->max_inflight; /* this ack ends a stall */
         wake |= sub->src->settled(sub, seq);
         if (wake)
-            sl_wake_fd(sub->evfd);
+            sl_waiter_wake(&sub->waiter);
     }
     pthread_mutex_unlock(&sub->mu);
     return STREAMLOG_OK;
@@ -292,7 +296,7 @@ int sl_sub_nak(streamlog_sub *sub, uint64_t seq, int64_t delay_ms)
     int rc = inflight_deliveries(sub, seq, &deliveries);
     if (rc || (rc = set_deadline(sub, seq, deliveries, delay_ms * 1000000)))
         return rc;
-    sl_wake_fd(sub->evfd); /* streamlog_sub_next() looks again and re-arms its timer */
+    sl_waiter_wake(&sub->waiter); /* streamlog_sub_next() looks again and re-arms its timer */
     if (sub->queue) /* members of this process look at the group's deadlines again */
         sl_notify_channel(&sub->ch.st->notifier, sub->ch.id);
     return STREAMLOG_OK;
@@ -316,7 +320,7 @@ int sl_sub_term(streamlog_sub *sub, uint64_t seq)
         return rc;
     if (!gone)
         return not_in_flight(seq); /* acked meanwhile, or another member owns it now */
-    sl_wake_fd(sub->evfd); /* may end a stall */
+    sl_waiter_wake(&sub->waiter); /* may end a stall */
     return STREAMLOG_OK;
 }
 
@@ -357,6 +361,14 @@ static int take_over_pending(streamlog_sub *sub, sl_txn *t)
     return rc;
 }
 
+/* A pseudo-random but reproducible spread of x (splitmix64's finaliser). */
+static uint64_t spread(uint64_t x)
+{
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
 /* Register this subscription in the store, in one write transaction. */
 static int register_member(streamlog_sub *sub, int start, int64_t start_value, const char *durable,
                            const char *queue)
@@ -365,21 +377,25 @@ static int register_member(streamlog_sub *sub, int start, int64_t start_value, c
     sl_txn t;
     sl_chan_rec rec;
     sl_limits lim;
-    uint64_t live;
+    uint64_t live, unused;
     int rc = sl_store_writable(st);
     if (rc || (rc = sl_write_begin(st->env, &t)))
         return rc;
-    if ((rc = sl_chan_load_handle(&t, &sub->ch, &rec)) || (rc = sl_members_reap(&t, rec.id, NULL)) ||
-        (rc = sl_members_count(&t, rec.id, 0, &live)))
+    if ((rc = sl_chan_load_handle(&t, &sub->ch, &rec)) ||
+        (rc = sl_meta_next(&t, SL_META_NEXT_MEMBER_ID, &sub->member_id)))
         goto out;
     sl_chan_limits(st, &rec, &lim);
-    if (lim.max_subs > 0 && live >= (uint64_t)lim.max_subs) {
-        rc = sl_fail(STREAMLOG_ELIMIT, "channel '%s' already has %llu subscription(s) (max_subs)", sub->ch.name,
-                     (unsigned long long)live);
-        goto out;
+    if (lim.max_subs > 0) { /* the count needs every member: one walk, reaping on the way */
+        if ((rc = sl_members_reap(&t, rec.id, 0, &live, &unused)))
+            goto out;
+        if (live >= (uint64_t)lim.max_subs) {
+            rc = sl_fail(STREAMLOG_ELIMIT, "channel '%s' already has %llu subscription(s) (max_subs)", sub->ch.name,
+                         (unsigned long long)live);
+            goto out;
+        }
+    } else if ((rc = sl_members_reap_some(&t, rec.id, spread(sub->member_id) % (sub->member_id + 1)))) {
+        goto out; /* without a limit, a window of members: the cost does not grow with the channel */
     }
-    if ((rc = sl_meta_next(&t, SL_META_NEXT_MEMBER_ID, &sub->member_id)))
-        goto out;
     if (sub->grouped) {
         char kind = queue ? (durable ? SL_GROUP_DURABLE_QUEUE : SL_GROUP_QUEUE) : SL_GROUP_DURABLE;
         sub->group_klen = sl_group_key(sub->group_key, rec.id, kind, queue ? queue : durable, queue ? durable : NULL);
@@ -417,7 +433,12 @@ static int register_member(streamlog_sub *sub, int start, int64_t start_value, c
     if ((rc = sl_member_save(&t, rec.id, sub->member_id, &m)))
         goto out;
     sub->rec = m;
-    rc = sl_commit(&t);
+    /* Relaxed (as claims): a member record matters only while its process
+     * lives, and a new group lost to an OS crash is created again at the
+     * same start by the next subscribe -- unless a later synced commit
+     * (any append under SYNC_ALWAYS) kept it, so no message stored since
+     * can be skipped; at worst messages are delivered again. */
+    rc = sl_commit_relaxed(&t);
     sl_store_note_commit(st, rc);
     return rc;
 out:
@@ -425,21 +446,43 @@ out:
     return rc;
 }
 
+static void set_timerfd(streamlog_sub *sub);
+
+static int fds_error(const char *what)
+{
+    int e = errno;
+    int rc = e == EMFILE || e == ENFILE ? STREAMLOG_EMFILE : e == ENOMEM ? STREAMLOG_ENOMEM : STREAMLOG_EIO;
+    return sl_fail(rc, "cannot create the subscription's fd (%s): %s", what, strerror(e));
+}
+
+/* Under sub->mu: the fd's epoll set, its eventfd and timerfd. */
 static int make_fds(streamlog_sub *sub)
 {
-    sub->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    sub->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    sub->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (sub->evfd < 0 || sub->tfd < 0 || sub->epfd < 0)
-        return sl_fail(errno == ENOMEM ? STREAMLOG_ENOMEM : STREAMLOG_EIO, "cannot create the subscription's fds: %s",
-                       strerror(errno));
+    int evfd = -1, tfd = -1, epfd = -1, rc = STREAMLOG_OK;
     struct epoll_event ev = {.events = EPOLLIN};
-    ev.data.fd = sub->evfd;
-    if (epoll_ctl(sub->epfd, EPOLL_CTL_ADD, sub->evfd, &ev))
-        return sl_fail(STREAMLOG_EIO, "epoll_ctl: %s", strerror(errno));
-    ev.data.fd = sub->tfd;
-    if (epoll_ctl(sub->epfd, EPOLL_CTL_ADD, sub->tfd, &ev))
-        return sl_fail(STREAMLOG_EIO, "epoll_ctl: %s", strerror(errno));
+    if ((evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+        rc = fds_error("eventfd");
+    else if ((tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0)
+        rc = fds_error("timerfd");
+    else if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        rc = fds_error("epoll");
+    else if ((ev.data.fd = evfd, epoll_ctl(epfd, EPOLL_CTL_ADD, evfd, &ev)) ||
+             (ev.data.fd = tfd, epoll_ctl(epfd, EPOLL_CTL_ADD, tfd, &ev)))
+        rc = fds_error("epoll_ctl");
+    if (rc) {
+        if (epfd >= 0)
+            close(epfd);
+        if (tfd >= 0)
+            close(tfd);
+        if (evfd >= 0)
+            close(evfd);
+        return rc;
+    }
+    sub->evfd = evfd;
+    sub->tfd = tfd;
+    sub->epfd = epfd;
+    set_timerfd(sub);
+    sl_waiter_attach_fd(&sub->waiter, evfd); /* readable at once when a wake-up is pending */
     return STREAMLOG_OK;
 }
 
@@ -459,6 +502,7 @@ static void free_sub(streamlog_sub *sub)
         close(sub->tfd);
     sl_inflight_free(&sub->inflight);
     sl_free(sub->acks);
+    sl_waiter_destroy(&sub->waiter);
     pthread_mutex_destroy(&sub->mu);
     sl_free(sub);
 }
@@ -489,8 +533,10 @@ int sl_subscribe(streamlog_channel *ch, const streamlog_opts *opts, streamlog_su
         return sl_fail(STREAMLOG_ENOMEM, "out of memory subscribing");
     sub->ch = *ch;
     pthread_mutex_init(&sub->mu, NULL);
+    sl_waiter_init(&sub->waiter, ch->id); /* woken: stored messages may be deliverable already */
     sl_inflight_init(&sub->inflight);
     sub->epfd = sub->evfd = sub->tfd = -1;
+    sub->timer_at = INT64_MAX;
     sub->max_inflight = (uint32_t)sl_opts_int(opts, STREAMLOG_OPT_MAX_INFLIGHT, DEFAULT_MAX_INFLIGHT);
     sub->ack_wait_ns = sl_opts_int(opts, STREAMLOG_OPT_ACK_WAIT_MS, DEFAULT_ACK_WAIT_MS) * 1000000;
     sub->ack_mode = (int)sl_opts_int(opts, STREAMLOG_OPT_ACK_MODE, STREAMLOG_ACK_MANUAL);
@@ -502,13 +548,9 @@ int sl_subscribe(streamlog_channel *ch, const streamlog_opts *opts, streamlog_su
     sub->shared_deadline = INT64_MAX;
     sub->scan_wanted = 1;
 
-    if ((rc = make_fds(sub)))
-        goto fail;
     if ((rc = register_member(sub, start, start_value, durable, queue)))
         goto fail;
     /* the dead-letter channel is created only once the subscription stands */
-    sub->waiter.chan_id = ch->id;
-    sub->waiter.eventfd = sub->evfd;
     if ((dead_letter && (rc = sl_channel_open(st, dead_letter, STREAMLOG_CREATE, NULL, &sub->dead_letter))) ||
         (rc = sl_iter_open(ch, STREAMLOG_START_FIRST, 0, &sub->it)) ||
         (rc = sl_notify_add(&st->notifier, &sub->waiter))) {
@@ -516,7 +558,6 @@ int sl_subscribe(streamlog_channel *ch, const streamlog_opts *opts, streamlog_su
         goto fail;
     }
     sl_iter_seek(sub->it, sub->next_seq);
-    sl_wake_fd(sub->evfd); /* the fd starts readable: stored messages may be deliverable already */
     atomic_fetch_add(&st->children, 1);
     *out = sub;
     return STREAMLOG_OK;
@@ -1088,34 +1129,76 @@ static int try_deliver(streamlog_sub *sub, const streamlog_msg **out)
 
 static void drain_fds(streamlog_sub *sub)
 {
-    uint64_t v;
-    if (read(sub->evfd, &v, sizeof v) > 0)
+    if (sl_waiter_consume(&sub->waiter))
         sub->scan_wanted = 1;
-    while (read(sub->tfd, &v, sizeof v) > 0)
-        ;
+    pthread_mutex_lock(&sub->mu);
+    int tfd = sub->tfd;
+    pthread_mutex_unlock(&sub->mu);
+    uint64_t v;
+    if (tfd >= 0)
+        while (read(tfd, &v, sizeof v) > 0)
+            ;
 }
 
-/* Arm the timer for the earliest moment something may come due. */
+/* Under sub->mu: arm the timerfd, when there is one, for timer_at. */
+static void set_timerfd(streamlog_sub *sub)
+{
+    if (sub->tfd < 0)
+        return;
+    struct itimerspec its = {0};
+    if (sub->timer_at != INT64_MAX) {
+        its.it_value.tv_sec = sub->timer_at / 1000000000;
+        its.it_value.tv_nsec = sub->timer_at % 1000000000;
+    }
+    timerfd_settime(sub->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* Set the timer for the earliest moment something may come due. */
 static void arm_timer(streamlog_sub *sub)
 {
     pthread_mutex_lock(&sub->mu);
     int64_t at = sub->inflight.len ? sub->inflight.min_deadline : INT64_MAX;
-    pthread_mutex_unlock(&sub->mu);
     if (sub->queue) {
         if (sub->shared_deadline < at)
             at = sub->shared_deadline;
         if (sub->scan_wanted && sub->last_scan + SHARED_SCAN_MIN_NS < at)
             at = sub->last_scan + SHARED_SCAN_MIN_NS;
     }
-    struct itimerspec its = {0};
     if (at != INT64_MAX) {
         at -= atomic_load_explicit(&clock_step_ns, memory_order_relaxed); /* the timer runs on the real clock */
         if (at <= 0)
             at = 1;
-        its.it_value.tv_sec = at / 1000000000;
-        its.it_value.tv_nsec = at % 1000000000;
     }
-    timerfd_settime(sub->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+    sub->timer_at = at;
+    set_timerfd(sub);
+    pthread_mutex_unlock(&sub->mu);
+}
+
+/* Sleep until woken, the timer is due, or `until` (stepped monotonic ns). */
+static int sleep_until(streamlog_sub *sub, int64_t until)
+{
+    pthread_mutex_lock(&sub->mu);
+    int epfd = sub->epfd;
+    int64_t at = sub->timer_at;
+    pthread_mutex_unlock(&sub->mu);
+    if (epfd >= 0) { /* the caller watches the fd too: sleep on it, as the caller would */
+        int wait_ms = -1;
+        if (until != INT64_MAX) {
+            int64_t left_ms = (until - mono_ns()) / 1000000 + 1;
+            wait_ms = left_ms > INT_MAX ? INT_MAX : (int)left_ms;
+        }
+        struct pollfd pfd = {.fd = epfd, .events = POLLIN};
+        if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
+            return sl_fail(STREAMLOG_EIO, "poll: %s", strerror(errno));
+        return STREAMLOG_OK;
+    }
+    if (until != INT64_MAX) {
+        until -= atomic_load_explicit(&clock_step_ns, memory_order_relaxed);
+        if (until < at)
+            at = until;
+    }
+    sl_waiter_wait(&sub->waiter, at);
+    return STREAMLOG_OK;
 }
 
 int sl_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_msg **out)
@@ -1127,9 +1210,9 @@ int sl_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_msg **ou
     }
     /* A deadline past what the clock can count (timeouts of ~292 years and
      * more) is the end of time, not an overflow into the past. */
-    int64_t start = mono_ns(), until = 0;
-    if (timeout_ms > 0)
-        until = timeout_ms > (INT64_MAX - start) / 1000000 ? INT64_MAX : start + timeout_ms * 1000000;
+    int64_t start = mono_ns(), until = INT64_MAX;
+    if (timeout_ms > 0 && timeout_ms <= (INT64_MAX - start) / 1000000)
+        until = start + timeout_ms * 1000000;
     int drained = 0;
     for (;;) {
         int rc = try_deliver(sub, out);
@@ -1149,30 +1232,29 @@ int sl_sub_next(streamlog_sub *sub, int64_t timeout_ms, const streamlog_msg **ou
             continue;
         }
         drained = 0;
+        /* an idle subscription holds no reader slot: thousands of them may wait */
+        sl_iter_release(sub->it);
         if ((rc = sub->src->flush(sub))) /* write buffered acks before sleeping */
             return rc;
         arm_timer(sub); /* also for callers who poll streamlog_sub_fd() themselves */
         if (timeout_ms == 0)
             return STREAMLOG_EAGAIN;
-        int wait_ms = -1;
-        if (timeout_ms > 0) {
-            int64_t left = until - mono_ns();
-            if (left <= 0) {
-                stop_waiting(sub); /* the caller may not ask again soon */
-                return sl_fail(STREAMLOG_ETIMEDOUT, "no message within %lld ms", (long long)timeout_ms);
-            }
-            int64_t left_ms = left / 1000000 + 1;
-            wait_ms = left_ms > INT_MAX ? INT_MAX : (int)left_ms;
+        if (until != INT64_MAX && until - mono_ns() <= 0) {
+            stop_waiting(sub); /* the caller may not ask again soon */
+            return sl_fail(STREAMLOG_ETIMEDOUT, "no message within %lld ms", (long long)timeout_ms);
         }
-        struct pollfd pfd = {.fd = sub->epfd, .events = POLLIN};
-        if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
-            return sl_fail(STREAMLOG_EIO, "poll: %s", strerror(errno));
+        if ((rc = sleep_until(sub, until)))
+            return rc;
     }
 }
 
-int sl_sub_fd(const streamlog_sub *sub)
+int sl_sub_fd(streamlog_sub *sub)
 {
-    return sub->epfd;
+    pthread_mutex_lock(&sub->mu);
+    int rc = sub->epfd >= 0 ? STREAMLOG_OK : make_fds(sub);
+    int fd = sub->epfd;
+    pthread_mutex_unlock(&sub->mu);
+    return rc ? rc : fd;
 }
 
 /* ---- close ---- */
@@ -1225,7 +1307,9 @@ static int unregister_member(streamlog_sub *sub, int unsubscribe)
         sl_abort(&t);
         return rc;
     }
-    rc = sl_commit(&t); /* synced under the store's policy: a clean close keeps every ack */
+    /* synced under the store's policy: a clean close keeps every ack (a plain
+     * subscription keeps nothing) */
+    rc = sub->grouped ? sl_commit(&t) : sl_commit_relaxed(&t);
     sl_store_note_commit(st, rc);
     return rc;
 }
@@ -1240,7 +1324,8 @@ int sl_sub_close(streamlog_sub *sub, int unsubscribe)
     int rc = unregister_member(sub, unsubscribe);
     if (rc == STREAMLOG_ECLOSED)
         rc = STREAMLOG_OK; /* the channel and its state are gone already */
-    sl_notify_channel(&st->notifier, sub->ch.id); /* other members may take over */
+    if (sub->queue) /* the other members may take over its messages (and turn) */
+        sl_notify_channel(&st->notifier, sub->ch.id);
     atomic_fetch_sub(&st->children, 1);
     free_sub(sub);
     return rc;
@@ -1427,12 +1512,12 @@ int sl_group_delete(streamlog_channel *ch, int kind, const char *name)
     sl_chan_rec rec;
     sl_group_rec g;
     sl_txn t;
-    uint64_t live;
+    uint64_t all, live;
     int rc = sl_store_writable(ch->st);
     if (rc || (rc = sl_write_begin(ch->st->env, &t)))
         return rc;
     if ((rc = group_load_named(&t, ch, kind, name, key, &klen, &rec, &g)) ||
-        (rc = sl_members_reap(&t, ch->id, NULL)) || (rc = sl_members_count(&t, ch->id, g.id, &live)))
+        (rc = sl_members_reap(&t, ch->id, g.id, &all, &live)))
         goto fail;
     if (live) {
         rc = sl_fail(STREAMLOG_EBUSY, "'%s' on channel '%s' has %llu active subscription(s)", name, ch->name,

@@ -11,7 +11,7 @@ int sl_sub_ack(streamlog_sub *sub, uint64_t seq);
 int sl_sub_nak(streamlog_sub *sub, uint64_t seq, int64_t delay_ms);
 int sl_sub_progress(streamlog_sub *sub, uint64_t seq);
 int sl_sub_term(streamlog_sub *sub, uint64_t seq);
-int sl_sub_fd(const streamlog_sub *sub);
+int sl_sub_fd(streamlog_sub *sub);
 int sl_sub_close(streamlog_sub *sub, int unsubscribe);
 /* The stats functions fill every field of *out but size. */
 int sl_sub_stats(streamlog_sub *sub, streamlog_sub_stats_v2 *out);

@@ -62,6 +62,8 @@ extern const engine engine_sqlite;
 
 /* subs.c: the subscription rows, printed after the table */
 void bench_subs(const char *dir, int quick, int replay, int latency, int acks, int queue);
+/* subs.c: row 13, n subscriptions on one channel, `runs` times */
+void bench_subs_scale(const char *dir, int n, int runs);
 
 /* util.c */
 void     die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -999,6 +999,7 @@ static void usage(FILE *f)
         "                10 acks per second on a durable subscription\n"
         "                11 no-sync appends from 16 threads vs raw LMDB in batches of the same size\n"
         "                12 queue group of 3 processes: msgs/s and each member's share\n"
+        "                13 10,000 subscriptions on one channel: create, deliver to all, close\n"
         "                14 durable appends from 1 thread, 256 in flight (also runs rows 3 and 4)\n"
         "                15 append_once (dedup) vs plain append, no sync\n"
         "                16 append and read with a header block vs without, no sync\n"
@@ -1137,6 +1138,8 @@ int main(int argc, char **argv)
     print_table();
     if (sel[8] || sel[9] || sel[10] || sel[12])
         bench_subs(root_dir, cfg == &quick_config, sel[8], sel[9], sel[10], sel[12]);
+    if (sel[13])
+        bench_subs_scale(root_dir, cfg == &quick_config ? 2000 : 10000, cfg == &quick_config ? 1 : 3);
     printf("\nrates are messages per second; \"vs LMDB\" is streamlog / raw LMDB from this run\n"
            "(row 6: raw LMDB p50 / streamlog p50). Durable rows sync every commit (fdatasync).\n");
     printf("total time: %.0f s\n", seconds(now_ns() - t_start));

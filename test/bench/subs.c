@@ -12,6 +12,10 @@
  * 12  a queue group of 3 worker processes draining a filled channel:
  *     delivered + acked messages per second and each member's share, with no
  *     work per message and with 1 ms of work (sleep) per message
+ * 13  10,000 subscriptions on one channel (plain, and durables with distinct
+ *     names), under SYNC_NONE and the default SYNC_ALWAYS: seconds to create
+ *     them, to deliver one message to all (next, ack, next until EAGAIN),
+ *     and to close them; none asks for its fd
  *
  * Like the other rows, each figure is the median of several runs.
  */
@@ -22,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -441,4 +446,84 @@ void bench_subs(const char *dir, int quick, int replay, int latency, int acks, i
         row_queue(dir, quick ? 20000 : 200000, 0, quick ? 1 : 3);
         row_queue(dir, 3000, 1000, quick ? 1 : 3);
     }
+}
+
+/* ---- row 13: many subscriptions on one channel ---- */
+
+struct scale_times {
+    double create, deliver, close;
+};
+
+static void scale_run(const char *dir, int sync, int durable, int n, streamlog_sub **subs, struct scale_times *out)
+{
+    streamlog_opts *so;
+    streamlog_store *st;
+    streamlog_channel *ch;
+    make_dir(dir);
+    CHECK(streamlog_opts_new(&so));
+    CHECK(streamlog_opts_set_int(so, STREAMLOG_OPT_SYNC, sync));
+    CHECK(streamlog_open(dir, so, &st));
+    streamlog_opts_free(so);
+    CHECK(streamlog_channel_open(st, "fanout", STREAMLOG_CREATE, NULL, &ch));
+
+    int64_t t0 = now_ns();
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "d%d", i);
+        subs[i] = subscribe(ch, STREAMLOG_START_NEW_ONLY, STREAMLOG_ACK_MANUAL, durable ? name : NULL);
+    }
+    int64_t t1 = now_ns();
+    CHECK(streamlog_append(ch, payload_ptr[0], payload_len[0], NULL));
+    const streamlog_msg *m;
+    for (int i = 0; i < n; i++) {
+        CHECK(streamlog_sub_next(subs[i], 0, &m));
+        CHECK(streamlog_ack(subs[i], streamlog_msg_seq(m)));
+        int rc = streamlog_sub_next(subs[i], 0, &m); /* releases the view, writes a durable's ack */
+        if (rc != STREAMLOG_EAGAIN)
+            die("subscription %d: a second message or an error: %s", i, streamlog_errname(rc));
+    }
+    int64_t t2 = now_ns();
+    for (int i = 0; i < n; i++)
+        CHECK(streamlog_sub_close(subs[i]));
+    int64_t t3 = now_ns();
+    streamlog_channel_close(ch);
+    CHECK(streamlog_close(st));
+    remove_tree(dir);
+    *out = (struct scale_times){(t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9};
+}
+
+void bench_subs_scale(const char *base, int n, int runs)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max; /* as a server holding many subscriptions would */
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    getrlimit(RLIMIT_NOFILE, &rl);
+    streamlog_sub **subs = calloc((size_t)n, sizeof *subs);
+    if (!subs)
+        die("out of memory");
+    static const struct { int sync; const char *name; } policies[] = {
+        {STREAMLOG_SYNC_NONE, "SYNC_NONE"}, {STREAMLOG_SYNC_ALWAYS, "SYNC_ALWAYS"}};
+    printf("\n%d subscriptions on one channel (RLIMIT_NOFILE %llu; no fd asked for; medians of %d runs):\n", n,
+           (unsigned long long)rl.rlim_cur, runs);
+    for (size_t p = 0; p < sizeof policies / sizeof *policies; p++) {
+        for (int durable = 0; durable <= 1; durable++) {
+            double c[16], d[16], x[16];
+            for (int r = 0; r < runs; r++) {
+                char dir[4096];
+                struct scale_times t;
+                snprintf(dir, sizeof dir, "%s/subs-scale", base);
+                scale_run(dir, policies[p].sync, durable, n, subs, &t);
+                c[r] = t.create, d[r] = t.deliver, x[r] = t.close;
+            }
+            double create = median(c, runs);
+            printf(" 13 | %5d %-8s subs, %-11s | create %6.2f s | deliver 1 msg to all %6.2f s | close %6.2f s"
+                   " | target create <= 5 s | %s\n",
+                   n, durable ? "durable" : "plain", policies[p].name, create, median(d, runs), median(x, runs),
+                   create <= 5.0 ? "met" : "MISSED");
+            fflush(stdout);
+        }
+    }
+    free(subs);
 }

@@ -41,6 +41,27 @@ static inline void su_str(streamlog_opts *o, int key, const char *v)
     TU_OK(streamlog_opts_set_str(o, key, v));
 }
 
+/* ---- stores ---- */
+
+/* The test store (tu_store), opened without syncs: these suites test
+ * delivery, not durability. */
+static inline streamlog_store *su_open_store(void)
+{
+    return tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
+}
+
+/* The same for a forked child, which cannot use ck_assert: NULL on failure. */
+static inline streamlog_store *su_open_store_or_null(void)
+{
+    streamlog_opts *o = NULL;
+    streamlog_store *st = NULL;
+    if (streamlog_opts_new(&o) || streamlog_opts_set_int(o, STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE) ||
+        streamlog_open(tu_store, o, &st))
+        st = NULL;
+    streamlog_opts_free(o);
+    return st;
+}
+
 /* ---- messages ---- */
 
 /* Append "m<seq>" payloads until the channel's last sequence is @p last;
@@ -66,6 +87,27 @@ static inline void su_check_payload(const streamlog_msg *m)
     const void *d = streamlog_msg_data(m, &len);
     ck_assert_msg(len == (size_t)n && d && memcmp(d, exp, len) == 0, "payload of #%" PRIu64 " is not \"%s\"",
                   seq, exp);
+}
+
+/* A store (su_open_store) and a channel "c" holding messages 1..n. */
+struct su_fix {
+    streamlog_store *st;
+    streamlog_channel *ch;
+};
+
+static inline struct su_fix su_fix_open(uint64_t n)
+{
+    struct su_fix f;
+    f.st = su_open_store();
+    f.ch = tu_chan(f.st, "c", NULL);
+    su_fill_to(f.ch, n);
+    return f;
+}
+
+static inline void su_fix_close(struct su_fix *f)
+{
+    streamlog_channel_close(f->ch);
+    TU_OK(streamlog_close(f->st));
 }
 
 /* ---- subscriptions ---- */

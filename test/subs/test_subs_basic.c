@@ -16,27 +16,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-/* A store and a channel "c" holding messages 1..n. */
-struct fix {
-    streamlog_store *st;
-    streamlog_channel *ch;
-};
-
-static struct fix fix_open(uint64_t n)
-{
-    struct fix f;
-    f.st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
-    f.ch = tu_chan(f.st, "c", NULL);
-    su_fill_to(f.ch, n);
-    return f;
-}
-
-static void fix_close(struct fix *f)
-{
-    streamlog_channel_close(f->ch);
-    TU_OK(streamlog_close(f->st));
-}
-
 /* Subscribe with a start position and manual acks; ack wait 60 s unless set. */
 static streamlog_sub *sub_at(streamlog_channel *ch, int start, int64_t value)
 {
@@ -61,7 +40,7 @@ static void expect_run(streamlog_sub *s, uint64_t first, uint64_t last)
 
 START_TEST(start_new_only_is_default)
 {
-    struct fix f = fix_open(5);
+    struct su_fix f = su_fix_open(5);
     streamlog_sub *a = su_subscribe(f.ch, NULL); /* NULL opts: plain, NEW_ONLY */
     streamlog_opts *o = su_opts();
     su_int(o, STREAMLOG_OPT_ACK_MODE, STREAMLOG_ACK_MANUAL); /* no START set */
@@ -78,13 +57,13 @@ START_TEST(start_new_only_is_default)
     TU_OK(streamlog_sub_close(a));
     TU_OK(streamlog_sub_close(b));
     TU_OK(streamlog_sub_close(c));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
 START_TEST(start_positions)
 {
-    struct fix f = fix_open(0);
+    struct su_fix f = su_fix_open(0);
     su_fill_to(f.ch, 5);
     tu_sleep_ms(300); /* a gap in commit times between 5 and 6 */
     su_fill_to(f.ch, 10);
@@ -145,13 +124,13 @@ START_TEST(start_positions)
     s = sub_at(f.ch, STREAMLOG_START_TIME_DELTA, 0); /* no older than now: new only */
     SU_NOTHING(s);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
 START_TEST(start_first_after_retention)
 {
-    streamlog_store *st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan1(st, "c", STREAMLOG_OPT_MAX_MSGS, 5);
     su_fill_to(ch, 10); /* 6..10 kept */
     streamlog_sub *s = sub_at(ch, STREAMLOG_START_FIRST, 0);
@@ -170,7 +149,7 @@ END_TEST
 
 START_TEST(delivery_in_order_large)
 {
-    struct fix f = fix_open(0);
+    struct su_fix f = su_fix_open(0);
     enum { N = 3000 };
     const void *data[N];
     size_t lens[N];
@@ -189,7 +168,7 @@ START_TEST(delivery_in_order_large)
     streamlog_opts_free(o);
     expect_run(s, 1, N);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
@@ -197,7 +176,7 @@ END_TEST
 
 START_TEST(timeout_zero_and_timed_out)
 {
-    struct fix f = fix_open(1);
+    struct su_fix f = su_fix_open(1);
     streamlog_sub *s = sub_at(f.ch, STREAMLOG_START_NEW_ONLY, 0);
     const streamlog_msg *m = (const streamlog_msg *)&f; /* sentinel: must stay untouched on failure */
     TU_RC(streamlog_sub_next(s, 0, &m), STREAMLOG_EAGAIN);
@@ -213,7 +192,7 @@ START_TEST(timeout_zero_and_timed_out)
     SU_EXPECT(s, 5000, 2, 0);
     ck_assert_int_lt(tu_mono_ms() - t0, 1000);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
@@ -243,7 +222,7 @@ static void *waiter_main(void *p)
 
 START_TEST(wait_forever_woken_by_append_in_other_thread)
 {
-    struct fix f = fix_open(3);
+    struct su_fix f = su_fix_open(3);
     streamlog_sub *s = sub_at(f.ch, STREAMLOG_START_NEW_ONLY, 0);
     struct waiter_arg a = {.sub = s, .timeout = -1};
     pthread_t th;
@@ -257,7 +236,7 @@ START_TEST(wait_forever_woken_by_append_in_other_thread)
     ck_assert_uint_eq(a.seq, 4);
     ck_assert_msg(a.at_ms - t0 < 500, "woken %lld ms after the append", (long long)(a.at_ms - t0));
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
@@ -269,7 +248,7 @@ END_TEST
 START_TEST(huge_timeouts_wait)
 {
     static const int64_t timeouts[] = { INT64_MAX, 9300000000000LL, (int64_t)INT_MAX + 5000 };
-    struct fix f = fix_open(0);
+    struct su_fix f = su_fix_open(0);
     streamlog_sub *s = sub_at(f.ch, STREAMLOG_START_NEW_ONLY, 0);
     for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
         struct waiter_arg a = {.sub = s, .timeout = timeouts[i]};
@@ -282,13 +261,13 @@ START_TEST(huge_timeouts_wait)
         ck_assert_uint_eq(a.seq, i + 1);
     }
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
 START_TEST(wait_with_timeout_woken_by_append)
 {
-    struct fix f = fix_open(0);
+    struct su_fix f = su_fix_open(0);
     streamlog_sub *s = sub_at(f.ch, STREAMLOG_START_NEW_ONLY, 0);
     struct waiter_arg a = {.sub = s, .timeout = 10000};
     pthread_t th;
@@ -301,7 +280,7 @@ START_TEST(wait_with_timeout_woken_by_append)
     ck_assert_uint_eq(a.seq, 1);
     ck_assert_int_lt(a.at_ms - t0, 500);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
@@ -309,7 +288,7 @@ END_TEST
 
 START_TEST(manual_acks_and_idempotence)
 {
-    struct fix f = fix_open(3);
+    struct su_fix f = su_fix_open(3);
     streamlog_opts *o = su_opts();
     su_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST);
     su_int(o, STREAMLOG_OPT_ACK_WAIT_MS, 150);
@@ -353,13 +332,13 @@ START_TEST(manual_acks_and_idempotence)
     SU_EXPECT(s, 0, 4, 0);
     ck_assert_uint_eq(su_stats(s).pending, 1);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
 START_TEST(auto_ack_no_redelivery)
 {
-    struct fix f = fix_open(3);
+    struct su_fix f = su_fix_open(3);
     streamlog_opts *o = su_opts();
     su_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST);
     su_int(o, STREAMLOG_OPT_ACK_MODE, STREAMLOG_ACK_AUTO);
@@ -383,13 +362,13 @@ START_TEST(auto_ack_no_redelivery)
     tu_sleep_ms(150);
     SU_NOTHING(s);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
 START_TEST(ack_none_never_redelivered)
 {
-    struct fix f = fix_open(5);
+    struct su_fix f = su_fix_open(5);
     streamlog_opts *o = su_opts();
     su_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST);
     su_int(o, STREAMLOG_OPT_ACK_MODE, STREAMLOG_ACK_NONE);
@@ -409,7 +388,7 @@ START_TEST(ack_none_never_redelivered)
     su_fill_to(f.ch, 6);
     expect_run(s, 6, 6);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
@@ -417,7 +396,7 @@ END_TEST
 
 START_TEST(redelivery_after_ack_wait)
 {
-    struct fix f = fix_open(2);
+    struct su_fix f = su_fix_open(2);
     streamlog_opts *o = su_opts();
     su_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST);
     su_int(o, STREAMLOG_OPT_ACK_WAIT_MS, 100);
@@ -445,13 +424,13 @@ START_TEST(redelivery_after_ack_wait)
     /* all three come due together: the lowest sequence first */
     SU_EXPECT(s, 2000, 1, 3);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
 START_TEST(redelivery_wakes_waiting_sub_next)
 {
-    struct fix f = fix_open(1);
+    struct su_fix f = su_fix_open(1);
     streamlog_opts *o = su_opts();
     su_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST);
     su_int(o, STREAMLOG_OPT_ACK_WAIT_MS, 200);
@@ -469,7 +448,7 @@ START_TEST(redelivery_wakes_waiting_sub_next)
     TU_OK(streamlog_ack(s, 1));
     TU_RC(streamlog_sub_next(s, 400, &(const streamlog_msg *){NULL}), STREAMLOG_ETIMEDOUT);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
@@ -477,7 +456,7 @@ END_TEST
 
 START_TEST(max_inflight_stall_and_resume)
 {
-    struct fix f = fix_open(5);
+    struct su_fix f = su_fix_open(5);
     streamlog_opts *o = su_opts();
     su_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST);
     su_int(o, STREAMLOG_OPT_MAX_INFLIGHT, 2);
@@ -511,13 +490,13 @@ START_TEST(max_inflight_stall_and_resume)
     ck_assert_uint_eq(ss.stalled, 1);
     ck_assert_uint_eq(ss.last_delivered, 5);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
 START_TEST(stall_ended_by_ack_from_other_thread)
 {
-    struct fix f = fix_open(3);
+    struct su_fix f = su_fix_open(3);
     streamlog_opts *o = su_opts();
     su_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST);
     su_int(o, STREAMLOG_OPT_MAX_INFLIGHT, 1);
@@ -537,13 +516,13 @@ START_TEST(stall_ended_by_ack_from_other_thread)
     ck_assert_uint_eq(a.seq, 2);
     ck_assert_msg(a.at_ms - t0 < 500, "woken %lld ms after the ack", (long long)(a.at_ms - t0));
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
 START_TEST(redeliveries_not_held_back_by_stall)
 {
-    struct fix f = fix_open(4);
+    struct su_fix f = su_fix_open(4);
     streamlog_opts *o = su_opts();
     su_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST);
     su_int(o, STREAMLOG_OPT_MAX_INFLIGHT, 2);
@@ -564,7 +543,7 @@ START_TEST(redeliveries_not_held_back_by_stall)
     TU_OK(streamlog_ack(s, 2));
     SU_EXPECT(s, 0, 3, 0);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
@@ -572,7 +551,7 @@ END_TEST
 
 START_TEST(max_deliver_to_dead_letter)
 {
-    struct fix f = fix_open(3);
+    struct su_fix f = su_fix_open(3);
     streamlog_channel *tmp = NULL;
     TU_RC(streamlog_channel_open(f.st, "dead.c", 0, NULL, &tmp), STREAMLOG_ENOTFOUND);
     streamlog_opts *o = su_opts();
@@ -628,13 +607,13 @@ START_TEST(max_deliver_to_dead_letter)
     SU_EXPECT(s, 0, 4, 0);
     TU_OK(streamlog_sub_close(s));
     streamlog_channel_close(dl);
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
 START_TEST(max_deliver_without_dead_letter)
 {
-    struct fix f = fix_open(1);
+    struct su_fix f = su_fix_open(1);
     streamlog_opts *o = su_opts();
     su_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST);
     su_int(o, STREAMLOG_OPT_ACK_WAIT_MS, 60);
@@ -655,7 +634,7 @@ START_TEST(max_deliver_without_dead_letter)
     tu_sleep_ms(100);
     SU_NOTHING(s);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
@@ -663,7 +642,7 @@ END_TEST
 
 static void removed_while_pending(int durable)
 {
-    streamlog_store *st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan1(st, "c", STREAMLOG_OPT_MAX_MSGS, 3);
     su_fill_to(ch, 3);
     streamlog_opts *o = su_opts();
@@ -717,7 +696,7 @@ END_TEST
 
 START_TEST(expired_while_pending)
 {
-    streamlog_store *st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan1(st, "c", STREAMLOG_OPT_MAX_AGE_MS, 150);
     su_fill_to(ch, 1);
     streamlog_opts *o = su_opts();
@@ -743,7 +722,7 @@ END_TEST
  * subscription read its previous message. */
 START_TEST(removed_before_delivery_not_delivered)
 {
-    streamlog_store *st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan1(st, "c", STREAMLOG_OPT_MAX_MSGS, 3);
     su_fill_to(ch, 3);
     streamlog_sub *s = sub_at(ch, STREAMLOG_START_FIRST, 0);
@@ -758,7 +737,7 @@ END_TEST
 
 START_TEST(expired_before_delivery_not_delivered)
 {
-    streamlog_store *st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan1(st, "c", STREAMLOG_OPT_MAX_AGE_MS, 150);
     su_fill_to(ch, 2);
     streamlog_sub *s = sub_at(ch, STREAMLOG_START_FIRST, 0);
@@ -786,7 +765,7 @@ static void expect_quiet(streamlog_sub *s, int fd)
 
 START_TEST(sub_fd_readable_after_append)
 {
-    struct fix f = fix_open(0);
+    struct su_fix f = su_fix_open(0);
     streamlog_sub *s = sub_at(f.ch, STREAMLOG_START_NEW_ONLY, 0);
     int fd = streamlog_sub_fd(s);
     ck_assert_int_ge(fd, 0);
@@ -805,13 +784,13 @@ START_TEST(sub_fd_readable_after_append)
     SU_EXPECT(s, 0, 3, 0);
     SU_NOTHING(s);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
 START_TEST(sub_fd_readable_at_redelivery_deadline)
 {
-    struct fix f = fix_open(1);
+    struct su_fix f = su_fix_open(1);
     streamlog_opts *o = su_opts();
     su_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST);
     su_int(o, STREAMLOG_OPT_ACK_WAIT_MS, 200);
@@ -831,13 +810,13 @@ START_TEST(sub_fd_readable_at_redelivery_deadline)
     SU_NOTHING(s);
     expect_quiet(s, fd);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
 START_TEST(sub_fd_readable_when_ack_ends_stall)
 {
-    struct fix f = fix_open(2);
+    struct su_fix f = su_fix_open(2);
     streamlog_opts *o = su_opts();
     su_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST);
     su_int(o, STREAMLOG_OPT_MAX_INFLIGHT, 1);
@@ -852,7 +831,7 @@ START_TEST(sub_fd_readable_when_ack_ends_stall)
     ck_assert_msg(su_readable(fd, 1000), "fd not readable after an ack ended the stall");
     SU_EXPECT(s, 0, 2, 0);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
@@ -860,7 +839,7 @@ END_TEST
 
 START_TEST(stats_follow_deliveries)
 {
-    struct fix f = fix_open(0);
+    struct su_fix f = su_fix_open(0);
     streamlog_opts *o = su_opts();
     su_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST);
     su_int(o, STREAMLOG_OPT_MAX_INFLIGHT, 3);
@@ -904,13 +883,13 @@ START_TEST(stats_follow_deliveries)
     ck_assert_uint_eq(su_stats(d).next_seq, 6);
     TU_OK(streamlog_sub_close(d));
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
 START_TEST(channel_stats_count_subscriptions)
 {
-    struct fix f = fix_open(0);
+    struct su_fix f = su_fix_open(0);
     streamlog_channel *other = tu_chan(f.st, "other", NULL);
     ck_assert_uint_eq(tu_stats(f.ch).subs, 0);
     streamlog_sub *a = su_subscribe(f.ch, NULL);
@@ -933,13 +912,13 @@ START_TEST(channel_stats_count_subscriptions)
     TU_OK(streamlog_sub_close(c2));
     ck_assert_uint_eq(tu_stats(f.ch).subs, 0);
     streamlog_channel_close(other);
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
 START_TEST(max_subs_limit)
 {
-    streamlog_store *st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan1(st, "c", STREAMLOG_OPT_MAX_SUBS, 2);
     streamlog_sub *a = su_subscribe(ch, NULL);
     streamlog_opts *o = su_opts();
@@ -1047,7 +1026,7 @@ static void string_rejected(streamlog_channel *ch, int key, const char *value, c
 
 START_TEST(bad_subscribe)
 {
-    struct fix f = fix_open(1);
+    struct su_fix f = su_fix_open(1);
     streamlog_sub *x = (streamlog_sub *)&x;
     TU_RC(streamlog_subscribe(NULL, NULL, &x), STREAMLOG_EINVAL);
     TU_RC(streamlog_subscribe(f.ch, NULL, NULL), STREAMLOG_EINVAL);
@@ -1098,13 +1077,13 @@ START_TEST(bad_subscribe)
     streamlog_sub *s = su_subscribe(f.ch, o);
     streamlog_opts_free(o);
     TU_OK(streamlog_sub_unsubscribe(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
 START_TEST(failed_subscribe_changes_nothing)
 {
-    struct fix f = fix_open(1);
+    struct su_fix f = su_fix_open(1);
     streamlog_opts *o = su_opts();
     su_str(o, STREAMLOG_OPT_DURABLE, "d");
     streamlog_sub *a = su_subscribe(f.ch, o);
@@ -1120,13 +1099,13 @@ START_TEST(failed_subscribe_changes_nothing)
         streamlog_channel_close(tmp);
     ck_assert_msg(rc == STREAMLOG_ENOTFOUND, "a subscribe that failed (EEXIST) created its dead-letter channel");
     TU_OK(streamlog_sub_close(a));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
 START_TEST(bad_calls_on_subscriptions)
 {
-    struct fix f = fix_open(1);
+    struct su_fix f = su_fix_open(1);
     streamlog_sub *s = sub_at(f.ch, STREAMLOG_START_FIRST, 0);
     const streamlog_msg *m = (const streamlog_msg *)&f;
     TU_RC(streamlog_sub_next(NULL, 0, &m), STREAMLOG_EINVAL);
@@ -1146,13 +1125,13 @@ START_TEST(bad_calls_on_subscriptions)
     /* the subscription still works after all that */
     SU_EXPECT(s, 0, 1, 0);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
 START_TEST(store_close_busy_while_subscribed)
 {
-    struct fix f = fix_open(1);
+    struct su_fix f = su_fix_open(1);
     streamlog_sub *s = sub_at(f.ch, STREAMLOG_START_FIRST, 0);
     streamlog_channel_close(f.ch); /* the subscription keeps working without its channel handle */
     TU_RC(streamlog_close(f.st), STREAMLOG_EBUSY);
@@ -1164,7 +1143,7 @@ END_TEST
 
 START_TEST(channel_deleted_under_subscription)
 {
-    struct fix f = fix_open(1);
+    struct su_fix f = su_fix_open(1);
     streamlog_opts *o = su_opts();
     su_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST);
     su_str(o, STREAMLOG_OPT_DURABLE, "d");
@@ -1192,7 +1171,7 @@ START_TEST(channel_deleted_under_subscription)
     TU_OK(streamlog_sub_unsubscribe(s));
     streamlog_opts_free(o);
     streamlog_channel_close(c2);
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 

@@ -14,11 +14,6 @@
 
 #include <pthread.h>
 
-static streamlog_store *open_store(void)
-{
-    return tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
-}
-
 /* Options of durable "d": start position, manual acks, long ack wait. */
 static streamlog_opts *durable_opts(const char *name, int start, int64_t value)
 {
@@ -75,7 +70,7 @@ static void expect_resumed(streamlog_channel *ch)
 
 START_TEST(resume_after_close)
 {
-    streamlog_store *st = open_store();
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     streamlog_sub *s;
     deliver_five_ack_three(ch, &s);
@@ -89,14 +84,14 @@ END_TEST
 
 START_TEST(resume_after_store_reopen)
 {
-    streamlog_store *st = open_store();
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     streamlog_sub *s;
     deliver_five_ack_three(ch, &s);
     TU_OK(streamlog_sub_close(s));
     streamlog_channel_close(ch);
     TU_OK(streamlog_close(st));
-    st = open_store();
+    st = su_open_store();
     ch = tu_chan(st, "c", NULL);
     expect_resumed(ch);
     streamlog_channel_close(ch);
@@ -106,7 +101,7 @@ END_TEST
 
 START_TEST(start_position_applies_on_first_subscribe_only)
 {
-    streamlog_store *st = open_store();
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     su_fill_to(ch, 5);
     streamlog_sub *s = durable(ch, "d", STREAMLOG_START_SEQUENCE, 4);
@@ -129,7 +124,7 @@ END_TEST
 
 START_TEST(durables_are_per_channel_and_name)
 {
-    streamlog_store *st = open_store();
+    streamlog_store *st = su_open_store();
     streamlog_channel *a = tu_chan(st, "a", NULL);
     streamlog_channel *b = tu_chan(st, "b", NULL);
     su_fill_to(a, 3);
@@ -165,7 +160,7 @@ END_TEST
 
 START_TEST(unsubscribe_removes_state)
 {
-    streamlog_store *st = open_store();
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     su_fill_to(ch, 10);
     streamlog_sub *s = durable(ch, "d", STREAMLOG_START_FIRST, 0);
@@ -186,14 +181,14 @@ START_TEST(unsubscribe_removes_state)
     /* also across a store close */
     streamlog_channel_close(ch);
     TU_OK(streamlog_close(st));
-    st = open_store();
+    st = su_open_store();
     ch = tu_chan(st, "c", NULL);
     s = durable(ch, "d", STREAMLOG_START_FIRST, 0); /* resumes the NEW_ONLY durable: at 11 */
     SU_NOTHING(s);
     TU_OK(streamlog_sub_unsubscribe(s));
     streamlog_channel_close(ch);
     TU_OK(streamlog_close(st));
-    st = open_store();
+    st = su_open_store();
     ch = tu_chan(st, "c", NULL);
     s = durable(ch, "d", STREAMLOG_START_FIRST, 0);
     SU_EXPECT(s, 0, 1, 0);
@@ -222,7 +217,7 @@ static void *acker_main(void *p)
 START_TEST(clean_close_keeps_every_ack)
 {
     enum { N = 3000 };
-    streamlog_store *st = open_store();
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     su_fill_to(ch, N);
     streamlog_sub *s = durable(ch, "d", STREAMLOG_START_FIRST, 0);
@@ -251,7 +246,7 @@ START_TEST(clean_close_keeps_every_ack)
     TU_OK(streamlog_sub_close(s));
     streamlog_channel_close(ch);
     TU_OK(streamlog_close(st));
-    st = open_store();
+    st = su_open_store();
     ch = tu_chan(st, "c", NULL);
     s = durable(ch, "d", STREAMLOG_START_FIRST, 0);
     ck_assert_uint_eq(su_stats(s).pending, 0);
@@ -264,7 +259,7 @@ END_TEST
 
 START_TEST(auto_ack_durable_acks_last_at_close)
 {
-    streamlog_store *st = open_store();
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     su_fill_to(ch, 4);
     streamlog_opts *o = durable_opts("d", STREAMLOG_START_FIRST, 0);
@@ -284,7 +279,7 @@ END_TEST
 
 START_TEST(dead_lettered_is_not_resumed)
 {
-    streamlog_store *st = open_store();
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     su_fill_to(ch, 2);
     streamlog_opts *o = durable_opts("d", STREAMLOG_START_FIRST, 0);
@@ -317,7 +312,7 @@ END_TEST
 
 START_TEST(second_active_durable_same_process)
 {
-    streamlog_store *st = open_store();
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     su_fill_to(ch, 3);
     streamlog_sub *a = durable(ch, "d", STREAMLOG_START_FIRST, 0);
@@ -388,7 +383,7 @@ START_TEST(second_active_durable_other_process)
     close(go.r);
     close(ready.w);
     close(release.r);
-    streamlog_store *st = open_store();
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     su_fill_to(ch, 3);
     ck_assert_int_eq(tu_write_full(go.w, "g", 1), 0);
@@ -474,7 +469,7 @@ static void run_victim(struct victim_arg *va, uint64_t n, streamlog_store **st_o
     struct su_child c = su_spawn(victim_main, va, 60);
     close(go.r);
     close(ready.w);
-    streamlog_store *st = open_store();
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     su_fill_to(ch, n);
     ck_assert_int_eq(tu_write_full(go.w, "g", 1), 0);

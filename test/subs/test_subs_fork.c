@@ -81,7 +81,7 @@ streamlog_sub *parent_member;
 
 START_TEST(child_opens_store_again)
 {
-    streamlog_store *st = parent_st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
+    streamlog_store *st = parent_st = su_open_store();
     streamlog_channel *ch = parent_ch = tu_chan(st, "c", NULL);
     su_fill_to(ch, 3);
     streamlog_opts *o = queue_opts();
@@ -136,7 +136,7 @@ START_TEST(fork_while_another_thread_opens_stores)
     enum { FORKS = 30 };
     char other[4300];
     snprintf(other, sizeof other, "%s/other", tu_dir);
-    streamlog_store *st = parent_st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
+    streamlog_store *st = parent_st = su_open_store();
     atomic_store(&churn_stop, 0);
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, churn_main, other), 0);

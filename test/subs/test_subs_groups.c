@@ -10,11 +10,6 @@
 #define _GNU_SOURCE
 #include "subs_util.h"
 
-static streamlog_store *open_store(void)
-{
-    return tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
-}
-
 static streamlog_sub *group_sub(streamlog_channel *ch, const char *queue, const char *durable)
 {
     streamlog_opts *o = su_opts();
@@ -40,7 +35,7 @@ static streamlog_group_stats gstats(streamlog_channel *ch, int kind, const char 
 
 START_TEST(list_every_kind_of_one_channel)
 {
-    streamlog_store *st = open_store();
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan(st, "c", NULL), *other = tu_chan(st, "other", NULL);
     char buf[STREAMLOG_GROUP_NAME_CAP];
     int kind = -1;
@@ -100,7 +95,7 @@ END_TEST
 
 START_TEST(durable_state_without_subscribing)
 {
-    streamlog_store *st = open_store();
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     su_fill_to(ch, 10);
     streamlog_sub *s = group_sub(ch, NULL, "d");
@@ -141,7 +136,7 @@ END_TEST
 
 START_TEST(queue_group_state_counts_members)
 {
-    streamlog_store *st = open_store();
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     su_fill_to(ch, 4);
     streamlog_sub *a = group_sub(ch, "w", "pool"), *b = group_sub(ch, "w", "pool");
@@ -165,7 +160,7 @@ END_TEST
 
 START_TEST(delete_group)
 {
-    streamlog_store *st = open_store();
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     su_fill_to(ch, 3);
     streamlog_sub *s = group_sub(ch, NULL, "d");
@@ -199,7 +194,7 @@ END_TEST
 
 START_TEST(bad_input)
 {
-    streamlog_store *st = open_store();
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     streamlog_sub *s = group_sub(ch, NULL, "a-rather-long-durable-name");
     streamlog_group_stats g;

@@ -22,26 +22,6 @@
 
 #define SEC 1000000000LL
 
-struct fix {
-    streamlog_store *st;
-    streamlog_channel *ch;
-};
-
-static struct fix fix_open(uint64_t n)
-{
-    struct fix f;
-    f.st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
-    f.ch = tu_chan(f.st, "c", NULL);
-    su_fill_to(f.ch, n);
-    return f;
-}
-
-static void fix_close(struct fix *f)
-{
-    streamlog_channel_close(f->ch);
-    TU_OK(streamlog_close(f->st));
-}
-
 /* kind: 0 plain, 1 durable, 2 queue; everything from the first message. */
 static streamlog_sub *sub_kind(streamlog_channel *ch, int kind, int64_t ack_wait_ms, const char *dead_letter)
 {
@@ -63,7 +43,7 @@ static streamlog_sub *sub_kind(streamlog_channel *ch, int kind, int64_t ack_wait
 
 static void nak_now_redelivers(int kind)
 {
-    struct fix f = fix_open(3);
+    struct su_fix f = su_fix_open(3);
     streamlog_sub *s = sub_kind(f.ch, kind, 60000, NULL);
     SU_EXPECT(s, 5000, 1, 0);
     SU_EXPECT(s, 5000, 2, 0);
@@ -81,7 +61,7 @@ static void nak_now_redelivers(int kind)
     ck_assert_uint_eq(ss.pending, 0);
     ck_assert_uint_eq(ss.redelivered, 2);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 
 START_TEST(nak_now_redelivers_plain)
@@ -106,7 +86,7 @@ END_TEST
  * without delay replaces it; a short one comes after (never before) it. */
 static void nak_delay(int kind)
 {
-    struct fix f = fix_open(1);
+    struct su_fix f = su_fix_open(1);
     streamlog_sub *s = sub_kind(f.ch, kind, 60000, NULL);
     SU_EXPECT(s, 5000, 1, 0);
     TU_OK(streamlog_nak(s, 1, STREAMLOG_NAK_DELAY_MAX_MS));
@@ -120,7 +100,7 @@ static void nak_delay(int kind)
     SU_EXPECT(s, 0, 1, 2);
     TU_OK(streamlog_ack(s, 1));
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 
 START_TEST(nak_delay_plain)
@@ -146,7 +126,7 @@ END_TEST
  * member's copy is no longer its own. */
 START_TEST(queue_nak_goes_to_another_member)
 {
-    struct fix f = fix_open(1);
+    struct su_fix f = su_fix_open(1);
     streamlog_sub *a = sub_kind(f.ch, 2, 60000, NULL);
     SU_EXPECT(a, 5000, 1, 0);
     streamlog_sub *b = sub_kind(f.ch, 2, 60000, NULL);
@@ -163,7 +143,7 @@ START_TEST(queue_nak_goes_to_another_member)
     SU_NOTHING(b);
     TU_OK(streamlog_sub_close(a));
     TU_OK(streamlog_sub_close(b));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
@@ -189,7 +169,7 @@ static void *wait_main(void *p)
 /* A nak from another thread wakes a streamlog_sub_next() waiting for nothing else. */
 START_TEST(nak_from_other_thread_wakes_waiter)
 {
-    struct fix f = fix_open(1);
+    struct su_fix f = su_fix_open(1);
     streamlog_sub *s = sub_kind(f.ch, 0, 60000, NULL);
     SU_EXPECT(s, 5000, 1, 0);
     struct waiter w = {s, 0, 0, -99};
@@ -201,14 +181,14 @@ START_TEST(nak_from_other_thread_wakes_waiter)
     ck_assert_uint_eq(w.seq, 1);
     ck_assert_uint_eq(w.redel, 1);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
 /* Redeliveries by nak count toward MAX_DELIVER. */
 START_TEST(nak_counts_toward_max_deliver)
 {
-    struct fix f = fix_open(1);
+    struct su_fix f = su_fix_open(1);
     streamlog_opts *o = su_opts();
     su_int(o, STREAMLOG_OPT_START, STREAMLOG_START_FIRST);
     su_int(o, STREAMLOG_OPT_MAX_DELIVER, 2);
@@ -225,7 +205,7 @@ START_TEST(nak_counts_toward_max_deliver)
     ck_assert_uint_eq(su_stats(s).dead_lettered, 1);
     streamlog_channel_close(dl);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
@@ -237,7 +217,7 @@ END_TEST
  * progress then says it is no longer its own. */
 static void progress_holds_off(int queue)
 {
-    struct fix f = fix_open(1);
+    struct su_fix f = su_fix_open(1);
     streamlog_sub *a = sub_kind(f.ch, queue ? 2 : 0, 10000, NULL);
     SU_EXPECT(a, 5000, 1, 0);
     streamlog_sub *b = queue ? sub_kind(f.ch, 2, 10000, NULL) : NULL;
@@ -259,7 +239,7 @@ static void progress_holds_off(int queue)
         TU_RC(streamlog_progress(a, 1), STREAMLOG_ENOTFOUND);
     }
     TU_OK(streamlog_sub_close(a));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 
 START_TEST(progress_holds_off_redelivery)
@@ -278,7 +258,7 @@ END_TEST
 
 static void term_dead_letters(int kind)
 {
-    struct fix f = fix_open(2);
+    struct su_fix f = su_fix_open(2);
     streamlog_sub *s = sub_kind(f.ch, kind, 60000, "c.dead");
     SU_EXPECT(s, 5000, 1, 0);
     TU_OK(streamlog_term(s, 1));
@@ -305,7 +285,7 @@ static void term_dead_letters(int kind)
         SU_NOTHING(s);
         TU_OK(streamlog_sub_close(s));
     }
-    fix_close(&f);
+    su_fix_close(&f);
 }
 
 START_TEST(term_dead_letters_plain)
@@ -330,7 +310,7 @@ END_TEST
  * owner dead-letters, once. */
 START_TEST(term_by_former_owner_refused)
 {
-    struct fix f = fix_open(1);
+    struct su_fix f = su_fix_open(1);
     streamlog_sub *a = sub_kind(f.ch, 2, 10000, "c.dead");
     SU_EXPECT(a, 5000, 1, 0);
     streamlog_sub *b = sub_kind(f.ch, 2, 60000, "c.dead");
@@ -343,7 +323,7 @@ START_TEST(term_by_former_owner_refused)
     streamlog_channel_close(dl);
     TU_OK(streamlog_sub_close(a));
     TU_OK(streamlog_sub_close(b));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 
@@ -351,7 +331,7 @@ END_TEST
 
 START_TEST(bad_input)
 {
-    struct fix f = fix_open(1);
+    struct su_fix f = su_fix_open(1);
     streamlog_sub *s = sub_kind(f.ch, 0, 60000, NULL);
     TU_RC(streamlog_nak(NULL, 1, 0), STREAMLOG_EINVAL);
     ck_assert_str_ne(streamlog_errmsg(), "");
@@ -387,7 +367,7 @@ START_TEST(bad_input)
     TU_RC(streamlog_nak(s, 1, 0), STREAMLOG_ENOTFOUND);
     TU_RC(streamlog_term(s, 1), STREAMLOG_ENOTFOUND);
     TU_OK(streamlog_sub_close(s));
-    fix_close(&f);
+    su_fix_close(&f);
 }
 END_TEST
 

@@ -348,7 +348,7 @@ START_TEST(four_producers_four_members_killed_midway)
     ck_assert_uint_eq(g1.total + g2.total, n_msgs + reacked);
 
     /* the clean close of consumer 2 kept every ack: a new member finds nothing */
-    streamlog_store *st = tu_open1(STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE);
+    streamlog_store *st = su_open_store();
     streamlog_channel *ch = tu_chan(st, "stress", NULL);
     streamlog_channel_stats cs = tu_stats(ch);
     ck_assert_uint_eq(cs.msgs, n_msgs);

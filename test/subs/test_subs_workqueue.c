@@ -30,17 +30,6 @@ static int is_bad(uint64_t seq)
     return seq % BAD_EVERY == 0;
 }
 
-static streamlog_store *open_store_or_null(void)
-{
-    streamlog_opts *o = NULL;
-    streamlog_store *st = NULL;
-    if (streamlog_opts_new(&o) || streamlog_opts_set_int(o, STREAMLOG_OPT_SYNC, STREAMLOG_SYNC_NONE) ||
-        streamlog_open(tu_store, o, &st))
-        st = NULL;
-    streamlog_opts_free(o);
-    return st;
-}
-
 /* One worker: a member of the durable queue group "workers" on "jobs" that
  * acks every job but the bad ones, until told to stop (stop_r readable) and
  * nothing it holds is in flight any more. Each acked job's sequence goes to
@@ -113,7 +102,7 @@ static void worker_process(void *p)
 {
     struct worker *w = p;
     close(w->stop_w);
-    streamlog_store *st = open_store_or_null();
+    streamlog_store *st = su_open_store_or_null();
     if (!st)
         su_cfail("open: [%s]", tu_errmsg_safe());
     SU_CCHECK(streamlog_channel_open(st, "jobs", STREAMLOG_CREATE, NULL, &w->ch));
@@ -209,7 +198,7 @@ START_TEST(dead_letters_exactly_once_across_processes)
         if (su_recv(ready.r, &v) != 0)
             su_reap(kids[i], "worker"); /* reports why it did not subscribe */
     }
-    streamlog_store *st = open_store_or_null();
+    streamlog_store *st = su_open_store_or_null();
     ck_assert_ptr_nonnull(st);
     streamlog_channel *jobs = tu_chan(st, "jobs", NULL);
     supervise(st, jobs, report.r, stop.w);
@@ -224,7 +213,7 @@ END_TEST
 START_TEST(dead_letters_exactly_once_across_threads)
 {
     struct su_pipe ready = su_pipe_new(), report = su_pipe_new(), stop = su_pipe_new();
-    streamlog_store *st = open_store_or_null();
+    streamlog_store *st = su_open_store_or_null();
     ck_assert_ptr_nonnull(st);
     streamlog_channel *jobs = tu_chan(st, "jobs", NULL);
     struct worker w[WORKERS];
@@ -259,7 +248,7 @@ enum { BURST = 10, BURST_RUNS = 20 };
  * thread so that the rule, not the scheduler, is what is tested. */
 START_TEST(burst_shared_evenly_by_waiting_members)
 {
-    streamlog_store *st = open_store_or_null();
+    streamlog_store *st = su_open_store_or_null();
     ck_assert_ptr_nonnull(st);
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     unsigned seed = 12345;
@@ -314,7 +303,7 @@ END_TEST
  * holds nothing claimed: closing it hands nothing over. */
 START_TEST(member_out_of_turn_holds_nothing)
 {
-    streamlog_store *st = open_store_or_null();
+    streamlog_store *st = su_open_store_or_null();
     ck_assert_ptr_nonnull(st);
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     streamlog_sub *a, *b;
@@ -352,7 +341,7 @@ static void slow_worker_main(void *p)
 {
     struct slow_worker *w = p;
     close(w->stop_w);
-    streamlog_store *st = open_store_or_null();
+    streamlog_store *st = su_open_store_or_null();
     SU_CASSERT(st, "open: [%s]", tu_errmsg_safe());
     streamlog_channel *ch;
     streamlog_sub *s;
@@ -402,7 +391,7 @@ START_TEST(slow_workers_share_evenly)
         if (su_recv(ready.r, &v) != 0)
             su_reap(kids[i], "worker");
     }
-    streamlog_store *st = open_store_or_null();
+    streamlog_store *st = su_open_store_or_null();
     ck_assert_ptr_nonnull(st);
     streamlog_channel *ch = tu_chan(st, "jobs", NULL);
     su_fill_to(ch, SLOW_JOBS);
@@ -435,7 +424,7 @@ END_TEST
  * what it has not delivered, and the rule decides again. */
 START_TEST(member_gives_back_batch_when_another_waits)
 {
-    streamlog_store *st = open_store_or_null();
+    streamlog_store *st = su_open_store_or_null();
     ck_assert_ptr_nonnull(st);
     streamlog_channel *ch = tu_chan(st, "c", NULL);
     streamlog_opts *o = su_opts();
