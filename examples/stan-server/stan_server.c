@@ -855,11 +855,17 @@ void stan_on_sub_request(natsMsg *m, void *ud)
     stan_nats_nuid(nuid, sizeof nuid);
     snprintf(ack_inbox, sizeof ack_inbox, "%s.%s", s->acks_prefix, nuid);
     sub->ack_inbox = strdup(ack_inbox);
-    if (!sub->inbox || !sub->ack_inbox || stan_map_put(&s->acks, ack_inbox, strlen(ack_inbox), sub) ||
-        uv_poll_init(s->loop, &sub->poll, streamlog_sub_fd(sub->sl))) {
+    int fd = streamlog_sub_fd(sub->sl);
+    if (fd < 0 || !sub->inbox || !sub->ack_inbox || stan_map_put(&s->acks, ack_inbox, strlen(ack_inbox), sub) ||
+        uv_poll_init(s->loop, &sub->poll, fd)) {
         stan_map_del(&s->acks, ack_inbox, strlen(ack_inbox));
         streamlog_sub_close(sub->sl);
-        err = "stan: out of resources";
+        if (fd < 0) {
+            snprintf(errbuf, sizeof errbuf, "stan: %s", streamlog_errmsg());
+            err = errbuf;
+        } else {
+            err = "stan: out of resources";
+        }
         goto out;
     }
     ch->last_active_ns = stan_now_ns();
