@@ -856,16 +856,13 @@ void stan_on_sub_request(natsMsg *m, void *ud)
     snprintf(ack_inbox, sizeof ack_inbox, "%s.%s", s->acks_prefix, nuid);
     sub->ack_inbox = strdup(ack_inbox);
     int fd = streamlog_sub_fd(sub->sl);
+    if (fd < 0) /* before the close below replaces the thread's message */
+        snprintf(errbuf, sizeof errbuf, "stan: %s", streamlog_errmsg());
     if (fd < 0 || !sub->inbox || !sub->ack_inbox || stan_map_put(&s->acks, ack_inbox, strlen(ack_inbox), sub) ||
         uv_poll_init(s->loop, &sub->poll, fd)) {
         stan_map_del(&s->acks, ack_inbox, strlen(ack_inbox));
         streamlog_sub_close(sub->sl);
-        if (fd < 0) {
-            snprintf(errbuf, sizeof errbuf, "stan: %s", streamlog_errmsg());
-            err = errbuf;
-        } else {
-            err = "stan: out of resources";
-        }
+        err = fd < 0 ? errbuf : "stan: out of resources";
         goto out;
     }
     ch->last_active_ns = stan_now_ns();
