@@ -741,6 +741,30 @@ int streamlog_append_batch_expect(streamlog_channel *ch, const void *const *data
                                   size_t n, uint64_t expected_last_seq, uint64_t *out_first_seq);
 
 /* ------------------------------------------------------------------------ */
+/**
+ * Append messages with the sequences and times they had elsewhere: restoring
+ * an export (`streamlog import`), copying a channel from another store. All
+ * @p n messages or none, in one commit. They take sequences first_seq ..
+ * first_seq + n - 1, and first_seq must be the channel's next sequence
+ * (last + 1); a channel holding no messages accepts any first_seq beyond its
+ * last, and its numbering then starts there (as if purged up to
+ * first_seq - 1). @p times_ns (Unix ns, one per message) must not decrease,
+ * the first must not be before the channel's last message's time (seeking
+ * by time relies on that), and none may be in the future. @p hdrs and
+ * @p hdrs_lens as for streamlog_append_batch_msgs() (both may be NULL).
+ * Retention limits apply as for any append; max_age counts from the
+ * imported times. Durable under the store's policy like an append.
+ * @return OK; EINVAL (NULL arguments, n 0, sequences past 2^64-2, a negative,
+ *         decreasing or future time, a bad header block); ELIMIT (a payload
+ *         too large); ECONFLICT (first_seq is not the next one, or the first
+ *         time is before the last message's); ECLOSED (channel deleted);
+ *         EFULL; EPERM (read-only store); EIO.
+ * @note Thread-safe. Appends to the same channel in between (any thread or
+ *       process) make the next import ECONFLICT.
+ */
+int streamlog_import(streamlog_channel *ch, uint64_t first_seq, const int64_t *times_ns, const void *const *hdrs,
+                     const size_t *hdrs_lens, const void *const *data, const size_t *lens, size_t n);
+
 /** @defgroup streamlog_pipeline Pipelined appends
  *
  * A pipeline lets one thread keep many appends in flight: submitting an

@@ -84,6 +84,17 @@ static int check_request(sl_txn *t, struct sl_append_req *r, sl_chan_rec *rec, i
     if (r->has_expect && rec->last_seq != r->expect)
         return sl_fail(STREAMLOG_ECONFLICT, "channel '%s': last sequence is %llu, expected %llu", r->ch->name,
                        (unsigned long long)rec->last_seq, (unsigned long long)r->expect);
+    if (r->import_times) {
+        /* numbering stays contiguous: it may start anywhere only in a channel holding nothing */
+        if (r->import_seq <= rec->last_seq || (rec->msgs > 0 && r->import_seq != rec->last_seq + 1))
+            return sl_fail(STREAMLOG_ECONFLICT, "channel '%s': cannot import sequence %llu after %llu%s",
+                           r->ch->name, (unsigned long long)r->import_seq, (unsigned long long)rec->last_seq,
+                           rec->msgs > 0 ? " (it must be the next one)" : "");
+        if (r->import_times[0] < rec->last_time) /* seeking by time needs times that never go back */
+            return sl_fail(STREAMLOG_ECONFLICT, "channel '%s': cannot import a time (%lld ns) before its last "
+                           "message's (%lld ns)", r->ch->name, (long long)r->import_times[0],
+                           (long long)rec->last_time);
+    }
     return STREAMLOG_OK;
 }
 
@@ -96,6 +107,10 @@ static int write_request(sl_txn *t, struct sl_append_req *r, sl_chan_rec *rec, i
     streamlog_store *st = ch->st;
     if (now < rec->last_time) /* the clock stepped back: never go backwards */
         now = rec->last_time;
+    if (r->import_times && rec->msgs == 0 && r->import_seq > rec->last_seq + 1) {
+        rec->first_seq = r->import_seq; /* as if purged up to there */
+        rec->last_seq = r->import_seq - 1;
+    }
 
     sl_cursor *c;
     int rc = sl_cursor_open(t, SL_DB_MSGS, &c);
@@ -120,7 +135,7 @@ static int write_request(sl_txn *t, struct sl_append_req *r, sl_chan_rec *rec, i
         if (rc)
             break;
         sl_msg_body_write(dst, hdrs_len ? r->hdrs[i] : NULL, hdrs_len, r->data[i], r->lens[i]);
-        sl_msg_hdr_write(dst, key, now, hdrs_len > 0, body_len);
+        sl_msg_hdr_write(dst, key, r->import_times ? r->import_times[i] : now, hdrs_len > 0, body_len);
         rec->bytes += r->lens[i];
     }
     sl_cursor_close(c);
@@ -128,6 +143,8 @@ static int write_request(sl_txn *t, struct sl_append_req *r, sl_chan_rec *rec, i
         return rc;
     rec->last_seq += r->n;
     rec->msgs += r->n;
+    if (r->import_times) /* retention's max_age counts from the imported times */
+        now = r->import_times[r->n - 1];
     rec->last_time = now;
 
     sl_limits lim;
@@ -331,13 +348,31 @@ void sl_committer_lead(streamlog_store *st)
         pthread_cond_signal(cm->head->wake);
 }
 
+/* Queue a request and wait for its result, leading commits while no one else does. */
+static int run_request(streamlog_store *st, struct sl_append_req *req)
+{
+    struct sl_committer *cm = &st->committer;
+    pthread_cond_t wake;
+    if (pthread_cond_init(&wake, NULL))
+        return sl_fail(STREAMLOG_ENOMEM, "cannot create a condition variable");
+    req->wake = &wake;
+    pthread_mutex_lock(&cm->mu);
+    sl_committer_enqueue(cm, req);
+    while (!req->done) {
+        if (cm->leader_active)
+            pthread_cond_wait(&wake, &cm->mu);
+        else
+            sl_committer_lead(st);
+    }
+    pthread_mutex_unlock(&cm->mu);
+    pthread_cond_destroy(&wake);
+    return req->rc ? sl_fail(req->rc, "%s", req->errmsg) : STREAMLOG_OK;
+}
+
 int sl_append_once(streamlog_channel *ch, const char *msg_id, size_t msg_id_len, const void *const *hdrs,
                    const size_t *hdrs_lens, const void *const *data, const size_t *lens, size_t n, int has_expect,
                    uint64_t expect, uint64_t *out_first_seq, int *out_duplicate)
 {
-    streamlog_store *st = ch->st;
-    struct sl_committer *cm = &st->committer;
-    pthread_cond_t wake;
     struct sl_append_req req = {.ch = ch,
                                 .data = data,
                                 .lens = lens,
@@ -347,27 +382,27 @@ int sl_append_once(streamlog_channel *ch, const char *msg_id, size_t msg_id_len,
                                 .has_expect = has_expect,
                                 .expect = expect,
                                 .msg_id = msg_id,
-                                .msg_id_len = msg_id_len,
-                                .wake = &wake};
-    if (pthread_cond_init(&wake, NULL))
-        return sl_fail(STREAMLOG_ENOMEM, "cannot create a condition variable");
-
-    pthread_mutex_lock(&cm->mu);
-    sl_committer_enqueue(cm, &req);
-    while (!req.done) {
-        if (cm->leader_active)
-            pthread_cond_wait(&wake, &cm->mu);
-        else
-            sl_committer_lead(st);
-    }
-    pthread_mutex_unlock(&cm->mu);
-    pthread_cond_destroy(&wake);
-
-    if (req.rc)
-        return sl_fail(req.rc, "%s", req.errmsg);
+                                .msg_id_len = msg_id_len};
+    int rc = run_request(ch->st, &req);
+    if (rc)
+        return rc;
     if (out_first_seq)
         *out_first_seq = req.first_seq;
     if (out_duplicate)
         *out_duplicate = req.duplicate;
     return STREAMLOG_OK;
+}
+
+int sl_import(streamlog_channel *ch, uint64_t first_seq, const int64_t *times, const void *const *hdrs,
+              const size_t *hdrs_lens, const void *const *data, const size_t *lens, size_t n)
+{
+    struct sl_append_req req = {.ch = ch,
+                                .data = data,
+                                .lens = lens,
+                                .hdrs = hdrs,
+                                .hdrs_lens = hdrs_lens,
+                                .n = n,
+                                .import_times = times,
+                                .import_seq = first_seq};
+    return run_request(ch->st, &req);
 }

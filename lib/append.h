@@ -23,6 +23,8 @@ struct sl_append_req {
     uint64_t expect;
     const char *msg_id; /* idempotent append (n == 1): remembered for the dedup window */
     size_t msg_id_len;
+    const int64_t *import_times; /* streamlog_import: stored from import_seq with these times */
+    uint64_t import_seq;
     /* The owner's condition variable: signalled when the request heads the
      * queue as a leader finishes (its owner leads next), and, without
      * on_done, when the request is done. */
@@ -78,6 +80,9 @@ int sl_append_msgs(streamlog_channel *ch, const void *const *hdrs, const size_t 
 /* The same with a message id (n must be 1): within the store's dedup window
  * a repeated id stores nothing, returns the first append's sequence and
  * sets *out_duplicate (when not NULL). */
+/* streamlog_import: messages with the sequences and times they had elsewhere. */
+int sl_import(streamlog_channel *ch, uint64_t first_seq, const int64_t *times, const void *const *hdrs,
+              const size_t *hdrs_lens, const void *const *data, const size_t *lens, size_t n);
 int sl_append_once(streamlog_channel *ch, const char *msg_id, size_t msg_id_len, const void *const *hdrs,
                    const size_t *hdrs_lens, const void *const *data, const size_t *lens, size_t n, int has_expect,
                    uint64_t expect, uint64_t *out_first_seq, int *out_duplicate);

@@ -298,6 +298,29 @@ SL_PUBLIC int streamlog_append_msg(streamlog_channel *ch, const void *hdrs, size
     return sl_result(rc ? rc : sl_append_msgs(ch, hdrs_len ? &hdrs : NULL, &hdrs_len, &data, &len, 1, 0, 0, out_seq));
 }
 
+SL_PUBLIC int streamlog_import(streamlog_channel *ch, uint64_t first_seq, const int64_t *times_ns,
+                               const void *const *hdrs, const size_t *hdrs_lens, const void *const *data,
+                               const size_t *lens, size_t n)
+{
+    sl_clear_error();
+    REQUIRE(ch, "streamlog_import: channel is NULL");
+    REQUIRE(n > 0, "streamlog_import: n is 0");
+    REQUIRE(times_ns && data && lens, "streamlog_import: times_ns, data or lens is NULL");
+    REQUIRE(first_seq > 0 && first_seq <= UINT64_MAX - n, "streamlog_import: sequences must lie in 1..2^64-2");
+    int64_t now = sl_now_ns();
+    for (size_t i = 0; i < n; i++) {
+        REQUIRE(times_ns[i] >= 0, "streamlog_import: time %zu is negative", i);
+        REQUIRE(times_ns[i] <= now, "streamlog_import: time %zu (%lld) is %lld ns in the future", i,
+                (long long)times_ns[i], (long long)(times_ns[i] - now));
+        REQUIRE(i == 0 || times_ns[i] >= times_ns[i - 1], "streamlog_import: time %zu is before time %zu", i,
+                i - 1);
+    }
+    int rc = check_payloads(ch, data, lens, n);
+    if (!rc)
+        rc = check_headers(ch, hdrs, hdrs_lens, lens, n);
+    return sl_result(rc ? rc : sl_import(ch, first_seq, times_ns, hdrs, hdrs_lens, data, lens, n));
+}
+
 SL_PUBLIC int streamlog_append_once(streamlog_channel *ch, const char *msg_id, const void *hdrs, size_t hdrs_len,
                                     const void *data, size_t len, uint64_t *out_seq, int *out_duplicate)
 {

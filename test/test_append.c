@@ -622,6 +622,86 @@ START_TEST(timestamps_survive_reopen)
 }
 END_TEST
 
+/* One message through streamlog_import. */
+static int import1(streamlog_channel *ch, uint64_t seq, int64_t t, const void *hdrs, size_t hl, const void *data,
+                   size_t len)
+{
+    return streamlog_import(ch, seq, &t, hl ? &hdrs : NULL, hl ? &hl : NULL, &data, &len, 1);
+}
+
+/* streamlog_import: messages keep the sequences and times they had elsewhere. */
+START_TEST(import_keeps_seq_and_time)
+{
+    streamlog_store *st = tu_open(NULL);
+    streamlog_channel *ch = tu_chan(st, "restored", NULL);
+    int64_t t0 = tu_now_ns() - 3600LL * 1000000000; /* an hour ago */
+    static const char hdrs[] = "NATS/1.0\r\nType: created\r\n\r\n";
+    TU_OK(import1(ch, 5, t0, NULL, 0, "five", 4));
+    TU_OK(import1(ch, 6, t0 + 10, hdrs, sizeof hdrs - 1, "six", 3));
+    streamlog_channel_stats s = tu_stats(ch);
+    ck_assert_uint_eq(s.first_seq, 5);
+    ck_assert_uint_eq(s.last_seq, 6);
+    ck_assert_uint_eq(s.msgs, 2);
+    streamlog_msg *m;
+    TU_OK(streamlog_get(ch, 6, &m));
+    ck_assert_int_eq(streamlog_msg_time(m), t0 + 10);
+    size_t hl;
+    const void *h = streamlog_msg_headers(m, &hl);
+    ck_assert_uint_eq(hl, sizeof hdrs - 1);
+    ck_assert(memcmp(h, hdrs, hl) == 0);
+    streamlog_msg_free(m);
+    TU_RC(streamlog_get(ch, 4, &m), STREAMLOG_ENOTFOUND);
+
+    /* a batch: one commit, each message its own time */
+    int64_t times[3] = {t0 + 20, t0 + 20, t0 + 30};
+    const void *data[3] = {"a", "b", "c"};
+    size_t lens[3] = {1, 1, 1};
+    TU_OK(streamlog_import(ch, 7, times, NULL, NULL, data, lens, 3));
+    TU_OK(streamlog_get(ch, 9, &m));
+    ck_assert_int_eq(streamlog_msg_time(m), t0 + 30);
+    streamlog_msg_free(m);
+
+    /* seeking by time finds imported times */
+    streamlog_iter *it;
+    const streamlog_msg *v;
+    TU_OK(streamlog_iter_open(ch, STREAMLOG_START_TIME, t0 + 5, &it));
+    TU_OK(streamlog_iter_next(it, &v));
+    ck_assert_uint_eq(streamlog_msg_seq(v), 6);
+    streamlog_iter_close(it);
+
+    /* numbering stays contiguous, times never go back */
+    TU_RC(import1(ch, 11, t0 + 40, NULL, 0, "x", 1), STREAMLOG_ECONFLICT);
+    TU_RC(import1(ch, 9, t0 + 40, NULL, 0, "x", 1), STREAMLOG_ECONFLICT);
+    TU_RC(import1(ch, 10, t0 + 29, NULL, 0, "x", 1), STREAMLOG_ECONFLICT);
+    ck_assert_uint_eq(tu_stats(ch).last_seq, 9);
+
+    /* bad input */
+    int64_t back[2] = {t0 + 50, t0 + 40};
+    TU_RC(streamlog_import(ch, 10, back, NULL, NULL, data, lens, 2), STREAMLOG_EINVAL);
+    TU_RC(import1(NULL, 10, t0, NULL, 0, "x", 1), STREAMLOG_EINVAL);
+    TU_RC(import1(ch, 0, t0, NULL, 0, "x", 1), STREAMLOG_EINVAL);
+    TU_RC(import1(ch, UINT64_MAX, t0, NULL, 0, "x", 1), STREAMLOG_EINVAL);
+    TU_RC(import1(ch, 10, -1, NULL, 0, "x", 1), STREAMLOG_EINVAL);
+    TU_RC(import1(ch, 10, tu_now_ns() + 60LL * 1000000000, NULL, 0, "x", 1), STREAMLOG_EINVAL);
+    TU_RC(import1(ch, 10, t0 + 40, "NATS/1.0", 8, "x", 1), STREAMLOG_EINVAL);
+    TU_RC(import1(ch, 10, t0 + 40, NULL, 0, NULL, 1), STREAMLOG_EINVAL);
+    TU_RC(streamlog_import(ch, 10, NULL, NULL, NULL, data, lens, 1), STREAMLOG_EINVAL);
+    TU_RC(streamlog_import(ch, 10, times, NULL, NULL, data, lens, 0), STREAMLOG_EINVAL);
+    ck_assert_uint_eq(tu_stats(ch).last_seq, 9);
+
+    /* a plain append goes on after the imported ones, at the current time */
+    int64_t before = tu_now_ns();
+    ck_assert_uint_eq(tu_append_str(ch, "ten"), 10);
+    TU_OK(streamlog_get(ch, 10, &m));
+    ck_assert_int_ge(streamlog_msg_time(m), before);
+    streamlog_msg_free(m);
+    /* and an import must come after it in time too */
+    TU_RC(import1(ch, 11, t0 + 40, NULL, 0, "x", 1), STREAMLOG_ECONFLICT);
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
 static Suite *append_suite(void)
 {
     Suite *s = suite_create("append");
@@ -655,9 +735,11 @@ static Suite *append_suite(void)
     tcase_add_test(tc, headers_bad_input);
     tcase_add_test(tc, append_once_semantics);
     tcase_add_test(tc, append_once_concurrent);
+    tcase_add_test(tc, import_keeps_seq_and_time);
     suite_add_tcase(s, tc);
     return s;
 }
+
 
 int main(void)
 {
