@@ -20,12 +20,17 @@
 #define BATCH_SIZE 1000  /* messages per commit in the batched rows */
 #define CHANNEL_ID 1     /* channel id in raw LMDB and SQLite keys */
 
+enum { DURABLE_NONE = 0, DURABLE_FULL = 1, DURABLE_LAZY = 2 };
+
 typedef struct engine {
     const char *name;  /* column heading */
 
     /* Open (creating if needed) the store in directory dir, which exists.
-     * durable: every commit is synced to disk before it returns; otherwise
-     * commits go to the page cache only. */
+     * durable: DURABLE_FULL, every commit is synced to disk before it
+     * returns; DURABLE_LAZY, commits are not synced one by one but a power
+     * loss cannot corrupt the store (streamlog SYNC_INTERVAL, LMDB
+     * MDB_NOMETASYNC, SQLite WAL synchronous=NORMAL); 0, commits go to the
+     * page cache only. */
     void *(*open)(const char *dir, int durable);
     /* Sync and close. */
     void  (*close)(void *db);

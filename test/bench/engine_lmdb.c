@@ -73,7 +73,7 @@ static void *lm_open(const char *dir, int durable)
     check(mdb_env_create(&db->env), "env_create");
     check(mdb_env_set_mapsize(db->env, (size_t)1 << 36), "env_set_mapsize");
     check(mdb_env_set_maxdbs(db->env, 4), "env_set_maxdbs");
-    check(mdb_env_open(db->env, dir, MDB_NOTLS | (durable ? 0 : MDB_NOSYNC), 0644), "env_open");
+    check(mdb_env_open(db->env, dir, MDB_NOTLS | (durable == DURABLE_FULL ? 0 : durable == DURABLE_LAZY ? MDB_NOMETASYNC : MDB_NOSYNC), 0644), "env_open");
     check(mdb_txn_begin(db->env, NULL, 0, &txn), "txn_begin");
     check(mdb_dbi_open(txn, "msgs", MDB_CREATE, &db->dbi), "dbi_open");
     check(mdb_cursor_open(txn, db->dbi, &cur), "cursor_open");

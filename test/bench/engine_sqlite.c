@@ -65,7 +65,9 @@ static void conn_open(sq_conn *c, const char *path, int durable)
           SQLITE_OK, "open");
     sqlite3_busy_timeout(c->db, 60000);
     exec(c->db, "PRAGMA journal_mode=WAL");
-    exec(c->db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF");
+    exec(c->db, durable == DURABLE_FULL   ? "PRAGMA synchronous=FULL"
+                : durable == DURABLE_LAZY ? "PRAGMA synchronous=NORMAL"
+                                          : "PRAGMA synchronous=OFF");
     exec(c->db, "CREATE TABLE IF NOT EXISTS msgs (chan INTEGER, seq INTEGER, ts INTEGER,"
                 " data BLOB, PRIMARY KEY (chan, seq)) WITHOUT ROWID");
     c->insert = prepare(c->db, "INSERT INTO msgs (chan, seq, ts, data) VALUES (?1, ?2, ?3, ?4)");

@@ -28,7 +28,9 @@ static void *sl_open(const char *dir, int durable)
         die("out of memory");
     check(streamlog_opts_new(&opts), "opts_new");
     check(streamlog_opts_set_int(opts, STREAMLOG_OPT_SYNC,
-                                 durable ? STREAMLOG_SYNC_ALWAYS : STREAMLOG_SYNC_NONE),
+                                 durable == DURABLE_FULL   ? STREAMLOG_SYNC_ALWAYS
+                                 : durable == DURABLE_LAZY ? STREAMLOG_SYNC_INTERVAL
+                                                           : STREAMLOG_SYNC_NONE),
           "opts_set_int SYNC");
     check(streamlog_open(dir, opts, &db->st), "open");
     streamlog_opts_free(opts);
