@@ -63,7 +63,8 @@ static int load_channels(const sl_txn *t, struct chan_tally **out, size_t *n, st
         sl_free(v);
         return rc;
     }
-    qsort(v, len, sizeof *v, by_id);
+    if (len) /* v is NULL when there is none */
+        qsort(v, len, sizeof *v, by_id);
     *out = v;
     *n = len;
     return STREAMLOG_OK;
@@ -82,7 +83,7 @@ struct chan_set {
 static struct chan_tally *chan_find(const struct chan_set *cs, uint64_t id)
 {
     struct chan_tally key = {.id = id};
-    return bsearch(&key, cs->v, cs->n, sizeof *cs->v, by_id);
+    return cs->n ? bsearch(&key, cs->v, cs->n, sizeof *cs->v, by_id) : NULL; /* v is NULL when n is 0 */
 }
 
 static int being_deleted(struct chan_set *cs, uint64_t id)
@@ -142,7 +143,7 @@ static int group_by_id(const void *a, const void *b)
 static const struct group_tally *group_find(const struct group_tally *v, size_t n, uint64_t id)
 {
     struct group_tally key = {.id = id};
-    return bsearch(&key, v, n, sizeof *v, group_by_id);
+    return n ? bsearch(&key, v, n, sizeof *v, group_by_id) : NULL; /* v is NULL when n is 0 */
 }
 
 /* Load every group record that decodes, sorted by id, checking each against
@@ -192,7 +193,8 @@ static int load_groups(struct chan_set *cs, struct group_tally **out, size_t *n,
         sl_free(v);
         return rc;
     }
-    qsort(v, len, sizeof *v, group_by_id);
+    if (len) /* v is NULL when there is none */
+        qsort(v, len, sizeof *v, group_by_id);
     *out = v;
     *n = len;
     return STREAMLOG_OK;
