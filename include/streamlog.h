@@ -480,7 +480,7 @@ typedef struct streamlog_verify_report {
     uint64_t groups;                /**< durable / queue group records read */
     uint64_t damaged_groups;        /**< group records (or keys) that do not decode */
     uint64_t orphan_groups;         /**< of no channel (and no deletion in progress) */
-    uint64_t groups_beyond_end;     /**< whose position is past their channel's last sequence */
+    uint64_t groups_beyond_end;     /**< whose position (next to hand out) is past their channel's last sequence + 1 */
     uint64_t pending;               /**< in-flight (pending) message records read */
     uint64_t damaged_pending;       /**< pending records (or keys) that do not decode */
     uint64_t orphan_pending;        /**< of no group */
@@ -503,8 +503,9 @@ typedef struct streamlog_verify_report {
  * purge has since removed is legitimate: the subscription drops it when it
  * comes to it); every member record decodes and belongs to a channel and, if
  * it is in a group, to that group (a member of a process that died is
- * allowed to outlive its group until it is reaped). State of a channel whose
- * deletion is still being finished is not damage. Takes time in proportion
+ * allowed to outlive its group until it is reaped; telling costs a look at
+ * /proc per other process). State of a channel whose deletion is still
+ * being finished is not damage. Takes time in proportion
  * to the store's size and holds one read snapshot while it runs (writers go
  * on; the file may grow meanwhile).
  *
