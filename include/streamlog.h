@@ -476,6 +476,18 @@ typedef struct streamlog_verify_report {
     uint64_t orphan_messages;       /**< of no channel (and no deletion in progress) */
     uint64_t out_of_range_messages; /**< outside their channel's first..last sequence */
     uint64_t counter_mismatches;    /**< channels whose message count or bytes disagree with their messages */
+    /* Subscription state (durables and queue groups): */
+    uint64_t groups;                /**< durable / queue group records read */
+    uint64_t damaged_groups;        /**< group records (or keys) that do not decode */
+    uint64_t orphan_groups;         /**< of no channel (and no deletion in progress) */
+    uint64_t groups_beyond_end;     /**< whose position (next to hand out) is past their channel's last sequence + 1 */
+    uint64_t pending;               /**< in-flight (pending) message records read */
+    uint64_t damaged_pending;       /**< pending records (or keys) that do not decode */
+    uint64_t orphan_pending;        /**< of no group */
+    uint64_t out_of_range_pending;  /**< past their channel's last sequence or their group's position */
+    uint64_t members;               /**< subscription member records read */
+    uint64_t damaged_members;       /**< member records (or keys) that do not decode */
+    uint64_t orphan_members;        /**< of no channel, or live members of no group */
 } streamlog_verify_report;
 
 /**
@@ -483,9 +495,19 @@ typedef struct streamlog_verify_report {
  * message record decodes and passes its checksum (CRC32C over key, time and
  * payload; records written before checksums, format 1, have none to check),
  * belongs to a channel and lies within its range, and every channel's
- * counters match its messages. Takes time in proportion to the store's size
- * and holds one read snapshot while it runs (writers go on; the file may
- * grow meanwhile). Subscription state is not checked yet.
+ * counters match its messages. In the same snapshot it checks the persisted
+ * subscription state: every group record decodes, belongs to a channel and
+ * its position is not past the channel's last sequence; every pending
+ * (in-flight) record decodes, belongs to a group and names a sequence the
+ * group has handed out and the channel has reached (one that retention or a
+ * purge has since removed is legitimate: the subscription drops it when it
+ * comes to it); every member record decodes and belongs to a channel and, if
+ * it is in a group, to that group (a member of a process that died is
+ * allowed to outlive its group until it is reaped; telling costs a look at
+ * /proc per other process). State of a channel whose deletion is still
+ * being finished is not damage. Takes time in proportion
+ * to the store's size and holds one read snapshot while it runs (writers go
+ * on; the file may grow meanwhile).
  *
  * What it cannot see: damage to LMDB's own structure (branch pages, the free
  * list, the meta pages) that still parses as pages. LMDB reports some of it

@@ -56,18 +56,21 @@ size_t sl_group_key(uint8_t *buf, uint64_t chan_id, char kind, const char *name,
     return len;
 }
 
+int sl_group_decode(const sl_val *v, sl_group_rec *out)
+{
+    if (!hdr_ok(v, GROUP_REC_LEN))
+        return sl_fail(STREAMLOG_ECORRUPT, "malformed subscription group record");
+    const uint8_t *p = v->data;
+    out->id = sl_be64_get(p + 4);
+    out->next_seq = sl_be64_get(p + 12);
+    return STREAMLOG_OK;
+}
+
 int sl_group_load(const sl_txn *t, const uint8_t *key, size_t klen, sl_group_rec *out)
 {
     sl_val v;
     int rc = sl_get(t, SL_DB_GROUPS, key, klen, &v);
-    if (rc)
-        return rc;
-    if (!hdr_ok(&v, GROUP_REC_LEN))
-        return sl_fail(STREAMLOG_ECORRUPT, "malformed subscription group record");
-    const uint8_t *p = v.data;
-    out->id = sl_be64_get(p + 4);
-    out->next_seq = sl_be64_get(p + 12);
-    return STREAMLOG_OK;
+    return rc ? rc : sl_group_decode(&v, out);
 }
 
 int sl_group_save(sl_txn *t, const uint8_t *key, size_t klen, const sl_group_rec *rec)
@@ -118,7 +121,7 @@ static void pending_key(uint8_t k[16], uint64_t group_id, uint64_t seq)
     sl_be64_put(k + 8, seq);
 }
 
-static int pending_decode(const sl_val *v, sl_pending_rec *out)
+int sl_pending_decode(const sl_val *v, sl_pending_rec *out)
 {
     if (!hdr_ok(v, PENDING_REC_LEN))
         return sl_fail(STREAMLOG_ECORRUPT, "malformed pending-message record");
@@ -135,7 +138,7 @@ int sl_pending_load(const sl_txn *t, uint64_t group_id, uint64_t seq, sl_pending
     sl_val v;
     pending_key(k, group_id, seq);
     int rc = sl_get(t, SL_DB_PENDING, k, sizeof k, &v);
-    return rc ? rc : pending_decode(&v, out);
+    return rc ? rc : sl_pending_decode(&v, out);
 }
 
 int sl_pending_save(sl_txn *t, uint64_t group_id, uint64_t seq, const sl_pending_rec *rec)
@@ -164,7 +167,7 @@ static int pending_at(int rc, const sl_val *k, const sl_val *v, uint64_t group_i
     if (k->len != 16 || sl_be64_get(k->data) != group_id)
         return STREAMLOG_ENOTFOUND;
     *seq = sl_be64_get((const uint8_t *)k->data + 8);
-    return pending_decode(v, out);
+    return sl_pending_decode(v, out);
 }
 
 int sl_pending_seek(sl_cursor *c, uint64_t group_id, uint64_t from, uint64_t *seq, sl_pending_rec *out)
@@ -191,7 +194,7 @@ static void member_key(uint8_t k[16], uint64_t chan_id, uint64_t member_id)
     sl_be64_put(k + 8, member_id);
 }
 
-static int member_decode(const sl_val *v, sl_member_rec *out)
+int sl_member_decode(const sl_val *v, sl_member_rec *out)
 {
     /* a member written by an older library (still running in another process) never waits */
     int v1 = hdr_ok(v, MEMBER_REC_LEN_V1);
@@ -213,7 +216,7 @@ int sl_member_load(const sl_txn *t, uint64_t chan_id, uint64_t member_id, sl_mem
     sl_val v;
     member_key(k, chan_id, member_id);
     int rc = sl_get(t, SL_DB_MEMBERS, k, sizeof k, &v);
-    return rc ? rc : member_decode(&v, out);
+    return rc ? rc : sl_member_decode(&v, out);
 }
 
 int sl_member_save(sl_txn *t, uint64_t chan_id, uint64_t member_id, const sl_member_rec *rec)
@@ -258,7 +261,7 @@ static int members_walk_range(const sl_txn *t, uint64_t chan_id, uint64_t from, 
         if (k.len != 16 || sl_be64_get(k.data) != chan_id || sl_be64_get((const uint8_t *)k.data + 8) >= to)
             break;
         sl_member_rec m;
-        if ((rc = member_decode(&v, &m)) || (rc = fn(ctx, sl_be64_get((const uint8_t *)k.data + 8), &m)))
+        if ((rc = sl_member_decode(&v, &m)) || (rc = fn(ctx, sl_be64_get((const uint8_t *)k.data + 8), &m)))
             break;
     }
     sl_cursor_close(c);

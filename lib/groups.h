@@ -43,6 +43,11 @@ typedef struct sl_member_rec {
     uint64_t last_claim;   /* the last new sequence it took, 0 before its first */
 } sl_member_rec;
 
+/* Decode one record's value (as read by a cursor): ECORRUPT when malformed. */
+int sl_group_decode(const sl_val *v, sl_group_rec *out);
+int sl_pending_decode(const sl_val *v, sl_pending_rec *out);
+int sl_member_decode(const sl_val *v, sl_member_rec *out);
+
 size_t sl_group_key(uint8_t *buf, uint64_t chan_id, char kind, const char *name, const char *durable);
 
 int sl_group_load(const sl_txn *t, const uint8_t *key, size_t klen, sl_group_rec *out);

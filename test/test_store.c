@@ -6,6 +6,10 @@
 #define _GNU_SOURCE
 #include "test_util.h"
 #include "checksum.h"
+#include "channels.h"
+#include "groups.h"
+#include "process.h"
+#include "store.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -651,6 +655,210 @@ START_TEST(checksums_catch_damage)
 }
 END_TEST
 
+/* No subscription-state damage in a report. */
+static void expect_subs_clean(const streamlog_verify_report *r)
+{
+    ck_assert_uint_eq(r->damaged_groups + r->orphan_groups + r->groups_beyond_end, 0);
+    ck_assert_uint_eq(r->damaged_pending + r->orphan_pending + r->out_of_range_pending, 0);
+    ck_assert_uint_eq(r->damaged_members + r->orphan_members, 0);
+}
+
+/* Take n messages from a subscription, acking only the first `ack` of them. */
+static void take(streamlog_sub *sub, int n, int ack)
+{
+    for (int i = 0; i < n; i++) {
+        const streamlog_msg *m = NULL;
+        TU_OK(streamlog_sub_next(sub, 30000, &m));
+        if (i < ack)
+            TU_OK(streamlog_ack(sub, streamlog_msg_seq(m)));
+    }
+}
+
+/* A store with a durable, a queue group, a plain subscription and pending
+ * messages verifies clean, and stays clean after retention and a purge
+ * remove messages the durable still has pending (legitimate: the durable
+ * drops them when it comes to them). */
+START_TEST(verify_subscription_state_clean)
+{
+    streamlog_store *st = tu_open(NULL);
+    streamlog_channel *ch = tu_chan1(st, "c", STREAMLOG_OPT_MAX_MSGS, 5);
+    streamlog_sub *durable = subscribe_as(ch, "d", NULL, NULL);
+    streamlog_sub *queue = subscribe_as(ch, NULL, "q", NULL);
+    streamlog_sub *plain = subscribe_as(ch, NULL, NULL, NULL);
+    for (int i = 0; i < 3; i++)
+        tu_append_str(ch, "m");
+    take(durable, 3, 1);
+    take(queue, 2, 0);
+    TU_OK(streamlog_sub_close(durable)); /* the durable keeps seqs 2 and 3 pending */
+
+    streamlog_verify_report rep = { .size = sizeof rep };
+    TU_OK(streamlog_verify(st, &rep));
+    ck_assert_uint_eq(rep.size, sizeof rep);
+    ck_assert_uint_eq(rep.groups, 2);
+    ck_assert_uint_ge(rep.pending, 4); /* the durable's 2, the queue's 2 (and any it claimed ahead) */
+    ck_assert_uint_eq(rep.members, 2); /* the queue member and the plain subscription */
+    expect_subs_clean(&rep);
+
+    /* retention (max 5 messages) removes seqs 1..5, the durable's pending 2 and 3 among them */
+    for (int i = 0; i < 5; i++)
+        tu_append_str(ch, "m");
+    ck_assert_uint_eq(tu_stats(ch).first_seq, 4);
+    for (int i = 0; i < 2; i++)
+        tu_append_str(ch, "m");
+    ck_assert_uint_eq(tu_stats(ch).first_seq, 6);
+    rep = (streamlog_verify_report){ .size = sizeof rep };
+    TU_OK(streamlog_verify(st, &rep));
+    ck_assert_uint_ge(rep.pending, 4);
+    expect_subs_clean(&rep);
+
+    /* a purge of everything: the group positions stay within the channel's end */
+    uint64_t removed = 0;
+    TU_OK(streamlog_channel_purge(ch, UINT64_MAX, &removed));
+    ck_assert_uint_eq(removed, 5);
+    rep = (streamlog_verify_report){ .size = sizeof rep };
+    TU_OK(streamlog_verify(st, &rep));
+    ck_assert_uint_eq(rep.messages, 0);
+    ck_assert_uint_ge(rep.pending, 4);
+    expect_subs_clean(&rep);
+
+    /* the durable resumes over that state: its removed pending messages are dropped */
+    durable = subscribe_as(ch, "d", NULL, NULL);
+    tu_append_str(ch, "new");
+    const streamlog_msg *m = NULL;
+    TU_OK(streamlog_sub_next(durable, 30000, &m));
+    ck_assert_uint_ge(streamlog_msg_seq(m), 6);
+    TU_OK(streamlog_sub_close(durable));
+    TU_OK(streamlog_sub_close(queue));
+    TU_OK(streamlog_sub_close(plain));
+    rep = (streamlog_verify_report){ .size = sizeof rep };
+    TU_OK(streamlog_verify(st, &rep));
+    expect_subs_clean(&rep);
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
+/* Write one raw record into a store's database, through the storage layer. */
+static void put_raw(streamlog_store *st, int db, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    sl_txn t;
+    TU_OK(sl_write_begin(st->env, &t));
+    TU_OK(sl_put(&t, db, key, klen, val, vlen));
+    TU_OK(sl_commit(&t));
+}
+
+static void del_raw(streamlog_store *st, int db, const void *key, size_t klen)
+{
+    sl_txn t;
+    TU_OK(sl_write_begin(st->env, &t));
+    TU_OK(sl_del(&t, db, key, klen));
+    TU_OK(sl_commit(&t));
+}
+
+/* Damaged subscription state is found, each kind counted: records that do
+ * not decode, records of no channel or group, positions and pending
+ * sequences past the channel's end. A dead process's member of a removed
+ * group is legitimate (reaped later); a live one is not. */
+START_TEST(verify_finds_subscription_damage)
+{
+    streamlog_store *st = tu_open(NULL);
+    streamlog_channel *ch = tu_chan(st, "c", NULL);
+    streamlog_sub *durable = subscribe_as(ch, "d", NULL, NULL);
+    for (int i = 0; i < 3; i++)
+        tu_append_str(ch, "m");
+    take(durable, 1, 0);
+    TU_OK(streamlog_sub_close(durable));
+
+    sl_txn t;
+    sl_chan_rec rec;
+    sl_group_rec g;
+    uint8_t gkey[SL_GROUP_KEY_MAX];
+    TU_OK(sl_read_begin(st->env, &t));
+    TU_OK(sl_chan_load(&t, "c", 1, &rec));
+    size_t gklen = sl_group_key(gkey, rec.id, SL_GROUP_DURABLE, "d", NULL);
+    TU_OK(sl_group_load(&t, gkey, gklen, &g));
+    sl_read_end(&t);
+    ck_assert_uint_eq(rec.last_seq, 3);
+    const uint64_t no_group = g.id + 1000, no_chan = rec.id + 1000;
+
+    /* a group record too short to decode; a group of no channel; a group past the end */
+    uint8_t k1[SL_GROUP_KEY_MAX], k2[SL_GROUP_KEY_MAX], k3[SL_GROUP_KEY_MAX];
+    size_t k1len = sl_group_key(k1, rec.id, SL_GROUP_DURABLE, "short", NULL);
+    size_t k2len = sl_group_key(k2, no_chan, SL_GROUP_QUEUE, "q", NULL);
+    size_t k3len = sl_group_key(k3, rec.id, SL_GROUP_DURABLE_QUEUE, "q", "d2");
+    uint8_t junk[3] = {1, 0, 0};
+    put_raw(st, SL_DB_GROUPS, k1, k1len, junk, sizeof junk);
+    sl_txn w;
+    TU_OK(sl_write_begin(st->env, &w));
+    TU_OK(sl_group_save(&w, k2, k2len, &(sl_group_rec){.id = g.id + 1, .next_seq = 1}));
+    TU_OK(sl_group_save(&w, k3, k3len, &(sl_group_rec){.id = g.id + 2, .next_seq = rec.last_seq + 2}));
+    /* a pending record of no group; one past the channel's end and the group's position */
+    TU_OK(sl_pending_save(&w, no_group, 1, &(sl_pending_rec){.deliveries = 1}));
+    TU_OK(sl_pending_save(&w, g.id, rec.last_seq + 5, &(sl_pending_rec){.deliveries = 1}));
+    /* members: of no channel; live and of no group; dead and of no group (legitimate) */
+    uint32_t pid;
+    uint64_t start;
+    sl_process_identity(&pid, &start);
+    TU_OK(sl_member_save(&w, no_chan, 1, &(sl_member_rec){.pid = pid, .start_ticks = start}));
+    TU_OK(sl_member_save(&w, rec.id, 2, &(sl_member_rec){.group_id = no_group, .pid = pid, .start_ticks = start}));
+    TU_OK(sl_member_save(&w, rec.id, 3,
+                         &(sl_member_rec){.group_id = no_group, .pid = pid, .start_ticks = start + 1}));
+    TU_OK(sl_commit(&w));
+    /* a pending record and a member record that do not decode */
+    uint8_t pkey[16], mkey[16];
+    sl_be64_put(pkey, g.id);
+    sl_be64_put(pkey + 8, 1); /* the durable's unacked seq 1, overwritten */
+    sl_be64_put(mkey, rec.id);
+    sl_be64_put(mkey + 8, 4);
+    uint8_t bad_pending[24] = {9}; /* an unknown record format */
+    put_raw(st, SL_DB_PENDING, pkey, sizeof pkey, bad_pending, sizeof bad_pending);
+    put_raw(st, SL_DB_MEMBERS, mkey, sizeof mkey, junk, sizeof junk);
+
+    streamlog_verify_report rep = { .size = sizeof rep };
+    TU_RC(streamlog_verify(st, &rep), STREAMLOG_ECORRUPT);
+    const char *msg = streamlog_errmsg();
+    ck_assert_uint_eq(rep.groups, 4);
+    ck_assert_uint_eq(rep.damaged_groups, 1);
+    ck_assert_uint_eq(rep.orphan_groups, 1);
+    ck_assert_uint_eq(rep.groups_beyond_end, 1);
+    ck_assert_uint_eq(rep.pending, 3); /* the close gave back the unread claims: seq 1 was the only one */
+    ck_assert_uint_eq(rep.damaged_pending, 1);
+    ck_assert_uint_eq(rep.orphan_pending, 1);
+    ck_assert_uint_eq(rep.out_of_range_pending, 1);
+    ck_assert_uint_eq(rep.members, 4);
+    ck_assert_uint_eq(rep.damaged_members, 1);
+    ck_assert_uint_eq(rep.orphan_members, 2);
+    /* the message and channel checks are unaffected */
+    ck_assert_uint_eq(rep.messages, 3);
+    ck_assert_uint_eq(rep.damaged_messages + rep.orphan_messages + rep.counter_mismatches, 0);
+    const char *parts[] = {"1 damaged group record(s)", "1 orphaned group(s)", "1 group(s) past their channel's end",
+                           "1 damaged pending record(s)", "1 orphaned pending record(s)",
+                           "1 out-of-range pending record(s)", "1 damaged member record(s)",
+                           "2 orphaned member(s)"};
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+        ck_assert_msg(strstr(msg, parts[i]), "verify's message \"%s\" lacks \"%s\"", msg, parts[i]);
+
+    /* removing the damage makes the store clean again */
+    del_raw(st, SL_DB_GROUPS, k1, k1len);
+    del_raw(st, SL_DB_GROUPS, k2, k2len);
+    del_raw(st, SL_DB_GROUPS, k3, k3len);
+    TU_OK(sl_write_begin(st->env, &w));
+    TU_OK(sl_pending_del(&w, no_group, 1));
+    TU_OK(sl_pending_del(&w, g.id, rec.last_seq + 5));
+    TU_OK(sl_member_del(&w, no_chan, 1));
+    TU_OK(sl_member_del(&w, rec.id, 2));
+    TU_OK(sl_commit(&w));
+    del_raw(st, SL_DB_PENDING, pkey, sizeof pkey);
+    del_raw(st, SL_DB_MEMBERS, mkey, sizeof mkey);
+    rep = (streamlog_verify_report){ .size = sizeof rep };
+    TU_OK(streamlog_verify(st, &rep));
+    ck_assert_uint_eq(rep.members, 1); /* the dead process's member of no group */
+    expect_subs_clean(&rep);
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
 /* Entries of one of the store's databases, read with raw LMDB (the store closed). */
 static size_t count_entries(const char *db)
 {
@@ -823,6 +1031,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, foreign_lmdb_environment);
     tcase_add_test(tc, damaged_records_are_ecorrupt);
     tcase_add_test(tc, checksums_catch_damage);
+    tcase_add_test(tc, verify_subscription_state_clean);
+    tcase_add_test(tc, verify_finds_subscription_damage);
     tcase_add_test(tc, crc32c_values);
     tcase_add_test(tc, dedup_ids_expire);
     suite_add_tcase(s, tc);

@@ -406,21 +406,50 @@ static int cmd_verify(int argc, char **argv)
     if (vrc && vrc != STREAMLOG_ECORRUPT)
         return finish(fail(vrc, "verify"), st, NULL);
     if (a.json) {
-        rc = print_json(json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", vrc == 0, "channels",
-                                  (json_int_t)r.channels, "damaged_channels", (json_int_t)r.damaged_channels,
-                                  "messages", (json_int_t)r.messages, "bytes", (json_int_t)r.bytes,
-                                  "damaged_messages", (json_int_t)r.damaged_messages, "orphan_messages",
-                                  (json_int_t)r.orphan_messages, "out_of_range_messages",
-                                  (json_int_t)r.out_of_range_messages, "counter_mismatches",
-                                  (json_int_t)r.counter_mismatches));
+        const struct {
+            const char *key;
+            uint64_t n;
+        } counts[] = {
+            {"channels", r.channels},
+            {"damaged_channels", r.damaged_channels},
+            {"messages", r.messages},
+            {"bytes", r.bytes},
+            {"damaged_messages", r.damaged_messages},
+            {"orphan_messages", r.orphan_messages},
+            {"out_of_range_messages", r.out_of_range_messages},
+            {"counter_mismatches", r.counter_mismatches},
+            {"groups", r.groups},
+            {"damaged_groups", r.damaged_groups},
+            {"orphan_groups", r.orphan_groups},
+            {"groups_beyond_end", r.groups_beyond_end},
+            {"pending", r.pending},
+            {"damaged_pending", r.damaged_pending},
+            {"orphan_pending", r.orphan_pending},
+            {"out_of_range_pending", r.out_of_range_pending},
+            {"members", r.members},
+            {"damaged_members", r.damaged_members},
+            {"orphan_members", r.orphan_members},
+        };
+        json_t *obj = json_pack("{s:b}", "ok", vrc == 0);
+        for (size_t i = 0; obj && i < sizeof counts / sizeof *counts; i++)
+            json_object_set_new(obj, counts[i].key, json_integer((json_int_t)counts[i].n));
+        rc = print_json(obj);
     } else {
         printf("channels              %llu (%llu damaged)\nmessages              %llu (%llu damaged)\n"
                "payload bytes         %llu\norphan messages       %llu\nout-of-range messages %llu\n"
-               "counter mismatches    %llu\n%s\n",
+               "counter mismatches    %llu\n"
+               "groups                %llu (%llu damaged, %llu orphaned, %llu past the end)\n"
+               "pending messages      %llu (%llu damaged, %llu orphaned, %llu out of range)\n"
+               "members               %llu (%llu damaged, %llu orphaned)\n%s\n",
                (unsigned long long)r.channels, (unsigned long long)r.damaged_channels, (unsigned long long)r.messages,
                (unsigned long long)r.damaged_messages, (unsigned long long)r.bytes,
                (unsigned long long)r.orphan_messages, (unsigned long long)r.out_of_range_messages,
-               (unsigned long long)r.counter_mismatches, vrc ? "DAMAGED" : "ok");
+               (unsigned long long)r.counter_mismatches, (unsigned long long)r.groups,
+               (unsigned long long)r.damaged_groups, (unsigned long long)r.orphan_groups,
+               (unsigned long long)r.groups_beyond_end, (unsigned long long)r.pending,
+               (unsigned long long)r.damaged_pending, (unsigned long long)r.orphan_pending,
+               (unsigned long long)r.out_of_range_pending, (unsigned long long)r.members,
+               (unsigned long long)r.damaged_members, (unsigned long long)r.orphan_members, vrc ? "DAMAGED" : "ok");
     }
     if (!rc && vrc)
         rc = fail(vrc, "verify");

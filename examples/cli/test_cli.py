@@ -104,6 +104,9 @@ def test_verify(store, tmp):
     v = json.loads(ok("verify", store, "--json"))
     check(v["ok"] is True and v["channels"] == 2 and v["messages"] == 1003 and v["damaged_messages"] == 0,
           f"verify --json on an intact store: {v}")
+    sub_keys = ("groups", "damaged_groups", "orphan_groups", "groups_beyond_end", "pending", "damaged_pending",
+                "orphan_pending", "out_of_range_pending", "members", "damaged_members", "orphan_members")
+    check(all(v.get(k) == 0 for k in sub_keys), f"verify --json: no subscription state yet: {v}")
     check("ok" in ok("verify", store).decode(), "verify text says ok")
     # a copy with one payload byte changed: "line 500" appears once in data.mdb
     damaged = os.path.join(tmp, "damaged")
@@ -160,6 +163,9 @@ def test_durables(store):
     g = groups[0]
     check(g["pending"] == 1 and g["members"] == 0 and g["lag"] + g["pending"] >= 1, f"durable state: {g}")
     check("audit" in ok("durables", store, "orders").decode(), "durables text lists it")
+    v = json.loads(ok("verify", store, "--json"))
+    check(v["ok"] is True and v["groups"] == 1 and v["pending"] == 1 and v["out_of_range_pending"] == 0,
+          f"verify --json counts the durable's state: {v}")
 
 
 def test_errors(store):
