@@ -27,14 +27,14 @@ it, without calling the library (which the library's fork rules forbid).
 import os
 import threading
 import weakref
-from ctypes import byref, c_char_p, c_int, c_size_t, c_uint64, c_void_p, create_string_buffer, string_at
+from ctypes import byref, c_char_p, c_int, c_int64, c_size_t, c_uint64, c_void_p, create_string_buffer, string_at
 from typing import Iterable, Iterator, List, Optional, Sequence, Union
 
 from . import _ffi
 from ._ffi import lib
 
 __all__ = [
-    "open", "Store", "Channel", "Message", "Subscription", "ChannelIterator", "Error", "library_version",
+    "open", "Store", "Channel", "Message", "Subscription", "ChannelIterator", "Pipeline", "Error", "library_version",
     "InvalidArgument", "NotFound", "AlreadyExists", "LimitExceeded", "Conflict", "Again", "TimedOut",
     "StoreFull", "Corrupt", "Busy", "OutOfMemory", "StoreIOError", "Closed", "PermissionDenied",
     "TooManyReaders", "OutOfFileDescriptors",
@@ -285,7 +285,7 @@ class Store(_Handle):
         """Close the store; its subscriptions, iterators and channels are closed first.
         Idempotent. Raises Busy (and stays open) if a handle this object does not know of is open."""
         # subscriptions and iterators before the channels they came from
-        for kind in (Subscription, ChannelIterator, Channel):
+        for kind in (Pipeline, Subscription, ChannelIterator, Channel):
             for child in [c for c in list(self._children) if isinstance(c, kind)]:
                 child.close()
         with self._lock:
@@ -304,6 +304,10 @@ class Store(_Handle):
         """Open a channel; a missing one raises NotFound unless create=True. limits: max_msgs,
         max_bytes, max_age_ms, max_subs (set for this channel)."""
         return Channel(self, name, create, limits)
+
+    def pipeline(self, depth: int = 256) -> "Pipeline":
+        """A pipeline: up to `depth` appends in flight from one thread, their results taken in order."""
+        return Pipeline(self, depth)
 
     def channels(self) -> List[str]:
         """The names of all channels, in byte order."""
@@ -396,6 +400,23 @@ class Channel(_Handle):
             _check(lib.streamlog_append_batch_expect(self._live(), ptrs, lens, len(bs), expected_last_seq,
                                                      byref(first)))
         return first.value
+
+    def import_messages(self, first_seq: int, messages: Sequence) -> None:
+        """Store messages with the sequences and times they had elsewhere (restoring an export):
+        `messages` are Message objects or (time_ns, data[, headers]) tuples, stored from
+        first_seq on in one commit, all or none. Raises Conflict when first_seq is not the
+        channel's next sequence (an empty channel takes any) or a time goes back."""
+        items = [(m.time_ns, m.data, m.headers) if isinstance(m, Message) else
+                 (m[0], m[1], m[2] if len(m) > 2 else None) for m in messages]
+        if not items:
+            raise InvalidArgument(EINVAL, "import_messages needs at least one message")
+        n = len(items)
+        times = (c_int64 * n)(*[t for t, _, _ in items])
+        data = [_bytes(d) for _, d, _ in items]
+        hdrs = [_header_block(h) if h else b"" for _, _, h in items]
+        _check(lib.streamlog_import(self._live(), first_seq, times, (c_char_p * n)(*hdrs),
+                                    (c_size_t * n)(*[len(h) for h in hdrs]), (c_char_p * n)(*data),
+                                    (c_size_t * n)(*[len(d) for d in data]), n))
 
     def purge(self, upto: Optional[int] = None) -> int:
         """Remove messages up to sequence `upto` (all when None), keeping the numbering; returns how many."""
@@ -557,3 +578,53 @@ class Subscription(_Handle):
             if self._inherited():
                 raise InvalidArgument(EINVAL, f"this Subscription was opened by process {self._pid} before fork()")
             _check(lib.streamlog_sub_unsubscribe(ptr))
+
+
+class Pipeline(_Handle):
+    """Appends in flight: append() returns a ticket at once; next() gives each append's
+    result, in ticket order, once it is stored under the store's sync policy (a result
+    not yet taken may be lost by a crash; a msg_id makes resubmitting it safe).
+    Use Store.pipeline(). Closing waits until every submitted append is stored or failed."""
+
+    def __init__(self, store: Store, depth: int):
+        super().__init__(store)
+        _check(lib.streamlog_pipe_open(store._live(), depth, byref(self._ptr)))
+        store._adopt(self)
+
+    def _free(self, ptr):
+        lib.streamlog_pipe_close(ptr)
+
+    def append(self, channel: "Channel", data: Union[bytes, str], headers=None, msg_id: Optional[str] = None) -> int:
+        """Submit an append to `channel`; returns its ticket (1, 2, ...). Raises Again when
+        `depth` results are outstanding (take some with next())."""
+        b = _bytes(data)
+        h = _header_block(headers) if headers else None
+        ticket = c_uint64()
+        _check(lib.streamlog_pipe_append(self._live(), channel._live(), _bytes(msg_id) if msg_id else None, h,
+                                         len(h) if h else 0, b, len(b), byref(ticket)))
+        return ticket.value
+
+    def next(self, timeout: Optional[float] = None) -> Optional[tuple]:
+        """The oldest result as (ticket, seq, duplicate), waiting up to `timeout` seconds
+        (None: until it is ready). None when it is not ready in time or nothing is outstanding.
+        An append that failed raises its error (with .ticket set) in its turn."""
+        if timeout is not None and timeout < 0:
+            raise InvalidArgument(EINVAL, "timeout must be >= 0 or None")
+        ms = -1 if timeout is None else int(timeout * 1000 + 0.999)
+        ticket, rc, seq, dup = c_uint64(), c_int(), c_uint64(), c_int()
+        call = lib.streamlog_pipe_next(self._live(), ms, byref(ticket), byref(rc), byref(seq), byref(dup))
+        if call in (EAGAIN, ETIMEDOUT, ENOTFOUND):
+            return None
+        _check(call)
+        if rc.value != OK:
+            err = _error(rc.value)
+            err.ticket = ticket.value
+            raise err
+        return ticket.value, seq.value, bool(dup.value)
+
+    def fileno(self) -> int:
+        """Readable while the oldest result is ready (for selectors / asyncio add_reader)."""
+        fd = lib.streamlog_pipe_fd(self._live())
+        if fd < 0:
+            raise _error(fd)
+        return fd

@@ -121,6 +121,14 @@ _prototypes = {
     "streamlog_sub_close": (c_int, [P]),
     "streamlog_sub_unsubscribe": (c_int, [P]),
     "streamlog_sub_get_stats_v2": (c_int, [P, POINTER(SubStats)]),
+    "streamlog_import": (c_int, [P, c_uint64, POINTER(c_int64), POINTER(c_char_p), POINTER(c_size_t),
+                                 POINTER(c_char_p), POINTER(c_size_t), c_size_t]),
+    "streamlog_pipe_open": (c_int, [P, c_uint32, PP]),
+    "streamlog_pipe_append": (c_int, [P, P, c_char_p, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(c_uint64)]),
+    "streamlog_pipe_next": (c_int, [P, c_int64, POINTER(c_uint64), POINTER(c_int), POINTER(c_uint64),
+                                    POINTER(c_int)]),
+    "streamlog_pipe_fd": (c_int, [P]),
+    "streamlog_pipe_close": (c_int, [P]),
 }
 
 for _name, (_res, _args) in _prototypes.items():

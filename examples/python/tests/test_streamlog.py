@@ -229,6 +229,51 @@ def test_subscription_iteration_and_fileno(store):
         sel.close()
 
 
+def test_pipeline_results_in_order(store):
+    ch = store.channel("piped", create=True)
+    with store.pipeline(depth=64) as p:
+        tickets = [p.append(ch, f"m{i}", headers={"N": str(i)} if i % 2 else None) for i in range(50)]
+        dup = p.append(ch, "once", msg_id="id-1")
+        again = p.append(ch, "once", msg_id="id-1")
+        results = []
+        while True:
+            r = p.next(timeout=30)
+            if r is None:
+                break
+            results.append(r)
+        assert [t for t, _, _ in results] == tickets + [dup, again]
+        assert [s for _, s, _ in results[:50]] == list(range(1, 51))  # submission order
+        assert results[50][1] == results[51][1] == 51 and results[51][2] is True and results[50][2] is False
+        assert p.next(timeout=0) is None  # nothing outstanding
+    assert ch.get(2).header("N") == "1" and ch.stats()["msgs"] == 51
+    with store.pipeline(depth=1) as p:
+        p.append(ch, "x")
+        with pytest.raises(streamlog.Again):
+            p.append(ch, "y")
+        assert p.next(timeout=30)[1] == 52
+    with pytest.raises(streamlog.InvalidArgument):
+        store.pipeline(depth=0)
+
+
+def test_import_messages_keeps_sequences_and_times(store):
+    src = store.channel("src", create=True)
+    src.append("a")
+    src.append("b", headers={"Type": "created"})
+    src.purge(upto=1)
+    src_msgs = list(src.iter())  # seq 2 only
+    copy = store.channel("copy", create=True)
+    copy.import_messages(src_msgs[0].seq, src_msgs)
+    copy.import_messages(3, [(time.time_ns(), b"c", {"K": "v"})])
+    got = list(copy.iter())
+    assert [(m.seq, m.time_ns, m.data, m.headers) for m in got[:1]] == \
+           [(m.seq, m.time_ns, m.data, m.headers) for m in src_msgs]
+    assert got[1].seq == 3 and got[1].header("K") == "v" and got[1].time_ns >= got[0].time_ns
+    with pytest.raises(streamlog.Conflict):
+        copy.import_messages(9, [(time.time_ns() - 1, b"gap")])
+    with pytest.raises(streamlog.InvalidArgument):
+        copy.import_messages(4, [(time.time_ns() + 60 * 10**9, b"future")])
+
+
 def test_constants_match_the_header():
     header = os.environ.get("STREAMLOG_HEADER")
     if not header:
