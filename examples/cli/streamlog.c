@@ -536,8 +536,11 @@ static int print_msg(enum format fmt, const streamlog_msg *m)
         if ((len && fwrite(data, 1, len, stdout) != len) || fputc('\n', stdout) == EOF)
             return output_error();
         return 0;
-    case FORMAT_JSON:
-        return print_json(msg_to_json(NULL, streamlog_msg_seq(m), streamlog_msg_time(m), data, len));
+    case FORMAT_JSON: {
+        size_t hdrs_len;
+        const void *hdrs = streamlog_msg_headers(m, &hdrs_len);
+        return print_json(msg_to_json(NULL, streamlog_msg_seq(m), streamlog_msg_time(m), hdrs, hdrs_len, data, len));
+    }
     case FORMAT_HEX:
         print_hex(stdout, streamlog_msg_seq(m), streamlog_msg_time(m), data, len);
         return ferror(stdout) ? output_error() : 0;
@@ -727,9 +730,9 @@ static int export_channel(streamlog_store *st, const char *name, FILE *out, stru
             rc = fail(r, name);
             break;
         }
-        size_t len;
-        const void *data = streamlog_msg_data(m, &len);
-        json_t *o = msg_to_json(name, streamlog_msg_seq(m), streamlog_msg_time(m), data, len);
+        size_t len, hdrs_len;
+        const void *data = streamlog_msg_data(m, &len), *hdrs = streamlog_msg_headers(m, &hdrs_len);
+        json_t *o = msg_to_json(name, streamlog_msg_seq(m), streamlog_msg_time(m), hdrs, hdrs_len, data, len);
         if (!o) {
             rc = fail(STREAMLOG_ENOMEM, name);
             break;
@@ -930,7 +933,7 @@ static int cmd_import(int argc, char **argv)
         } else if (!json_is_object(o) || !json_is_string(jch) || json_string_length(jch) >= sizeof b->channel ||
                    !json_is_integer(jseq) || json_integer_value(jseq) < 1) {
             rc = import_error(src, lineno, "needs an object with \"channel\" (a name) and \"seq\" (>= 1)");
-        } else if (json_payload(o, &data, &dlen, why, sizeof why)) {
+        } else if (json_bytes(o, "data", "data_base64", 1, &data, &dlen, why, sizeof why)) {
             rc = import_error(src, lineno, why);
         } else {
             uint64_t seq = (uint64_t)json_integer_value(jseq);
