@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -824,14 +825,19 @@ struct batch {
     char channel[256];
     uint64_t first_seq; /* the file's sequence of the first message */
     size_t n, bytes;
+    int64_t times[IMPORT_BATCH_MSGS];
+    void *hdrs[IMPORT_BATCH_MSGS]; /* NULL when the message has no header block */
+    size_t hdrs_lens[IMPORT_BATCH_MSGS];
     void *data[IMPORT_BATCH_MSGS];
     size_t lens[IMPORT_BATCH_MSGS];
 };
 
 static void batch_clear(struct batch *b)
 {
-    for (size_t i = 0; i < b->n; i++)
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->hdrs[i]);
         free(b->data[i]);
+    }
     b->n = b->bytes = 0;
 }
 
@@ -839,7 +845,7 @@ struct importer {
     streamlog_store *st;
     streamlog_channel *ch; /* the channel of the last batch */
     int renumber;
-    uint64_t msgs, renumbered;
+    uint64_t msgs, renumbered, untimed;
 };
 
 static int import_flush(struct importer *im, struct batch *b)
@@ -856,27 +862,27 @@ static int import_flush(struct importer *im, struct batch *b)
         if ((rc = streamlog_channel_open(im->st, b->channel, STREAMLOG_CREATE, NULL, &im->ch)))
             return fail(rc, b->channel);
     }
-    streamlog_channel_stats_v2 s;
-    if ((rc = channel_stats(im->ch, &s)))
-        return fail(rc, b->channel);
-    if (s.last_seq + 1 != b->first_seq) {
-        if (!im->renumber) {
+    const void *const *hdrs = (const void *const *)b->hdrs, *const *data = (const void *const *)b->data;
+    if (im->renumber) {
+        uint64_t first;
+        if ((rc = streamlog_append_batch_msgs(im->ch, hdrs, b->hdrs_lens, data, b->lens, b->n, &first)))
+            return fail(rc, b->channel);
+        if (first != b->first_seq)
+            im->renumbered += b->n;
+    } else {
+        /* the library refuses this too (ECONFLICT); checked first to name the way out */
+        streamlog_channel_stats_v2 s;
+        if ((rc = channel_stats(im->ch, &s)))
+            return fail(rc, b->channel);
+        if (s.msgs ? b->first_seq != s.last_seq + 1 : b->first_seq <= s.last_seq) {
             fprintf(stderr,
                     "streamlog: import: channel %s: its next sequence is %llu but the input's is %llu; import "
-                    "into an empty channel with the same first sequence, or use --renumber\n",
+                    "into a channel holding no messages, or use --renumber\n",
                     b->channel, (unsigned long long)(s.last_seq + 1), (unsigned long long)b->first_seq);
             return -STREAMLOG_ECONFLICT;
         }
-        im->renumbered += b->n;
-    }
-    uint64_t first;
-    if ((rc = streamlog_append_batch(im->ch, (const void *const *)b->data, b->lens, b->n, &first)))
-        return fail(rc, b->channel);
-    if (first != b->first_seq && !im->renumber) {
-        fprintf(stderr, "streamlog: import: channel %s: another writer appended meanwhile; messages from input "
-                        "sequence %llu were stored from sequence %llu\n",
-                b->channel, (unsigned long long)b->first_seq, (unsigned long long)first);
-        return -STREAMLOG_ECONFLICT;
+        if ((rc = streamlog_import(im->ch, b->first_seq, b->times, hdrs, b->hdrs_lens, data, b->lens, b->n)))
+            return fail(rc, b->channel);
     }
     im->msgs += b->n;
     batch_clear(b);
@@ -887,6 +893,51 @@ static int import_error(const char *src, size_t line, const char *why)
 {
     fprintf(stderr, "streamlog: import: %s:%zu: %s\n", src, line, why);
     return EXIT_DATAERR;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* One line's message, checked; its buffers move into the batch or are freed. */
+struct import_line {
+    const char *channel;
+    uint64_t seq;
+    int64_t time; /* -1: the line has none */
+    void *hdrs, *data;
+    size_t hdrs_len, len;
+};
+
+static int parse_import_line(json_t *o, struct import_line *l, char *why, size_t whycap)
+{
+    const json_t *jch = json_object_get(o, "channel"), *jseq = json_object_get(o, "seq"),
+                 *jtime = json_object_get(o, "time");
+    if (!json_is_object(o) || !json_is_string(jch) || json_string_length(jch) >= sizeof ((struct batch *)0)->channel ||
+        !json_is_integer(jseq) || json_integer_value(jseq) < 1) {
+        snprintf(why, whycap, "needs an object with \"channel\" (a name) and \"seq\" (>= 1)");
+        return -1;
+    }
+    if (jtime && (!json_is_integer(jtime) || json_integer_value(jtime) < 0)) {
+        snprintf(why, whycap, "\"time\" must be Unix nanoseconds (an integer >= 0)");
+        return -1;
+    }
+    l->channel = json_string_value(jch);
+    l->seq = (uint64_t)json_integer_value(jseq);
+    l->time = jtime ? (int64_t)json_integer_value(jtime) : -1;
+    if (json_bytes(o, "headers", "headers_base64", 0, &l->hdrs, &l->hdrs_len, why, whycap))
+        return -1;
+    if (json_bytes(o, "data", "data_base64", 1, &l->data, &l->len, why, whycap)) {
+        free(l->hdrs);
+        return -1;
+    }
+    if (l->hdrs && !l->hdrs_len) { /* an empty block is no block */
+        free(l->hdrs);
+        l->hdrs = NULL;
+    }
+    return 0;
 }
 
 static int cmd_import(int argc, char **argv)
@@ -915,42 +966,57 @@ static int cmd_import(int argc, char **argv)
     uint64_t total = fstat(fileno(in), &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
     struct progress pr;
     progress_start(&pr, "imported", total);
-    char *line = NULL;
+    char *line = NULL, last_channel[sizeof b->channel] = "";
     size_t cap = 0, lineno = 0;
     ssize_t len;
+    int64_t last_time = 0; /* of the previous line of last_channel */
     if (!b)
         rc = fail(STREAMLOG_ENOMEM, "import");
     while (!rc && (len = getline(&line, &cap, in)) >= 0) {
         lineno++;
         json_error_t jerr;
         json_t *o = json_loadb(line, (size_t)len, 0, &jerr);
-        const json_t *jch = json_object_get(o, "channel"), *jseq = json_object_get(o, "seq");
+        struct import_line l;
         char why[128];
-        void *data;
-        size_t dlen;
         if (!o) {
             rc = import_error(src, lineno, jerr.text);
-        } else if (!json_is_object(o) || !json_is_string(jch) || json_string_length(jch) >= sizeof b->channel ||
-                   !json_is_integer(jseq) || json_integer_value(jseq) < 1) {
-            rc = import_error(src, lineno, "needs an object with \"channel\" (a name) and \"seq\" (>= 1)");
-        } else if (json_bytes(o, "data", "data_base64", 1, &data, &dlen, why, sizeof why)) {
+        } else if (parse_import_line(o, &l, why, sizeof why)) {
             rc = import_error(src, lineno, why);
         } else {
-            uint64_t seq = (uint64_t)json_integer_value(jseq);
+            if (strcmp(last_channel, l.channel) != 0) {
+                snprintf(last_channel, sizeof last_channel, "%s", l.channel);
+                last_time = 0;
+            }
+            /* the library keeps times (without --renumber) only in order and not in the future */
+            int64_t now = now_ns();
+            if (l.time < 0) {
+                l.time = now > last_time ? now : last_time;
+                im.untimed++;
+            } else if (!im.renumber && l.time < last_time) {
+                rc = import_error(src, lineno, "\"time\" is before the previous message's of this channel");
+            } else if (!im.renumber && l.time > now) {
+                rc = import_error(src, lineno, "\"time\" is in the future");
+            }
+            last_time = l.time;
             /* a new channel, a gap in sequences or a full batch starts a new batch */
-            if (b->n && (strcmp(b->channel, json_string_value(jch)) != 0 || seq != b->first_seq + b->n ||
-                         b->n == IMPORT_BATCH_MSGS || b->bytes + dlen > IMPORT_BATCH_BYTES))
+            if (!rc && b->n &&
+                (strcmp(b->channel, l.channel) != 0 || l.seq != b->first_seq + b->n || b->n == IMPORT_BATCH_MSGS ||
+                 b->bytes + l.len + l.hdrs_len > IMPORT_BATCH_BYTES))
                 rc = import_flush(&im, b);
             if (!rc) {
                 if (!b->n) {
-                    snprintf(b->channel, sizeof b->channel, "%s", json_string_value(jch));
-                    b->first_seq = seq;
+                    snprintf(b->channel, sizeof b->channel, "%s", l.channel);
+                    b->first_seq = l.seq;
                 }
-                b->data[b->n] = data;
-                b->lens[b->n++] = dlen;
-                b->bytes += dlen;
+                b->times[b->n] = l.time;
+                b->hdrs[b->n] = l.hdrs;
+                b->hdrs_lens[b->n] = l.hdrs_len;
+                b->data[b->n] = l.data;
+                b->lens[b->n++] = l.len;
+                b->bytes += l.len + l.hdrs_len;
             } else {
-                free(data);
+                free(l.hdrs);
+                free(l.data);
             }
         }
         json_decref(o);
@@ -969,10 +1035,17 @@ static int cmd_import(int argc, char **argv)
     free(line);
     if (in != stdin)
         fclose(in);
-    if (!rc)
-        fprintf(stderr, "streamlog: imported %llu message(s)%s%s\n", (unsigned long long)im.msgs,
-                im.renumbered ? ", some under new sequences" : ", sequences as in the input",
-                "; times are those of the import (the library stamps each message at commit)");
+    if (!rc && im.renumber)
+        fprintf(stderr, "streamlog: imported %llu message(s)%s; headers as in the input, times those of the import\n",
+                (unsigned long long)im.msgs,
+                im.renumbered ? ", some under new sequences" : ", sequences as in the input");
+    else if (!rc && im.untimed)
+        fprintf(stderr, "streamlog: imported %llu message(s), sequences, times and headers as in the input; "
+                        "%llu line(s) without \"time\" got the time of the import\n",
+                (unsigned long long)im.msgs, (unsigned long long)im.untimed);
+    else if (!rc)
+        fprintf(stderr, "streamlog: imported %llu message(s), sequences, times and headers as in the input\n",
+                (unsigned long long)im.msgs);
     return finish(rc, im.st, im.ch);
 }
 

@@ -199,7 +199,7 @@ def test_export_import(store, tmp):
           "export CHANNEL writes that channel only, as in the full export")
     copy = os.path.join(tmp, "copy")
     rc, _, err = run("import", copy, dump)
-    check(rc == 0 and "imported 1003 message(s), sequences as in the input" in err, f"import: {rc} {err!r}")
+    check(rc == 0 and "imported 1003 message(s), sequences, times and headers as in the input" in err, f"import: {rc} {err!r}")
     again = [json.loads(line) for line in ok("export", copy).decode().splitlines()]
     strip = lambda rs: [{k: v for k, v in r.items() if k != "time"} for r in rs]
     check(strip(again) == strip(rows), "import keeps channel, sequence and data")
