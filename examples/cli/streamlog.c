@@ -6,7 +6,7 @@
  *   streamlog verify STORE [--json]
  *   streamlog durables STORE CHANNEL [--json]
  *   streamlog purge STORE CHANNEL [--upto SEQ] [--json]
- *   streamlog pub STORE CHANNEL [MESSAGE]
+ *   streamlog pub STORE CHANNEL [MESSAGE] [--header 'Name: value']... [--msg-id ID]
  *   streamlog cat STORE CHANNEL [--from SEQ | --since TIME | --last N] [--follow] [--format raw|json|hex]
  *   streamlog delete STORE CHANNEL
  *   streamlog export STORE [CHANNEL...] [--output FILE]
@@ -102,10 +102,52 @@ static int finish(int status, streamlog_store *st, streamlog_channel *ch)
 /* getopt_long over a subcommand's arguments; `positional` receives the rest. */
 struct parsed {
     int json, follow, renumber, have_start;
-    const char *from, *since, *last, *format, *output, *upto;
+    const char *from, *since, *last, *format, *output, *upto, *msg_id;
+    char *hdrs; /* --header options as one NATS header block (malloc'd), or NULL */
+    size_t hdrs_len;
     int npos;
     char **pos;
 };
+
+static void parsed_free(struct parsed *p)
+{
+    free(p->hdrs);
+    p->hdrs = NULL;
+}
+
+/* Add a "Name: value" header to the block: a name of printable non-blank
+ * characters other than ':', a value without CR or LF (leading blanks dropped). */
+static int add_header(struct parsed *p, const char *arg)
+{
+    const char *colon = strchr(arg, ':');
+    if (!colon || colon == arg)
+        return usage_error("--header %s: use 'Name: value'", arg);
+    for (const char *c = arg; c < colon; c++)
+        if (*c <= ' ' || *c >= 127)
+            return usage_error("--header %s: a name holds no blank or control character", arg);
+    const char *value = colon + 1 + strspn(colon + 1, " \t");
+    if (strpbrk(value, "\r\n"))
+        return usage_error("--header %s: a value holds no line break", arg);
+    static const char start[] = "NATS/1.0\r\n";
+    size_t name_len = (size_t)(colon - arg), value_len = strlen(value);
+    size_t have = p->hdrs ? p->hdrs_len - 2 : sizeof start - 1; /* without the closing empty line */
+    char *block = realloc(p->hdrs, have + name_len + 2 + value_len + 4);
+    if (!block) {
+        fprintf(stderr, "streamlog: out of memory\n");
+        return -STREAMLOG_ENOMEM;
+    }
+    if (!p->hdrs)
+        memcpy(block, start, sizeof start - 1);
+    char *at = block + have;
+    memcpy(at, arg, name_len);
+    at += name_len;
+    memcpy(at, ": ", 2);
+    memcpy(at + 2, value, value_len);
+    memcpy(at + 2 + value_len, "\r\n\r\n", 4);
+    p->hdrs = block;
+    p->hdrs_len = have + name_len + 2 + value_len + 4;
+    return 0;
+}
 
 static int parse_args(int argc, char **argv, const char *allowed, struct parsed *p)
 {
@@ -114,29 +156,40 @@ static int parse_args(int argc, char **argv, const char *allowed, struct parsed 
         {"from", required_argument, NULL, 'F'}, {"since", required_argument, NULL, 'S'},
         {"last", required_argument, NULL, 'L'}, {"format", required_argument, NULL, 'o'},
         {"output", required_argument, NULL, 'O'}, {"renumber", no_argument, NULL, 'r'},
-        {"upto", required_argument, NULL, 'U'},
+        {"upto", required_argument, NULL, 'U'}, {"header", required_argument, NULL, 'H'},
+        {"msg-id", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
     memset(p, 0, sizeof *p);
     optind = 1;
     opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":f", longopts, NULL)) != -1) {
-        if (c == '?' || c == ':')
-            return usage_error("%s: unknown option or missing value", argv[optind - 1]);
-        if (!strchr(allowed, c))
-            return usage_error("%s does not apply to this command", argv[optind - 1]);
-        switch (c) {
-        case 'j': p->json = 1; break;
-        case 'f': p->follow = 1; break;
-        case 'r': p->renumber = 1; break;
-        case 'F': p->from = optarg; p->have_start++; break;
-        case 'S': p->since = optarg; p->have_start++; break;
-        case 'L': p->last = optarg; p->have_start++; break;
-        case 'o': p->format = optarg; break;
-        case 'O': p->output = optarg; break;
-        case 'U': p->upto = optarg; break;
+    int c, rc = 0, longindex = -1;
+    while (!rc && (c = getopt_long(argc, argv, ":f", longopts, &longindex)) != -1) {
+        if (c == '?' || c == ':') {
+            rc = usage_error("%s: unknown option or missing value", argv[optind - 1]);
+        } else if (!strchr(allowed, c)) {
+            /* argv[optind - 1] may be the option's value: name the option itself */
+            rc = usage_error("--%s does not apply to this command", longindex >= 0 ? longopts[longindex].name : "follow");
+        } else {
+            switch (c) {
+            case 'j': p->json = 1; break;
+            case 'f': p->follow = 1; break;
+            case 'r': p->renumber = 1; break;
+            case 'F': p->from = optarg; p->have_start++; break;
+            case 'S': p->since = optarg; p->have_start++; break;
+            case 'L': p->last = optarg; p->have_start++; break;
+            case 'o': p->format = optarg; break;
+            case 'O': p->output = optarg; break;
+            case 'U': p->upto = optarg; break;
+            case 'H': rc = add_header(p, optarg); break;
+            case 'M': p->msg_id = optarg; break;
+            }
         }
+        longindex = -1;
+    }
+    if (rc) {
+        parsed_free(p);
+        return rc;
     }
     p->npos = argc - optind;
     p->pos = argv + optind;
@@ -430,98 +483,133 @@ static int cmd_verify(int argc, char **argv)
 
 /* ---- pub ---- */
 
+/* Append each line of stdin (without its newline), with the header block on each. */
+static int pub_lines(streamlog_channel *ch, const char *name, const struct parsed *a, uint64_t *first,
+                     uint64_t *last, uint64_t *count)
+{
+    /* each read()'s complete lines go in one commit, so a pipe is fast and an
+     * interactive line is stored at once */
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    const void *data[PUB_BATCH_MAX], *hdrs[PUB_BATCH_MAX];
+    size_t lens[PUB_BATCH_MAX], hdrs_lens[PUB_BATCH_MAX];
+    for (size_t i = 0; i < PUB_BATCH_MAX; i++) {
+        hdrs[i] = a->hdrs;
+        hdrs_lens[i] = a->hdrs_len;
+    }
+    int rc = 0, eof = 0;
+    while (!rc && buf && !eof) {
+        if (len == cap) { /* one line longer than the buffer */
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger)
+                break;
+            buf = bigger;
+            cap *= 2;
+        }
+        ssize_t n = read(STDIN_FILENO, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            fprintf(stderr, "streamlog: reading stdin: %s\n", strerror(errno));
+            rc = EXIT_IOERR;
+            break;
+        }
+        eof = n == 0;
+        len += (size_t)n;
+        size_t start = 0;
+        while (!rc) {
+            size_t nmsg = 0, pos = start;
+            while (nmsg < PUB_BATCH_MAX && pos < len) {
+                char *nl = memchr(buf + pos, '\n', len - pos);
+                if (!nl && !eof)
+                    break;
+                size_t end = nl ? (size_t)(nl - buf) : len;
+                data[nmsg] = buf + pos;
+                lens[nmsg++] = end - pos;
+                pos = nl ? end + 1 : len;
+            }
+            if (!nmsg)
+                break;
+            uint64_t seq;
+            if ((rc = streamlog_append_batch_msgs(ch, hdrs, hdrs_lens, data, lens, nmsg, &seq))) {
+                rc = fail(rc, name);
+                break;
+            }
+            if (!*count)
+                *first = seq;
+            *last = seq + nmsg - 1;
+            *count += nmsg;
+            start = pos;
+        }
+        memmove(buf, buf + start, len - start);
+        len -= start;
+    }
+    if (!buf || (!rc && !eof)) {
+        fprintf(stderr, "streamlog: out of memory reading stdin\n");
+        rc = -STREAMLOG_ENOMEM;
+    }
+    free(buf);
+    return rc;
+}
+
+static int pub(const struct parsed *a)
+{
+    if (a->npos != 2 && a->npos != 3)
+        return usage_error("%s: pub takes STORE CHANNEL [MESSAGE]", "usage");
+    if (a->msg_id && a->npos != 3)
+        return usage_error("%s: --msg-id applies to one MESSAGE, not to lines of stdin", "usage");
+    streamlog_store *st;
+    streamlog_channel *ch = NULL;
+    int rc;
+    if ((rc = open_store(a->pos[0], 0, &st)))
+        return rc;
+    if ((rc = streamlog_channel_open(st, a->pos[1], STREAMLOG_CREATE, NULL, &ch)))
+        return finish(fail(rc, a->pos[1]), st, ch);
+    uint64_t first = 0, last = 0, count = 0;
+    int duplicate = 0;
+    if (a->npos == 3) {
+        const char *msg = a->pos[2];
+        if (a->msg_id)
+            rc = streamlog_append_once(ch, a->msg_id, a->hdrs, a->hdrs_len, msg, strlen(msg), &first, &duplicate);
+        else
+            rc = streamlog_append_msg(ch, a->hdrs, a->hdrs_len, msg, strlen(msg), &first);
+        if (rc)
+            return finish(fail(rc, a->pos[1]), st, ch);
+        last = first;
+        count = !duplicate;
+        if (duplicate)
+            fprintf(stderr, "streamlog: message id %s was already stored as sequence %llu; nothing appended\n",
+                    a->msg_id, (unsigned long long)first);
+    } else if ((rc = pub_lines(ch, a->pos[1], a, &first, &last, &count))) {
+        return finish(rc, st, ch);
+    }
+    if (a->json) {
+        json_t *o = json_pack("{s:I, s:I, s:I}", "count", (json_int_t)count, "first_seq", (json_int_t)first,
+                              "last_seq", (json_int_t)last);
+        if (o && a->msg_id && json_object_set_new(o, "duplicate", json_boolean(duplicate))) {
+            json_decref(o);
+            o = NULL;
+        }
+        rc = print_json(o);
+    }
+    else if (first == last && (count || duplicate))
+        printf("%llu\n", (unsigned long long)first);
+    else if (count)
+        printf("%llu-%llu\n", (unsigned long long)first, (unsigned long long)last);
+    if (!rc && fflush(stdout))
+        rc = output_error();
+    return finish(rc, st, ch);
+}
+
 static int cmd_pub(int argc, char **argv)
 {
     struct parsed a;
-    int rc = parse_args(argc, argv, "j", &a);
+    int rc = parse_args(argc, argv, "jHM", &a);
     if (rc)
         return rc;
-    if (a.npos != 2 && a.npos != 3)
-        return usage_error("%s: pub takes STORE CHANNEL [MESSAGE]", "usage");
-    streamlog_store *st;
-    streamlog_channel *ch = NULL;
-    if ((rc = open_store(a.pos[0], 0, &st)))
-        return rc;
-    if ((rc = streamlog_channel_open(st, a.pos[1], STREAMLOG_CREATE, NULL, &ch)))
-        return finish(fail(rc, a.pos[1]), st, ch);
-    uint64_t first = 0, last = 0, count = 0;
-    if (a.npos == 3) {
-        if ((rc = streamlog_append(ch, a.pos[2], strlen(a.pos[2]), &first)))
-            return finish(fail(rc, a.pos[1]), st, ch);
-        last = first;
-        count = 1;
-    } else {
-        /* stdin, one message per line: each read()'s complete lines go in one
-         * commit, so a pipe is fast and an interactive line is stored at once */
-        size_t cap = 1 << 16, len = 0;
-        char *buf = malloc(cap);
-        const void *data[PUB_BATCH_MAX];
-        size_t lens[PUB_BATCH_MAX];
-        int eof = 0;
-        while (!rc && buf && !eof) {
-            if (len == cap) { /* one line longer than the buffer */
-                char *bigger = realloc(buf, cap * 2);
-                if (!bigger)
-                    break;
-                buf = bigger;
-                cap *= 2;
-            }
-            ssize_t n = read(STDIN_FILENO, buf + len, cap - len);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0) {
-                fprintf(stderr, "streamlog: reading stdin: %s\n", strerror(errno));
-                rc = EXIT_IOERR;
-                break;
-            }
-            eof = n == 0;
-            len += (size_t)n;
-            size_t start = 0;
-            while (!rc) {
-                size_t nmsg = 0, pos = start;
-                while (nmsg < PUB_BATCH_MAX && pos < len) {
-                    char *nl = memchr(buf + pos, '\n', len - pos);
-                    if (!nl && !eof)
-                        break;
-                    size_t end = nl ? (size_t)(nl - buf) : len;
-                    data[nmsg] = buf + pos;
-                    lens[nmsg++] = end - pos;
-                    pos = nl ? end + 1 : len;
-                }
-                if (!nmsg)
-                    break;
-                uint64_t seq;
-                if ((rc = streamlog_append_batch(ch, data, lens, nmsg, &seq))) {
-                    rc = fail(rc, a.pos[1]);
-                    break;
-                }
-                if (!count)
-                    first = seq;
-                last = seq + nmsg - 1;
-                count += nmsg;
-                start = pos;
-            }
-            memmove(buf, buf + start, len - start);
-            len -= start;
-        }
-        if (!buf || (!rc && !eof)) {
-            fprintf(stderr, "streamlog: out of memory reading stdin\n");
-            rc = -STREAMLOG_ENOMEM;
-        }
-        free(buf);
-    }
-    if (!rc) {
-        if (a.json)
-            rc = print_json(json_pack("{s:I, s:I, s:I}", "count", (json_int_t)count, "first_seq", (json_int_t)first,
-                                      "last_seq", (json_int_t)last));
-        else if (count == 1)
-            printf("%llu\n", (unsigned long long)first);
-        else if (count)
-            printf("%llu-%llu\n", (unsigned long long)first, (unsigned long long)last);
-        if (!rc && fflush(stdout))
-            rc = output_error();
-    }
-    return finish(rc, st, ch);
+    rc = pub(&a);
+    parsed_free(&a);
+    return rc;
 }
 
 /* ---- cat ---- */
@@ -1055,14 +1143,15 @@ static const char usage_text[] =
     "usage: streamlog COMMAND STORE [ARGS]\n"
     "  ls STORE [--json]                      channels: messages, bytes, first/last sequence and time\n"
     "  stat STORE [CHANNEL] [--json]          store or channel statistics\n"
-    "  pub STORE CHANNEL [MESSAGE]            append MESSAGE, or each line of stdin\n"
+    "  pub STORE CHANNEL [MESSAGE] [--header 'Name: value']... [--msg-id ID] [--json]\n"
+    "                                         append MESSAGE, or each line of stdin; --msg-id: once\n"
     "  cat STORE CHANNEL [--from SEQ | --since TIME | --last N] [--follow] [--format raw|json|hex] [--json]\n"
     "  delete STORE CHANNEL                   delete a channel and its messages\n"
     "  verify STORE [--json]                  check every record (checksums, counters)\n"
     "  durables STORE CHANNEL [--json]        durables and queue groups: position, lag, pending, members\n"
     "  purge STORE CHANNEL [--upto SEQ] [--json]  remove messages up to SEQ (all), numbering kept\n"
-    "  export STORE [CHANNEL...] [--output FILE]   JSON lines: channel, seq, time, data\n"
-    "  import STORE [FILE] [--renumber]       append JSON lines written by export\n"
+    "  export STORE [CHANNEL...] [--output FILE]   JSON lines: channel, seq, time, headers, data\n"
+    "  import STORE [FILE] [--renumber]       append JSON lines written by export, keeping seq, time, headers\n"
     "Read commands open the store read-only. Exit status: 0, the library's error code negated\n"
     "(2 = STREAMLOG_ENOTFOUND ...), 64 usage, 65 bad import input, 74 output error. See streamlog(1).\n";
 
