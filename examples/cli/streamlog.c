@@ -912,6 +912,7 @@ static int cmd_export(int argc, char **argv)
 struct batch {
     char channel[256];
     uint64_t first_seq; /* the file's sequence of the first message */
+    size_t first_line;  /* the input line of the first message */
     size_t n, bytes;
     int64_t times[IMPORT_BATCH_MSGS];
     void *hdrs[IMPORT_BATCH_MSGS]; /* NULL when the message has no header block */
@@ -951,10 +952,14 @@ static int import_flush(struct importer *im, struct batch *b)
             return fail(rc, b->channel);
     }
     const void *const *hdrs = (const void *const *)b->hdrs, *const *data = (const void *const *)b->data;
+    /* the library names what is wrong (a header block, a payload's size) but not which message */
+    char what[sizeof b->channel + 64];
+    snprintf(what, sizeof what, "import: channel %s, input lines %zu-%zu", b->channel, b->first_line,
+             b->first_line + b->n - 1);
     if (im->renumber) {
         uint64_t first;
         if ((rc = streamlog_append_batch_msgs(im->ch, hdrs, b->hdrs_lens, data, b->lens, b->n, &first)))
-            return fail(rc, b->channel);
+            return fail(rc, what);
         if (first != b->first_seq)
             im->renumbered += b->n;
     } else {
@@ -963,14 +968,20 @@ static int import_flush(struct importer *im, struct batch *b)
         if ((rc = channel_stats(im->ch, &s)))
             return fail(rc, b->channel);
         if (s.msgs ? b->first_seq != s.last_seq + 1 : b->first_seq <= s.last_seq) {
-            fprintf(stderr,
-                    "streamlog: import: channel %s: its next sequence is %llu but the input's is %llu; import "
-                    "into a channel holding no messages, or use --renumber\n",
-                    b->channel, (unsigned long long)(s.last_seq + 1), (unsigned long long)b->first_seq);
+            if (s.msgs)
+                fprintf(stderr,
+                        "streamlog: %s: the input starts at sequence %llu but the channel's next is %llu; sequences "
+                        "are kept from the next one or in a channel holding no messages (--renumber appends anyway)\n",
+                        what, (unsigned long long)b->first_seq, (unsigned long long)(s.last_seq + 1));
+            else
+                fprintf(stderr,
+                        "streamlog: %s: the input starts at sequence %llu, not above the channel's last, %llu "
+                        "(its messages were removed); --renumber appends anyway\n",
+                        what, (unsigned long long)b->first_seq, (unsigned long long)s.last_seq);
             return -STREAMLOG_ECONFLICT;
         }
         if ((rc = streamlog_import(im->ch, b->first_seq, b->times, hdrs, b->hdrs_lens, data, b->lens, b->n)))
-            return fail(rc, b->channel);
+            return fail(rc, what);
     }
     im->msgs += b->n;
     batch_clear(b);
@@ -1095,6 +1106,7 @@ static int cmd_import(int argc, char **argv)
                 if (!b->n) {
                     snprintf(b->channel, sizeof b->channel, "%s", l.channel);
                     b->first_seq = l.seq;
+                    b->first_line = lineno;
                 }
                 b->times[b->n] = l.time;
                 b->hdrs[b->n] = l.hdrs;
