@@ -123,7 +123,7 @@ static int add_header(struct parsed *p, const char *arg)
     if (!colon || colon == arg)
         return usage_error("--header %s: use 'Name: value'", arg);
     for (const char *c = arg; c < colon; c++)
-        if (*c <= ' ' || *c >= 127)
+        if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 127)
             return usage_error("--header %s: a name holds no blank or control character", arg);
     const char *value = colon + 1 + strspn(colon + 1, " \t");
     if (strpbrk(value, "\r\n"))
@@ -169,7 +169,8 @@ static int parse_args(int argc, char **argv, const char *allowed, struct parsed 
             rc = usage_error("%s: unknown option or missing value", argv[optind - 1]);
         } else if (!strchr(allowed, c)) {
             /* argv[optind - 1] may be the option's value: name the option itself */
-            rc = usage_error("--%s does not apply to this command", longindex >= 0 ? longopts[longindex].name : "follow");
+            const char *name = longindex >= 0 ? longopts[longindex].name : "follow";
+            rc = usage_error("--%s does not apply to this command", name);
         } else {
             switch (c) {
             case 'j': p->json = 1; break;
