@@ -61,7 +61,21 @@ static int base64_decode(const char *s, size_t slen, unsigned char **out, size_t
     return 0;
 }
 
-json_t *msg_to_json(const char *channel, uint64_t seq, int64_t time_ns, const void *data, size_t len)
+/* Bytes as o[key] when valid UTF-8, else as base64 in o[key_base64]: jansson
+ * refuses invalid UTF-8, and so do JSON readers. Nonzero on ENOMEM. */
+static int set_bytes(json_t *o, const char *key, const char *key_base64, const void *p, size_t len)
+{
+    json_t *text = json_stringn(len ? p : "", len);
+    if (text)
+        return json_object_set_new(o, key, text);
+    char *enc = base64_encode(p, len);
+    int bad = !enc || json_object_set_new(o, key_base64, json_string(enc));
+    free(enc);
+    return bad;
+}
+
+json_t *msg_to_json(const char *channel, uint64_t seq, int64_t time_ns, const void *hdrs, size_t hdrs_len,
+                    const void *data, size_t len)
 {
     json_t *o = json_object();
     if (!o)
@@ -71,15 +85,9 @@ json_t *msg_to_json(const char *channel, uint64_t seq, int64_t time_ns, const vo
         bad |= json_object_set_new(o, "channel", json_string(channel));
     bad |= json_object_set_new(o, "seq", json_integer((json_int_t)seq));
     bad |= json_object_set_new(o, "time", json_integer(time_ns));
-    /* jansson refuses invalid UTF-8 (and so do JSON readers): such payloads go as base64 */
-    json_t *text = json_stringn(len ? data : "", len);
-    if (text) {
-        bad |= json_object_set_new(o, "data", text);
-    } else {
-        char *enc = base64_encode(data, len);
-        bad |= !enc || json_object_set_new(o, "data_base64", json_string(enc));
-        free(enc);
-    }
+    if (hdrs_len)
+        bad |= set_bytes(o, "headers", "headers_base64", hdrs, hdrs_len);
+    bad |= set_bytes(o, "data", "data_base64", data, len);
     if (bad) {
         json_decref(o);
         return NULL;
@@ -87,16 +95,26 @@ json_t *msg_to_json(const char *channel, uint64_t seq, int64_t time_ns, const vo
     return o;
 }
 
-int json_payload(const json_t *obj, void **out, size_t *len, char *err, size_t errcap)
+int json_bytes(const json_t *obj, const char *key, const char *key_base64, int required, void **out, size_t *len,
+               char *err, size_t errcap)
 {
-    const json_t *text = json_object_get(obj, "data"), *enc = json_object_get(obj, "data_base64");
-    if ((text != NULL) == (enc != NULL)) {
-        snprintf(err, errcap, "needs exactly one of \"data\" and \"data_base64\"");
+    const json_t *text = json_object_get(obj, key), *enc = json_object_get(obj, key_base64);
+    if (text && enc) {
+        snprintf(err, errcap, "has both \"%s\" and \"%s\"", key, key_base64);
         return -1;
+    }
+    if (!text && !enc) {
+        if (required) {
+            snprintf(err, errcap, "needs one of \"%s\" and \"%s\"", key, key_base64);
+            return -1;
+        }
+        *out = NULL;
+        *len = 0;
+        return 0;
     }
     const json_t *v = text ? text : enc;
     if (!json_is_string(v)) {
-        snprintf(err, errcap, "\"%s\" is not a string", text ? "data" : "data_base64");
+        snprintf(err, errcap, "\"%s\" is not a string", text ? key : key_base64);
         return -1;
     }
     const char *s = json_string_value(v);
@@ -104,7 +122,7 @@ int json_payload(const json_t *obj, void **out, size_t *len, char *err, size_t e
     if (enc) {
         unsigned char *buf;
         if (base64_decode(s, slen, &buf, len)) {
-            snprintf(err, errcap, "\"data_base64\" is not valid base64");
+            snprintf(err, errcap, "\"%s\" is not valid base64", key_base64);
             return -1;
         }
         *out = buf;

@@ -8,15 +8,19 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* A message as a JSON object: {"seq", "time" (Unix ns), "data"} where data is
- * the payload as a string when it is valid UTF-8, else "data_base64".
+/* A message as a JSON object: {"seq", "time" (Unix ns), "headers" (only when
+ * hdrs_len > 0: the NATS header block), "data"}. Headers and data go as
+ * strings when valid UTF-8, else as "headers_base64" / "data_base64".
  * `channel` (may be NULL) adds "channel" first, as export writes. NULL on ENOMEM. */
-json_t *msg_to_json(const char *channel, uint64_t seq, int64_t time_ns, const void *data, size_t len);
+json_t *msg_to_json(const char *channel, uint64_t seq, int64_t time_ns, const void *hdrs, size_t hdrs_len,
+                    const void *data, size_t len);
 
-/* The payload of a JSON message ("data" or "data_base64") as a malloc'd
- * buffer in *out (never NULL on success, even for len 0). 0, or -1 with a
+/* The bytes of obj[key] (a string) or obj[key_base64] (base64) as a malloc'd
+ * buffer in *out (never NULL when present, even for len 0). When neither is
+ * there: an error if `required`, else *out NULL and *len 0. 0, or -1 with a
  * reason in `err`. */
-int json_payload(const json_t *obj, void **out, size_t *len, char *err, size_t errcap);
+int json_bytes(const json_t *obj, const char *key, const char *key_base64, int required, void **out, size_t *len,
+               char *err, size_t errcap);
 
 /* A hexdump -C style listing of the payload, after a "seq ... time ..." line. */
 void print_hex(FILE *f, uint64_t seq, int64_t time_ns, const void *data, size_t len);

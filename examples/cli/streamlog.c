@@ -6,7 +6,7 @@
  *   streamlog verify STORE [--json]
  *   streamlog durables STORE CHANNEL [--json]
  *   streamlog purge STORE CHANNEL [--upto SEQ] [--json]
- *   streamlog pub STORE CHANNEL [MESSAGE]
+ *   streamlog pub STORE CHANNEL [MESSAGE] [--header 'Name: value']... [--msg-id ID]
  *   streamlog cat STORE CHANNEL [--from SEQ | --since TIME | --last N] [--follow] [--format raw|json|hex]
  *   streamlog delete STORE CHANNEL
  *   streamlog export STORE [CHANNEL...] [--output FILE]
@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -101,10 +102,52 @@ static int finish(int status, streamlog_store *st, streamlog_channel *ch)
 /* getopt_long over a subcommand's arguments; `positional` receives the rest. */
 struct parsed {
     int json, follow, renumber, have_start;
-    const char *from, *since, *last, *format, *output, *upto;
+    const char *from, *since, *last, *format, *output, *upto, *msg_id;
+    char *hdrs; /* --header options as one NATS header block (malloc'd), or NULL */
+    size_t hdrs_len;
     int npos;
     char **pos;
 };
+
+static void parsed_free(struct parsed *p)
+{
+    free(p->hdrs);
+    p->hdrs = NULL;
+}
+
+/* Add a "Name: value" header to the block: a name of printable non-blank
+ * characters other than ':', a value without CR or LF (leading blanks dropped). */
+static int add_header(struct parsed *p, const char *arg)
+{
+    const char *colon = strchr(arg, ':');
+    if (!colon || colon == arg)
+        return usage_error("--header %s: use 'Name: value'", arg);
+    for (const char *c = arg; c < colon; c++)
+        if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 127)
+            return usage_error("--header %s: a name holds no blank or control character", arg);
+    const char *value = colon + 1 + strspn(colon + 1, " \t");
+    if (strpbrk(value, "\r\n"))
+        return usage_error("--header %s: a value holds no line break", arg);
+    static const char start[] = "NATS/1.0\r\n";
+    size_t name_len = (size_t)(colon - arg), value_len = strlen(value);
+    size_t have = p->hdrs ? p->hdrs_len - 2 : sizeof start - 1; /* without the closing empty line */
+    char *block = realloc(p->hdrs, have + name_len + 2 + value_len + 4);
+    if (!block) {
+        fprintf(stderr, "streamlog: out of memory\n");
+        return -STREAMLOG_ENOMEM;
+    }
+    if (!p->hdrs)
+        memcpy(block, start, sizeof start - 1);
+    char *at = block + have;
+    memcpy(at, arg, name_len);
+    at += name_len;
+    memcpy(at, ": ", 2);
+    memcpy(at + 2, value, value_len);
+    memcpy(at + 2 + value_len, "\r\n\r\n", 4);
+    p->hdrs = block;
+    p->hdrs_len = have + name_len + 2 + value_len + 4;
+    return 0;
+}
 
 static int parse_args(int argc, char **argv, const char *allowed, struct parsed *p)
 {
@@ -113,29 +156,41 @@ static int parse_args(int argc, char **argv, const char *allowed, struct parsed 
         {"from", required_argument, NULL, 'F'}, {"since", required_argument, NULL, 'S'},
         {"last", required_argument, NULL, 'L'}, {"format", required_argument, NULL, 'o'},
         {"output", required_argument, NULL, 'O'}, {"renumber", no_argument, NULL, 'r'},
-        {"upto", required_argument, NULL, 'U'},
+        {"upto", required_argument, NULL, 'U'}, {"header", required_argument, NULL, 'H'},
+        {"msg-id", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
     memset(p, 0, sizeof *p);
     optind = 1;
     opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":f", longopts, NULL)) != -1) {
-        if (c == '?' || c == ':')
-            return usage_error("%s: unknown option or missing value", argv[optind - 1]);
-        if (!strchr(allowed, c))
-            return usage_error("%s does not apply to this command", argv[optind - 1]);
-        switch (c) {
-        case 'j': p->json = 1; break;
-        case 'f': p->follow = 1; break;
-        case 'r': p->renumber = 1; break;
-        case 'F': p->from = optarg; p->have_start++; break;
-        case 'S': p->since = optarg; p->have_start++; break;
-        case 'L': p->last = optarg; p->have_start++; break;
-        case 'o': p->format = optarg; break;
-        case 'O': p->output = optarg; break;
-        case 'U': p->upto = optarg; break;
+    int c, rc = 0, longindex = -1;
+    while (!rc && (c = getopt_long(argc, argv, ":f", longopts, &longindex)) != -1) {
+        if (c == '?' || c == ':') {
+            rc = usage_error("%s: unknown option or missing value", argv[optind - 1]);
+        } else if (!strchr(allowed, c)) {
+            /* argv[optind - 1] may be the option's value: name the option itself */
+            const char *name = longindex >= 0 ? longopts[longindex].name : "follow";
+            rc = usage_error("--%s does not apply to this command", name);
+        } else {
+            switch (c) {
+            case 'j': p->json = 1; break;
+            case 'f': p->follow = 1; break;
+            case 'r': p->renumber = 1; break;
+            case 'F': p->from = optarg; p->have_start++; break;
+            case 'S': p->since = optarg; p->have_start++; break;
+            case 'L': p->last = optarg; p->have_start++; break;
+            case 'o': p->format = optarg; break;
+            case 'O': p->output = optarg; break;
+            case 'U': p->upto = optarg; break;
+            case 'H': rc = add_header(p, optarg); break;
+            case 'M': p->msg_id = optarg; break;
+            }
         }
+        longindex = -1;
+    }
+    if (rc) {
+        parsed_free(p);
+        return rc;
     }
     p->npos = argc - optind;
     p->pos = argv + optind;
@@ -458,98 +513,133 @@ static int cmd_verify(int argc, char **argv)
 
 /* ---- pub ---- */
 
+/* Append each line of stdin (without its newline), with the header block on each. */
+static int pub_lines(streamlog_channel *ch, const char *name, const struct parsed *a, uint64_t *first,
+                     uint64_t *last, uint64_t *count)
+{
+    /* each read()'s complete lines go in one commit, so a pipe is fast and an
+     * interactive line is stored at once */
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    const void *data[PUB_BATCH_MAX], *hdrs[PUB_BATCH_MAX];
+    size_t lens[PUB_BATCH_MAX], hdrs_lens[PUB_BATCH_MAX];
+    for (size_t i = 0; i < PUB_BATCH_MAX; i++) {
+        hdrs[i] = a->hdrs;
+        hdrs_lens[i] = a->hdrs_len;
+    }
+    int rc = 0, eof = 0;
+    while (!rc && buf && !eof) {
+        if (len == cap) { /* one line longer than the buffer */
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger)
+                break;
+            buf = bigger;
+            cap *= 2;
+        }
+        ssize_t n = read(STDIN_FILENO, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            fprintf(stderr, "streamlog: reading stdin: %s\n", strerror(errno));
+            rc = EXIT_IOERR;
+            break;
+        }
+        eof = n == 0;
+        len += (size_t)n;
+        size_t start = 0;
+        while (!rc) {
+            size_t nmsg = 0, pos = start;
+            while (nmsg < PUB_BATCH_MAX && pos < len) {
+                char *nl = memchr(buf + pos, '\n', len - pos);
+                if (!nl && !eof)
+                    break;
+                size_t end = nl ? (size_t)(nl - buf) : len;
+                data[nmsg] = buf + pos;
+                lens[nmsg++] = end - pos;
+                pos = nl ? end + 1 : len;
+            }
+            if (!nmsg)
+                break;
+            uint64_t seq;
+            if ((rc = streamlog_append_batch_msgs(ch, hdrs, hdrs_lens, data, lens, nmsg, &seq))) {
+                rc = fail(rc, name);
+                break;
+            }
+            if (!*count)
+                *first = seq;
+            *last = seq + nmsg - 1;
+            *count += nmsg;
+            start = pos;
+        }
+        memmove(buf, buf + start, len - start);
+        len -= start;
+    }
+    if (!buf || (!rc && !eof)) {
+        fprintf(stderr, "streamlog: out of memory reading stdin\n");
+        rc = -STREAMLOG_ENOMEM;
+    }
+    free(buf);
+    return rc;
+}
+
+static int pub(const struct parsed *a)
+{
+    if (a->npos != 2 && a->npos != 3)
+        return usage_error("%s: pub takes STORE CHANNEL [MESSAGE]", "usage");
+    if (a->msg_id && a->npos != 3)
+        return usage_error("%s: --msg-id applies to one MESSAGE, not to lines of stdin", "usage");
+    streamlog_store *st;
+    streamlog_channel *ch = NULL;
+    int rc;
+    if ((rc = open_store(a->pos[0], 0, &st)))
+        return rc;
+    if ((rc = streamlog_channel_open(st, a->pos[1], STREAMLOG_CREATE, NULL, &ch)))
+        return finish(fail(rc, a->pos[1]), st, ch);
+    uint64_t first = 0, last = 0, count = 0;
+    int duplicate = 0;
+    if (a->npos == 3) {
+        const char *msg = a->pos[2];
+        if (a->msg_id)
+            rc = streamlog_append_once(ch, a->msg_id, a->hdrs, a->hdrs_len, msg, strlen(msg), &first, &duplicate);
+        else
+            rc = streamlog_append_msg(ch, a->hdrs, a->hdrs_len, msg, strlen(msg), &first);
+        if (rc)
+            return finish(fail(rc, a->pos[1]), st, ch);
+        last = first;
+        count = !duplicate;
+        if (duplicate)
+            fprintf(stderr, "streamlog: message id %s was already stored as sequence %llu; nothing appended\n",
+                    a->msg_id, (unsigned long long)first);
+    } else if ((rc = pub_lines(ch, a->pos[1], a, &first, &last, &count))) {
+        return finish(rc, st, ch);
+    }
+    if (a->json) {
+        json_t *o = json_pack("{s:I, s:I, s:I}", "count", (json_int_t)count, "first_seq", (json_int_t)first,
+                              "last_seq", (json_int_t)last);
+        if (o && a->msg_id && json_object_set_new(o, "duplicate", json_boolean(duplicate))) {
+            json_decref(o);
+            o = NULL;
+        }
+        rc = print_json(o);
+    }
+    else if (first == last && (count || duplicate))
+        printf("%llu\n", (unsigned long long)first);
+    else if (count)
+        printf("%llu-%llu\n", (unsigned long long)first, (unsigned long long)last);
+    if (!rc && fflush(stdout))
+        rc = output_error();
+    return finish(rc, st, ch);
+}
+
 static int cmd_pub(int argc, char **argv)
 {
     struct parsed a;
-    int rc = parse_args(argc, argv, "j", &a);
+    int rc = parse_args(argc, argv, "jHM", &a);
     if (rc)
         return rc;
-    if (a.npos != 2 && a.npos != 3)
-        return usage_error("%s: pub takes STORE CHANNEL [MESSAGE]", "usage");
-    streamlog_store *st;
-    streamlog_channel *ch = NULL;
-    if ((rc = open_store(a.pos[0], 0, &st)))
-        return rc;
-    if ((rc = streamlog_channel_open(st, a.pos[1], STREAMLOG_CREATE, NULL, &ch)))
-        return finish(fail(rc, a.pos[1]), st, ch);
-    uint64_t first = 0, last = 0, count = 0;
-    if (a.npos == 3) {
-        if ((rc = streamlog_append(ch, a.pos[2], strlen(a.pos[2]), &first)))
-            return finish(fail(rc, a.pos[1]), st, ch);
-        last = first;
-        count = 1;
-    } else {
-        /* stdin, one message per line: each read()'s complete lines go in one
-         * commit, so a pipe is fast and an interactive line is stored at once */
-        size_t cap = 1 << 16, len = 0;
-        char *buf = malloc(cap);
-        const void *data[PUB_BATCH_MAX];
-        size_t lens[PUB_BATCH_MAX];
-        int eof = 0;
-        while (!rc && buf && !eof) {
-            if (len == cap) { /* one line longer than the buffer */
-                char *bigger = realloc(buf, cap * 2);
-                if (!bigger)
-                    break;
-                buf = bigger;
-                cap *= 2;
-            }
-            ssize_t n = read(STDIN_FILENO, buf + len, cap - len);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0) {
-                fprintf(stderr, "streamlog: reading stdin: %s\n", strerror(errno));
-                rc = EXIT_IOERR;
-                break;
-            }
-            eof = n == 0;
-            len += (size_t)n;
-            size_t start = 0;
-            while (!rc) {
-                size_t nmsg = 0, pos = start;
-                while (nmsg < PUB_BATCH_MAX && pos < len) {
-                    char *nl = memchr(buf + pos, '\n', len - pos);
-                    if (!nl && !eof)
-                        break;
-                    size_t end = nl ? (size_t)(nl - buf) : len;
-                    data[nmsg] = buf + pos;
-                    lens[nmsg++] = end - pos;
-                    pos = nl ? end + 1 : len;
-                }
-                if (!nmsg)
-                    break;
-                uint64_t seq;
-                if ((rc = streamlog_append_batch(ch, data, lens, nmsg, &seq))) {
-                    rc = fail(rc, a.pos[1]);
-                    break;
-                }
-                if (!count)
-                    first = seq;
-                last = seq + nmsg - 1;
-                count += nmsg;
-                start = pos;
-            }
-            memmove(buf, buf + start, len - start);
-            len -= start;
-        }
-        if (!buf || (!rc && !eof)) {
-            fprintf(stderr, "streamlog: out of memory reading stdin\n");
-            rc = -STREAMLOG_ENOMEM;
-        }
-        free(buf);
-    }
-    if (!rc) {
-        if (a.json)
-            rc = print_json(json_pack("{s:I, s:I, s:I}", "count", (json_int_t)count, "first_seq", (json_int_t)first,
-                                      "last_seq", (json_int_t)last));
-        else if (count == 1)
-            printf("%llu\n", (unsigned long long)first);
-        else if (count)
-            printf("%llu-%llu\n", (unsigned long long)first, (unsigned long long)last);
-        if (!rc && fflush(stdout))
-            rc = output_error();
-    }
-    return finish(rc, st, ch);
+    rc = pub(&a);
+    parsed_free(&a);
+    return rc;
 }
 
 /* ---- cat ---- */
@@ -565,8 +655,11 @@ static int print_msg(enum format fmt, const streamlog_msg *m)
         if ((len && fwrite(data, 1, len, stdout) != len) || fputc('\n', stdout) == EOF)
             return output_error();
         return 0;
-    case FORMAT_JSON:
-        return print_json(msg_to_json(NULL, streamlog_msg_seq(m), streamlog_msg_time(m), data, len));
+    case FORMAT_JSON: {
+        size_t hdrs_len;
+        const void *hdrs = streamlog_msg_headers(m, &hdrs_len);
+        return print_json(msg_to_json(NULL, streamlog_msg_seq(m), streamlog_msg_time(m), hdrs, hdrs_len, data, len));
+    }
     case FORMAT_HEX:
         print_hex(stdout, streamlog_msg_seq(m), streamlog_msg_time(m), data, len);
         return ferror(stdout) ? output_error() : 0;
@@ -756,9 +849,9 @@ static int export_channel(streamlog_store *st, const char *name, FILE *out, stru
             rc = fail(r, name);
             break;
         }
-        size_t len;
-        const void *data = streamlog_msg_data(m, &len);
-        json_t *o = msg_to_json(name, streamlog_msg_seq(m), streamlog_msg_time(m), data, len);
+        size_t len, hdrs_len;
+        const void *data = streamlog_msg_data(m, &len), *hdrs = streamlog_msg_headers(m, &hdrs_len);
+        json_t *o = msg_to_json(name, streamlog_msg_seq(m), streamlog_msg_time(m), hdrs, hdrs_len, data, len);
         if (!o) {
             rc = fail(STREAMLOG_ENOMEM, name);
             break;
@@ -849,15 +942,21 @@ static int cmd_export(int argc, char **argv)
 struct batch {
     char channel[256];
     uint64_t first_seq; /* the file's sequence of the first message */
+    size_t first_line;  /* the input line of the first message */
     size_t n, bytes;
+    int64_t times[IMPORT_BATCH_MSGS];
+    void *hdrs[IMPORT_BATCH_MSGS]; /* NULL when the message has no header block */
+    size_t hdrs_lens[IMPORT_BATCH_MSGS];
     void *data[IMPORT_BATCH_MSGS];
     size_t lens[IMPORT_BATCH_MSGS];
 };
 
 static void batch_clear(struct batch *b)
 {
-    for (size_t i = 0; i < b->n; i++)
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->hdrs[i]);
         free(b->data[i]);
+    }
     b->n = b->bytes = 0;
 }
 
@@ -865,7 +964,7 @@ struct importer {
     streamlog_store *st;
     streamlog_channel *ch; /* the channel of the last batch */
     int renumber;
-    uint64_t msgs, renumbered;
+    uint64_t msgs, renumbered, untimed;
 };
 
 static int import_flush(struct importer *im, struct batch *b)
@@ -882,27 +981,37 @@ static int import_flush(struct importer *im, struct batch *b)
         if ((rc = streamlog_channel_open(im->st, b->channel, STREAMLOG_CREATE, NULL, &im->ch)))
             return fail(rc, b->channel);
     }
-    streamlog_channel_stats_v2 s;
-    if ((rc = channel_stats(im->ch, &s)))
-        return fail(rc, b->channel);
-    if (s.last_seq + 1 != b->first_seq) {
-        if (!im->renumber) {
-            fprintf(stderr,
-                    "streamlog: import: channel %s: its next sequence is %llu but the input's is %llu; import "
-                    "into an empty channel with the same first sequence, or use --renumber\n",
-                    b->channel, (unsigned long long)(s.last_seq + 1), (unsigned long long)b->first_seq);
+    const void *const *hdrs = (const void *const *)b->hdrs, *const *data = (const void *const *)b->data;
+    /* the library names what is wrong (a header block, a payload's size) but not which message */
+    char what[sizeof b->channel + 64];
+    snprintf(what, sizeof what, "import: channel %s, input lines %zu-%zu", b->channel, b->first_line,
+             b->first_line + b->n - 1);
+    if (im->renumber) {
+        uint64_t first;
+        if ((rc = streamlog_append_batch_msgs(im->ch, hdrs, b->hdrs_lens, data, b->lens, b->n, &first)))
+            return fail(rc, what);
+        if (first != b->first_seq)
+            im->renumbered += b->n;
+    } else {
+        /* the library refuses this too (ECONFLICT); checked first to name the way out */
+        streamlog_channel_stats_v2 s;
+        if ((rc = channel_stats(im->ch, &s)))
+            return fail(rc, b->channel);
+        if (s.msgs ? b->first_seq != s.last_seq + 1 : b->first_seq <= s.last_seq) {
+            if (s.msgs)
+                fprintf(stderr,
+                        "streamlog: %s: the input starts at sequence %llu but the channel's next is %llu; sequences "
+                        "are kept from the next one or in a channel holding no messages (--renumber appends anyway)\n",
+                        what, (unsigned long long)b->first_seq, (unsigned long long)(s.last_seq + 1));
+            else
+                fprintf(stderr,
+                        "streamlog: %s: the input starts at sequence %llu, not above the channel's last, %llu "
+                        "(its messages were removed); --renumber appends anyway\n",
+                        what, (unsigned long long)b->first_seq, (unsigned long long)s.last_seq);
             return -STREAMLOG_ECONFLICT;
         }
-        im->renumbered += b->n;
-    }
-    uint64_t first;
-    if ((rc = streamlog_append_batch(im->ch, (const void *const *)b->data, b->lens, b->n, &first)))
-        return fail(rc, b->channel);
-    if (first != b->first_seq && !im->renumber) {
-        fprintf(stderr, "streamlog: import: channel %s: another writer appended meanwhile; messages from input "
-                        "sequence %llu were stored from sequence %llu\n",
-                b->channel, (unsigned long long)b->first_seq, (unsigned long long)first);
-        return -STREAMLOG_ECONFLICT;
+        if ((rc = streamlog_import(im->ch, b->first_seq, b->times, hdrs, b->hdrs_lens, data, b->lens, b->n)))
+            return fail(rc, what);
     }
     im->msgs += b->n;
     batch_clear(b);
@@ -913,6 +1022,51 @@ static int import_error(const char *src, size_t line, const char *why)
 {
     fprintf(stderr, "streamlog: import: %s:%zu: %s\n", src, line, why);
     return EXIT_DATAERR;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* One line's message, checked; its buffers move into the batch or are freed. */
+struct import_line {
+    const char *channel;
+    uint64_t seq;
+    int64_t time; /* -1: the line has none */
+    void *hdrs, *data;
+    size_t hdrs_len, len;
+};
+
+static int parse_import_line(json_t *o, struct import_line *l, char *why, size_t whycap)
+{
+    const json_t *jch = json_object_get(o, "channel"), *jseq = json_object_get(o, "seq"),
+                 *jtime = json_object_get(o, "time");
+    if (!json_is_object(o) || !json_is_string(jch) || json_string_length(jch) >= sizeof ((struct batch *)0)->channel ||
+        !json_is_integer(jseq) || json_integer_value(jseq) < 1) {
+        snprintf(why, whycap, "needs an object with \"channel\" (a name) and \"seq\" (>= 1)");
+        return -1;
+    }
+    if (jtime && (!json_is_integer(jtime) || json_integer_value(jtime) < 0)) {
+        snprintf(why, whycap, "\"time\" must be Unix nanoseconds (an integer >= 0)");
+        return -1;
+    }
+    l->channel = json_string_value(jch);
+    l->seq = (uint64_t)json_integer_value(jseq);
+    l->time = jtime ? (int64_t)json_integer_value(jtime) : -1;
+    if (json_bytes(o, "headers", "headers_base64", 0, &l->hdrs, &l->hdrs_len, why, whycap))
+        return -1;
+    if (json_bytes(o, "data", "data_base64", 1, &l->data, &l->len, why, whycap)) {
+        free(l->hdrs);
+        return -1;
+    }
+    if (l->hdrs && !l->hdrs_len) { /* an empty block is no block */
+        free(l->hdrs);
+        l->hdrs = NULL;
+    }
+    return 0;
 }
 
 static int cmd_import(int argc, char **argv)
@@ -941,42 +1095,58 @@ static int cmd_import(int argc, char **argv)
     uint64_t total = fstat(fileno(in), &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
     struct progress pr;
     progress_start(&pr, "imported", total);
-    char *line = NULL;
+    char *line = NULL, last_channel[sizeof b->channel] = "";
     size_t cap = 0, lineno = 0;
     ssize_t len;
+    int64_t last_time = 0; /* of the previous line of last_channel */
     if (!b)
         rc = fail(STREAMLOG_ENOMEM, "import");
     while (!rc && (len = getline(&line, &cap, in)) >= 0) {
         lineno++;
         json_error_t jerr;
         json_t *o = json_loadb(line, (size_t)len, 0, &jerr);
-        const json_t *jch = json_object_get(o, "channel"), *jseq = json_object_get(o, "seq");
+        struct import_line l;
         char why[128];
-        void *data;
-        size_t dlen;
         if (!o) {
             rc = import_error(src, lineno, jerr.text);
-        } else if (!json_is_object(o) || !json_is_string(jch) || json_string_length(jch) >= sizeof b->channel ||
-                   !json_is_integer(jseq) || json_integer_value(jseq) < 1) {
-            rc = import_error(src, lineno, "needs an object with \"channel\" (a name) and \"seq\" (>= 1)");
-        } else if (json_payload(o, &data, &dlen, why, sizeof why)) {
+        } else if (parse_import_line(o, &l, why, sizeof why)) {
             rc = import_error(src, lineno, why);
         } else {
-            uint64_t seq = (uint64_t)json_integer_value(jseq);
+            if (strcmp(last_channel, l.channel) != 0) {
+                snprintf(last_channel, sizeof last_channel, "%s", l.channel);
+                last_time = 0;
+            }
+            /* the library keeps times (without --renumber) only in order and not in the future */
+            int64_t now = now_ns();
+            if (l.time < 0) {
+                l.time = now > last_time ? now : last_time;
+                im.untimed++;
+            } else if (!im.renumber && l.time < last_time) {
+                rc = import_error(src, lineno, "\"time\" is before the previous message's of this channel");
+            } else if (!im.renumber && l.time > now) {
+                rc = import_error(src, lineno, "\"time\" is in the future");
+            }
+            last_time = l.time;
             /* a new channel, a gap in sequences or a full batch starts a new batch */
-            if (b->n && (strcmp(b->channel, json_string_value(jch)) != 0 || seq != b->first_seq + b->n ||
-                         b->n == IMPORT_BATCH_MSGS || b->bytes + dlen > IMPORT_BATCH_BYTES))
+            if (!rc && b->n &&
+                (strcmp(b->channel, l.channel) != 0 || l.seq != b->first_seq + b->n || b->n == IMPORT_BATCH_MSGS ||
+                 b->bytes + l.len + l.hdrs_len > IMPORT_BATCH_BYTES))
                 rc = import_flush(&im, b);
             if (!rc) {
                 if (!b->n) {
-                    snprintf(b->channel, sizeof b->channel, "%s", json_string_value(jch));
-                    b->first_seq = seq;
+                    snprintf(b->channel, sizeof b->channel, "%s", l.channel);
+                    b->first_seq = l.seq;
+                    b->first_line = lineno;
                 }
-                b->data[b->n] = data;
-                b->lens[b->n++] = dlen;
-                b->bytes += dlen;
+                b->times[b->n] = l.time;
+                b->hdrs[b->n] = l.hdrs;
+                b->hdrs_lens[b->n] = l.hdrs_len;
+                b->data[b->n] = l.data;
+                b->lens[b->n++] = l.len;
+                b->bytes += l.len + l.hdrs_len;
             } else {
-                free(data);
+                free(l.hdrs);
+                free(l.data);
             }
         }
         json_decref(o);
@@ -995,10 +1165,17 @@ static int cmd_import(int argc, char **argv)
     free(line);
     if (in != stdin)
         fclose(in);
-    if (!rc)
-        fprintf(stderr, "streamlog: imported %llu message(s)%s%s\n", (unsigned long long)im.msgs,
-                im.renumbered ? ", some under new sequences" : ", sequences as in the input",
-                "; times are those of the import (the library stamps each message at commit)");
+    if (!rc && im.renumber)
+        fprintf(stderr, "streamlog: imported %llu message(s)%s; headers as in the input, times those of the import\n",
+                (unsigned long long)im.msgs,
+                im.renumbered ? ", some under new sequences" : ", sequences as in the input");
+    else if (!rc && im.untimed)
+        fprintf(stderr, "streamlog: imported %llu message(s), sequences, times and headers as in the input; "
+                        "%llu line(s) without \"time\" got the time of the import\n",
+                (unsigned long long)im.msgs, (unsigned long long)im.untimed);
+    else if (!rc)
+        fprintf(stderr, "streamlog: imported %llu message(s), sequences, times and headers as in the input\n",
+                (unsigned long long)im.msgs);
     return finish(rc, im.st, im.ch);
 }
 
@@ -1008,14 +1185,15 @@ static const char usage_text[] =
     "usage: streamlog COMMAND STORE [ARGS]\n"
     "  ls STORE [--json]                      channels: messages, bytes, first/last sequence and time\n"
     "  stat STORE [CHANNEL] [--json]          store or channel statistics\n"
-    "  pub STORE CHANNEL [MESSAGE]            append MESSAGE, or each line of stdin\n"
+    "  pub STORE CHANNEL [MESSAGE] [--header 'Name: value']... [--msg-id ID] [--json]\n"
+    "                                         append MESSAGE, or each line of stdin; --msg-id: once\n"
     "  cat STORE CHANNEL [--from SEQ | --since TIME | --last N] [--follow] [--format raw|json|hex] [--json]\n"
     "  delete STORE CHANNEL                   delete a channel and its messages\n"
     "  verify STORE [--json]                  check every record (checksums, counters)\n"
     "  durables STORE CHANNEL [--json]        durables and queue groups: position, lag, pending, members\n"
     "  purge STORE CHANNEL [--upto SEQ] [--json]  remove messages up to SEQ (all), numbering kept\n"
-    "  export STORE [CHANNEL...] [--output FILE]   JSON lines: channel, seq, time, data\n"
-    "  import STORE [FILE] [--renumber]       append JSON lines written by export\n"
+    "  export STORE [CHANNEL...] [--output FILE]   JSON lines: channel, seq, time, headers, data\n"
+    "  import STORE [FILE] [--renumber]       append JSON lines written by export, keeping seq, time, headers\n"
     "Read commands open the store read-only. Exit status: 0, the library's error code negated\n"
     "(2 = STREAMLOG_ENOTFOUND ...), 64 usage, 65 bad import input, 74 output error. See streamlog(1).\n";
 
