@@ -126,7 +126,9 @@ int sl_store_writable(streamlog_store *st)
     return STREAMLOG_OK;
 }
 
-void sl_store_note_commit(streamlog_store *st, int rc)
+/* Latch the store read-only when a commit or sync result means that what was
+ * written may not be on disk (anything but a clean refusal such as EFULL). */
+static void note_commit(streamlog_store *st, int rc)
 {
     if (rc == STREAMLOG_EIO)
         atomic_store_explicit(&st->write_error, STREAMLOG_EIO, memory_order_release);
@@ -138,10 +140,21 @@ void sl_store_note_commit(streamlog_store *st, int rc)
     }
 }
 
+int sl_store_write(streamlog_store *st, int relaxed, sl_write_fn work, void *ctx)
+{
+    int rc = sl_store_writable(st), commit_failed = 0;
+    if (rc)
+        return rc;
+    rc = sl_env_write(st->env, relaxed, work, ctx, &commit_failed);
+    if (!rc || commit_failed)
+        note_commit(st, rc);
+    return rc;
+}
+
 int sl_store_sync(streamlog_store *st)
 {
     int rc = sl_env_sync(st->env);
-    sl_store_note_commit(st, rc);
+    note_commit(st, rc);
     return rc;
 }
 
@@ -258,25 +271,28 @@ static uint64_t map_headroom(uint64_t max_store_bytes)
 /* Stamp a new store with its format, in its first commit, unless another
  * process did since we looked: stamping again would reset the channel id
  * counter under channels it already created. */
+static int stamp_work(sl_txn *t, void *ctx)
+{
+    (void)ctx;
+    uint64_t format = 0;
+    int rc = sl_meta_get(t, SL_META_FORMAT, &format);
+    if (rc || format)
+        return rc ? rc : SL_WRITE_NOTHING;
+    rc = sl_meta_put(t, SL_META_FORMAT, SL_STORE_FORMAT);
+    return rc ? rc : sl_meta_put(t, SL_META_NEXT_CHAN_ID, 1);
+}
+
+/* The stores being opened or created are nobody's yet: no latch to keep. */
 static int stamp_format(sl_env *env)
 {
-    sl_txn t;
-    uint64_t format = 0;
-    int rc = sl_write_begin(env, &t);
-    if (rc)
-        return rc;
-    if ((rc = sl_meta_get(&t, SL_META_FORMAT, &format)) || format) {
-        sl_abort(&t);
-        return rc;
-    }
-    rc = sl_meta_put(&t, SL_META_FORMAT, SL_STORE_FORMAT);
-    if (!rc)
-        rc = sl_meta_put(&t, SL_META_NEXT_CHAN_ID, 1);
-    if (rc) {
-        sl_abort(&t);
-        return rc;
-    }
-    return sl_commit(&t);
+    int commit_failed;
+    return sl_env_write(env, 0, stamp_work, NULL, &commit_failed);
+}
+
+static int upgrade_work(sl_txn *t, void *ctx)
+{
+    (void)ctx;
+    return sl_meta_put(t, SL_META_FORMAT, SL_STORE_FORMAT);
 }
 
 /* Check the format of an existing store, or stamp a new one. */
@@ -294,13 +310,8 @@ static int check_format(streamlog_store *st)
     if (format == SL_STORE_FORMAT || (format == SL_STORE_FORMAT_V1 && st->readonly))
         return STREAMLOG_OK;
     if (format == SL_STORE_FORMAT_V1) { /* upgrade: nothing to rewrite, only the stamp */
-        if ((rc = sl_write_begin(st->env, &t)))
-            return rc;
-        if ((rc = sl_meta_put(&t, SL_META_FORMAT, SL_STORE_FORMAT))) {
-            sl_abort(&t);
-            return rc;
-        }
-        return sl_commit(&t);
+        int commit_failed;
+        return sl_env_write(st->env, 0, upgrade_work, NULL, &commit_failed);
     }
     if (format != 0)
         return sl_fail(STREAMLOG_ECORRUPT, "store format %llu is not supported (this library reads formats %d and %d)",
