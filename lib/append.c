@@ -20,11 +20,13 @@
 #include <time.h>
 #include <string.h>
 
-#include "channels.h"
+#include "chanrec.h"
+#include "clock.h"
 #include "dedup.h"
 #include "errors.h"
 #include "retention.h"
 #include "store.h"
+#include "write.h"
 
 #define GATHER_MAX_NS 200000     /* longest a leader waits for more appenders */
 #define APPEND_COUNT_STEP 100000 /* messages removed for max_msgs/max_bytes per append, at most */

@@ -5,9 +5,11 @@
  * leaves it alone. */
 #include <string.h>
 
+#include "clock.h"
 #include "dedup.h"
 #include "encoding.h"
 #include "errors.h"
+#include "write.h"
 
 #define EXPIRE_STEP 10000 /* ids forgotten per commit */
 

@@ -3,9 +3,11 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "channels.h"
+#include "chanrec.h"
+#include "clock.h"
 #include "errors.h"
 #include "retention.h"
+#include "write.h"
 
 #define RETENTION_STEP 10000 /* deletions per commit outside appends */
 

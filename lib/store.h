@@ -49,19 +49,9 @@ struct streamlog_channel {
 
 int  sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store **out);
 int  sl_store_close(streamlog_store *st);
-int  sl_store_sync(streamlog_store *st);
-
-/* STREAMLOG_OK; STREAMLOG_EPERM for a read-only store; STREAMLOG_EIO when an
- * earlier write or sync failed. */
-int  sl_store_writable(streamlog_store *st);
-
-/* The one way the library writes (see sl_env_write): refuses a read-only or
- * latched store, and latches the store when the commit fails in a way that
- * means the disk may not hold it. */
-int  sl_store_write(streamlog_store *st, int relaxed, sl_write_fn work, void *ctx);
 
 
-/* Unix time in nanoseconds. */
-int64_t sl_now_ns(void);
+
+
 
 #endif

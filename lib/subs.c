@@ -41,6 +41,8 @@
 #include "alloc.h"
 #include "append.h"
 #include "channels.h"
+#include "chanrec.h"
+#include "clock.h"
 #include "errors.h"
 #include "groups.h"
 #include "inflight.h"
@@ -50,6 +52,7 @@
 #include "retention.h"
 #include "store.h"
 #include "subs.h"
+#include "write.h"
 
 #define DEFAULT_MAX_INFLIGHT 1024
 #define DEFAULT_ACK_WAIT_MS 30000
