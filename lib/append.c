@@ -20,11 +20,13 @@
 #include <time.h>
 #include <string.h>
 
-#include "channels.h"
+#include "chanrec.h"
+#include "clock.h"
 #include "dedup.h"
 #include "errors.h"
 #include "retention.h"
 #include "store.h"
+#include "write.h"
 
 #define GATHER_MAX_NS 200000     /* longest a leader waits for more appenders */
 #define APPEND_COUNT_STEP 100000 /* messages removed for max_msgs/max_bytes per append, at most */
@@ -225,43 +227,46 @@ static int apply_batch(sl_txn *t, struct sl_append_req *batch, int64_t now, int 
  * writing is the batch applied again with a nested transaction per request.
  * A failure for lack of space first clears reader slots of dead processes,
  * whose snapshots keep pages from being reused. */
+struct batch_write {
+    struct sl_append_req *batch;
+    int64_t now;
+    uint64_t written; /* pages written are about twice the records, at most */
+    int isolate;      /* a nested transaction per request */
+    int spoiled;      /* a request failed after writing into the shared transaction */
+};
+
+static int batch_work(sl_txn *t, void *ctx)
+{
+    struct batch_write *b = ctx;
+    int applied = 0;
+    int rc = sl_env_reserve_space(t, b->written);
+    if (!rc && (rc = apply_batch(t, b->batch, b->now, b->isolate, &applied)))
+        b->spoiled = 1;
+    return rc ? rc : applied ? STREAMLOG_OK : SL_WRITE_NOTHING;
+}
+
 static void commit_batch(streamlog_store *st, struct sl_append_req *batch)
 {
-    sl_txn t;
-    int64_t now = sl_now_ns();
-    uint64_t written = 0; /* pages written are about twice the records, at most */
+    struct batch_write b = {.batch = batch, .now = sl_now_ns()};
     for (struct sl_append_req *r = batch; r; r = r->next)
-        written += 2 * request_bytes(r);
-    int rc = sl_store_writable(st);
-    if (!rc && !(rc = sl_write_begin(st->env, &t)) && (rc = sl_env_reserve_space(&t, written)))
-        sl_abort(&t);
-    int applied = 0;
-    if (!rc && (rc = apply_batch(&t, batch, now, 0, &applied))) {
-        sl_abort(&t);
+        b.written += 2 * request_bytes(r);
+    int rc = sl_store_write(st, 0, batch_work, &b);
+    if (rc && b.spoiled) {
         if (rc == STREAMLOG_EFULL)
             sl_env_clear_stale_readers(st->env);
-        if (!(rc = sl_write_begin(st->env, &t)))
-            rc = apply_batch(&t, batch, now, batch->next != NULL, &applied);
-        if (rc) /* a lone request failed after writing: that is its result */
-            sl_abort(&t);
+        /* alone, a request's failure after writing is its result */
+        b.isolate = batch->next != NULL;
+        b.spoiled = 0;
+        rc = sl_store_write(st, 0, batch_work, &b);
     }
-    if (rc) {
-        for (struct sl_append_req *r = batch; r; r = r->next)
-            set_result(r, rc);
-        return;
-    }
-    if (!applied) {
-        sl_abort(&t);
-        return;
-    }
-    rc = sl_commit(&t);
-    sl_store_note_commit(st, rc);
+    /* A failure before the commit is every request's; a failed commit, that
+     * of every request it held. */
     for (struct sl_append_req *r = batch; r; r = r->next) {
         if (r->rc != STREAMLOG_OK)
             continue;
         if (rc)
             set_result(r, rc);
-        else
+        else if (!r->duplicate)
             sl_notify_channel(&st->notifier, r->ch->id); /* wake this process's subscribers */
     }
 }

@@ -6,46 +6,14 @@
 
 #include "alloc.h"
 #include "channels.h"
+#include "chanrec.h"
+#include "clock.h"
 #include "errors.h"
 #include "groups.h"
 #include "retention.h"
+#include "write.h"
 
 #define PURGE_STEP 10000 /* deletions per commit when purging a deleted channel */
-
-int sl_chan_load(const sl_txn *t, const char *name, size_t name_len, sl_chan_rec *out)
-{
-    sl_val v;
-    int rc = sl_get(t, SL_DB_CHANNELS, name, name_len, &v);
-    if (rc)
-        return rc;
-    return sl_chan_rec_decode(&v, out);
-}
-
-int sl_chan_load_handle(const sl_txn *t, const streamlog_channel *ch, sl_chan_rec *out)
-{
-    sl_chan_rec rec;
-    int rc = sl_chan_load(t, ch->name, ch->name_len, &rec);
-    if (rc == STREAMLOG_ENOTFOUND || (rc == STREAMLOG_OK && rec.id != ch->id))
-        return sl_fail(STREAMLOG_ECLOSED, "channel '%s' has been deleted", ch->name);
-    if (rc == STREAMLOG_OK)
-        *out = rec;
-    return rc;
-}
-
-int sl_chan_save(sl_txn *t, const char *name, size_t name_len, const sl_chan_rec *rec)
-{
-    uint8_t buf[SL_CHAN_REC_LEN];
-    sl_chan_rec_encode(rec, buf);
-    return sl_put(t, SL_DB_CHANNELS, name, name_len, buf, sizeof buf);
-}
-
-void sl_chan_limits(const streamlog_store *st, const sl_chan_rec *rec, sl_limits *out)
-{
-    out->max_msgs = (rec->own & SL_OWN_MAX_MSGS) ? rec->limits.max_msgs : st->defaults.max_msgs;
-    out->max_bytes = (rec->own & SL_OWN_MAX_BYTES) ? rec->limits.max_bytes : st->defaults.max_bytes;
-    out->max_age_ms = (rec->own & SL_OWN_MAX_AGE) ? rec->limits.max_age_ms : st->defaults.max_age_ms;
-    out->max_subs = (rec->own & SL_OWN_MAX_SUBS) ? rec->limits.max_subs : st->defaults.max_subs;
-}
 
 static uint32_t own_bits(uint64_t keys)
 {
@@ -87,6 +55,21 @@ static int create_or_update(streamlog_store *st, sl_txn *t, const char *name, si
     return sl_chan_save(t, name, nlen, &rec);
 }
 
+struct open_write {
+    streamlog_store *st;
+    const char *name;
+    size_t nlen;
+    uint32_t flags;
+    const streamlog_opts *limits;
+    uint64_t *id;
+};
+
+static int open_work(sl_txn *t, void *ctx)
+{
+    struct open_write *w = ctx;
+    return create_or_update(w->st, t, w->name, w->nlen, w->flags, w->limits, w->id);
+}
+
 int sl_channel_open(streamlog_store *st, const char *name, uint32_t flags, const streamlog_opts *limits,
                     streamlog_channel **out)
 {
@@ -111,16 +94,8 @@ int sl_channel_open(streamlog_store *st, const char *name, uint32_t flags, const
     if (rc && rc != STREAMLOG_ENOTFOUND)
         goto fail;
     if (need_write) {
-        if ((rc = sl_store_writable(st)) || (rc = sl_write_begin(st->env, &t)))
-            goto fail;
-        rc = create_or_update(st, &t, name, nlen, flags, limits, &ch->id);
-        if (rc) {
-            sl_abort(&t);
-            goto fail;
-        }
-        rc = sl_commit(&t);
-        sl_store_note_commit(st, rc);
-        if (rc)
+        struct open_write w = {st, name, nlen, flags, limits, &ch->id};
+        if ((rc = sl_store_write(st, 0, open_work, &w)))
             goto fail;
     } else {
         ch->id = rec.id;
@@ -148,92 +123,95 @@ void sl_channel_close(streamlog_channel *ch)
     sl_free(ch);
 }
 
+struct purge_step {
+    uint64_t id;
+    int done; /* every message and the tombstone are gone */
+};
+
+/* Up to PURGE_STEP messages of a deleted channel, and its tombstone after the last. */
+static int purge_step_work(sl_txn *t, void *ctx)
+{
+    struct purge_step *p = ctx;
+    sl_cursor *c;
+    int rc = sl_cursor_open(t, SL_DB_MSGS, &c);
+    if (rc)
+        return rc;
+    /* deleting from the front: seek the channel's first key each time */
+    uint8_t kbuf[SL_MSG_KEY_LEN];
+    for (int n = 0; n < PURGE_STEP; n++) {
+        sl_msg_key(kbuf, p->id, 0);
+        sl_val k = {kbuf, sizeof kbuf};
+        rc = sl_cursor_get(c, SL_SEEK_GE, &k, NULL);
+        if (rc == STREAMLOG_ENOTFOUND || (!rc && (k.len != SL_MSG_KEY_LEN || sl_be64_get(k.data) != p->id))) {
+            rc = STREAMLOG_OK;
+            p->done = 1;
+            break;
+        }
+        if (rc || (rc = sl_cursor_del(c)))
+            break;
+    }
+    sl_cursor_close(c);
+    if (!rc && p->done) {
+        uint8_t tomb_key[8];
+        sl_be64_put(tomb_key, p->id);
+        rc = sl_del(t, SL_DB_TOMBSTONES, tomb_key, sizeof tomb_key);
+        if (rc == STREAMLOG_ENOTFOUND)
+            rc = STREAMLOG_OK;
+    }
+    return rc;
+}
+
 /* Delete the messages of a deleted channel in bounded commits, then its tombstone. */
 static int purge_channel(streamlog_store *st, uint64_t id)
 {
+    struct purge_step p = {id, 0};
+    int rc;
+    while (!(rc = sl_store_write(st, 0, purge_step_work, &p)) && !p.done)
+        ;
+    return rc;
+}
+
+struct delete_write {
+    const char *name;
+    size_t nlen;
+    uint64_t id;
+};
+
+static int delete_work(sl_txn *t, void *ctx)
+{
+    struct delete_write *d = ctx;
+    sl_chan_rec rec;
+    uint64_t count = 0;
     uint8_t tomb_key[8];
-    sl_be64_put(tomb_key, id);
-    for (;;) {
-        sl_txn t;
-        sl_cursor *c = NULL;
-        int rc = sl_write_begin(st->env, &t);
-        if (rc)
-            return rc;
-        if ((rc = sl_cursor_open(&t, SL_DB_MSGS, &c))) {
-            sl_abort(&t);
-            return rc;
-        }
-        /* deleting from the front: seek the channel's first key each time */
-        uint8_t kbuf[SL_MSG_KEY_LEN];
-        int n = 0, done = 0;
-        while (n < PURGE_STEP) {
-            sl_msg_key(kbuf, id, 0);
-            sl_val k = {kbuf, sizeof kbuf};
-            rc = sl_cursor_get(c, SL_SEEK_GE, &k, NULL);
-            if (rc == STREAMLOG_ENOTFOUND || (!rc && (k.len != SL_MSG_KEY_LEN || sl_be64_get(k.data) != id))) {
-                rc = STREAMLOG_OK;
-                done = 1;
-                break;
-            }
-            if (rc || (rc = sl_cursor_del(c)))
-                break;
-            n++;
-        }
-        sl_cursor_close(c);
-        if (!rc && done) {
-            rc = sl_del(&t, SL_DB_TOMBSTONES, tomb_key, sizeof tomb_key);
-            if (rc == STREAMLOG_ENOTFOUND)
-                rc = STREAMLOG_OK;
-        }
-        if (rc) {
-            sl_abort(&t);
-            return rc;
-        }
-        rc = sl_commit(&t);
-        sl_store_note_commit(st, rc);
-        if (rc || done)
-            return rc;
-    }
+    int rc = sl_chan_load(t, d->name, d->nlen, &rec);
+    if (rc == STREAMLOG_ENOTFOUND)
+        return sl_fail(STREAMLOG_ENOTFOUND, "channel '%s' does not exist", d->name);
+    d->id = rec.id;
+    sl_be64_put(tomb_key, rec.id);
+    if (!rc)
+        rc = sl_del(t, SL_DB_CHANNELS, d->name, d->nlen);
+    if (!rc)
+        rc = sl_put(t, SL_DB_TOMBSTONES, tomb_key, sizeof tomb_key, d->name, d->nlen);
+    if (!rc)
+        rc = sl_subs_purge_channel(t, rec.id);
+    if (!rc)
+        rc = sl_meta_get(t, SL_META_CHANNELS, &count);
+    if (!rc)
+        rc = sl_meta_put(t, SL_META_CHANNELS, count ? count - 1 : 0);
+    return rc;
 }
 
 int sl_channel_delete(streamlog_store *st, const char *name)
 {
-    size_t nlen = strlen(name);
-    sl_txn t;
-    sl_chan_rec rec;
-    int rc = sl_store_writable(st);
-    if (rc || (rc = sl_write_begin(st->env, &t)))
-        return rc;
-    uint64_t count = 0;
-    uint8_t tomb_key[8];
-    rc = sl_chan_load(&t, name, nlen, &rec);
-    if (rc == STREAMLOG_ENOTFOUND)
-        rc = sl_fail(STREAMLOG_ENOTFOUND, "channel '%s' does not exist", name);
-    if (!rc) {
-        sl_be64_put(tomb_key, rec.id);
-        rc = sl_del(&t, SL_DB_CHANNELS, name, nlen);
-    }
-    if (!rc)
-        rc = sl_put(&t, SL_DB_TOMBSTONES, tomb_key, sizeof tomb_key, name, nlen);
-    if (!rc)
-        rc = sl_subs_purge_channel(&t, rec.id);
-    if (!rc)
-        rc = sl_meta_get(&t, SL_META_CHANNELS, &count);
-    if (!rc)
-        rc = sl_meta_put(&t, SL_META_CHANNELS, count ? count - 1 : 0);
-    if (rc) {
-        sl_abort(&t);
-        return rc;
-    }
-    rc = sl_commit(&t);
-    sl_store_note_commit(st, rc);
+    struct delete_write d = {name, strlen(name), 0};
+    int rc = sl_store_write(st, 0, delete_work, &d);
     if (rc)
         return rc;
     /* The channel is gone once that commit is done. Purging its messages
      * may fail for lack of space (copy-on-write needs pages even to delete)
      * or be interrupted; the maintenance thread and the next open finish it,
      * so only a failure that latched the store is reported. */
-    rc = purge_channel(st, rec.id);
+    rc = purge_channel(st, d.id);
     return rc == STREAMLOG_EIO ? rc : STREAMLOG_OK;
 }
 

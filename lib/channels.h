@@ -1,18 +1,10 @@
-/* Channels: records keyed by name, creation, limits, deletion, statistics. */
+/* Channel operations: open (creating, or changing limits), deletion,
+ * statistics, listing. The records themselves: chanrec.h. */
 #ifndef SL_CHANNELS_H
 #define SL_CHANNELS_H
 
 #include "encoding.h"
 #include "store.h"
-
-/* Load the record of channel `name`: STREAMLOG_ENOTFOUND when missing. */
-int sl_chan_load(const sl_txn *t, const char *name, size_t name_len, sl_chan_rec *out);
-/* Load the record behind a handle: STREAMLOG_ECLOSED when the channel was deleted. */
-int sl_chan_load_handle(const sl_txn *t, const streamlog_channel *ch, sl_chan_rec *out);
-int sl_chan_save(sl_txn *t, const char *name, size_t name_len, const sl_chan_rec *rec);
-
-/* The limits in force for a channel: its own, else the store's defaults. */
-void sl_chan_limits(const streamlog_store *st, const sl_chan_rec *rec, sl_limits *out);
 
 int sl_channel_open(streamlog_store *st, const char *name, uint32_t flags, const streamlog_opts *limits,
                     streamlog_channel **out);

@@ -5,9 +5,11 @@
  * leaves it alone. */
 #include <string.h>
 
+#include "clock.h"
 #include "dedup.h"
 #include "encoding.h"
 #include "errors.h"
+#include "write.h"
 
 #define EXPIRE_STEP 10000 /* ids forgotten per commit */
 
@@ -49,22 +51,23 @@ int sl_dedup_remember(sl_txn *t, uint64_t chan_id, const char *id, size_t id_len
     return sl_put(t, SL_DB_DEDUP_EXPIRY, key, 8 + klen, "", 0);
 }
 
-/* One bounded step; returns how many expiry entries it removed. */
-static int expire_step(streamlog_store *st, int64_t cutoff, size_t *removed)
+struct expire_step {
+    int64_t cutoff;
+    size_t removed;
+};
+
+/* One bounded step of forgetting ids older than the cutoff. */
+static int expire_work(sl_txn *t, void *ctx)
 {
-    sl_txn t;
-    *removed = 0;
-    int rc = sl_write_begin(st->env, &t);
+    struct expire_step *e = ctx;
+    e->removed = 0;
+    sl_cursor *c;
+    int rc = sl_cursor_open(t, SL_DB_DEDUP_EXPIRY, &c);
     if (rc)
         return rc;
-    sl_cursor *c;
-    if ((rc = sl_cursor_open(&t, SL_DB_DEDUP_EXPIRY, &c))) {
-        sl_abort(&t);
-        return rc;
-    }
     sl_val k = {NULL, 0};
-    while (*removed < EXPIRE_STEP && (rc = sl_cursor_get(c, SL_FIRST, &k, NULL)) == STREAMLOG_OK) {
-        if (k.len < 16 || (int64_t)sl_be64_get(k.data) >= cutoff)
+    while (e->removed < EXPIRE_STEP && (rc = sl_cursor_get(c, SL_FIRST, &k, NULL)) == STREAMLOG_OK) {
+        if (k.len < 16 || (int64_t)sl_be64_get(k.data) >= e->cutoff)
             break;
         /* the id's record, unless a later append renewed it */
         uint8_t idkey[8 + SL_MSG_ID_MAX];
@@ -74,21 +77,24 @@ static int expire_step(streamlog_store *st, int64_t cutoff, size_t *removed)
         sl_val v;
         if ((rc = sl_cursor_del(c)))
             break;
-        (*removed)++;
-        if (sl_get(&t, SL_DB_DEDUP, idkey, idlen, &v) == STREAMLOG_OK && v.len == 16 &&
-            (int64_t)sl_be64_get((const uint8_t *)v.data + 8) == when && (rc = sl_del(&t, SL_DB_DEDUP, idkey, idlen)))
+        e->removed++;
+        if (sl_get(t, SL_DB_DEDUP, idkey, idlen, &v) == STREAMLOG_OK && v.len == 16 &&
+            (int64_t)sl_be64_get((const uint8_t *)v.data + 8) == when && (rc = sl_del(t, SL_DB_DEDUP, idkey, idlen)))
             break;
     }
     sl_cursor_close(c);
     if (rc == STREAMLOG_ENOTFOUND)
         rc = STREAMLOG_OK;
-    if (rc || !*removed) {
-        sl_abort(&t);
-        return rc;
-    }
-    /* losing this to a crash only keeps ids a little longer */
-    rc = sl_commit_relaxed(&t);
-    sl_store_note_commit(st, rc);
+    return rc ? rc : e->removed ? STREAMLOG_OK : SL_WRITE_NOTHING;
+}
+
+/* One bounded step; returns how many expiry entries it removed. Losing it to
+ * a crash only keeps ids a little longer: relaxed. */
+static int expire_step(streamlog_store *st, int64_t cutoff, size_t *removed)
+{
+    struct expire_step e = {cutoff, 0};
+    int rc = sl_store_write(st, 1, expire_work, &e);
+    *removed = rc ? 0 : e.removed;
     return rc;
 }
 

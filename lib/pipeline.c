@@ -23,6 +23,7 @@
 #include "handles.h"
 #include "headers.h"
 #include "store.h"
+#include "write.h"
 
 #define SL_PUBLIC __attribute__((visibility("default")))
 

@@ -7,8 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "append.h"
 #include "channels.h"
+#include "clock.h"
+#include "dedup.h"
 #include "errors.h"
+#include "handles.h"
+#include "headers.h"
 #include "names.h"
 #include "options.h"
 #include "reader.h"
@@ -16,10 +21,7 @@
 #include "store.h"
 #include "subs.h"
 #include "verify.h"
-#include "handles.h"
-#include "headers.h"
-#include "append.h"
-#include "dedup.h"
+#include "write.h"
 
 #define SL_PUBLIC __attribute__((visibility("default")))
 

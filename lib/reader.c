@@ -5,7 +5,8 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "channels.h"
+#include "chanrec.h"
+#include "clock.h"
 #include "errors.h"
 #include "reader.h"
 #include "retention.h"

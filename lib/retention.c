@@ -3,9 +3,11 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "channels.h"
+#include "chanrec.h"
+#include "clock.h"
 #include "errors.h"
 #include "retention.h"
+#include "write.h"
 
 #define RETENTION_STEP 10000 /* deletions per commit outside appends */
 
@@ -87,39 +89,41 @@ int sl_retention_apply(sl_txn *t, sl_chan_rec *rec, const sl_limits *lim, int64_
     return rc;
 }
 
+struct purge_write {
+    const streamlog_channel *ch;
+    uint64_t upto_seq;
+    size_t n; /* removed by the step */
+};
+
+static int purge_work(sl_txn *t, void *ctx)
+{
+    struct purge_write *p = ctx;
+    sl_chan_rec rec;
+    sl_cursor *c = NULL;
+    p->n = 0;
+    int rc = sl_chan_load_handle(t, p->ch, &rec);
+    if (!rc)
+        rc = sl_cursor_open(t, SL_DB_MSGS, &c);
+    while (!rc && rec.msgs > 0 && rec.first_seq <= p->upto_seq && p->n < RETENTION_STEP) {
+        sl_msg_rec m;
+        if ((rc = first_msg(c, &rec, &m)) || (rc = drop_first(c, &rec, &m)))
+            break;
+        p->n++;
+    }
+    sl_cursor_close(c);
+    if (!rc && p->n)
+        rc = sl_chan_save(t, p->ch->name, p->ch->name_len, &rec);
+    return rc ? rc : p->n ? STREAMLOG_OK : SL_WRITE_NOTHING;
+}
+
 int sl_retention_purge(streamlog_store *st, const streamlog_channel *ch, uint64_t upto_seq, uint64_t *removed)
 {
+    struct purge_write p = {ch, upto_seq, 0};
+    int rc;
     *removed = 0;
-    for (;;) {
-        sl_txn t;
-        sl_chan_rec rec;
-        size_t n = 0;
-        int rc = sl_store_writable(st);
-        if (rc || (rc = sl_write_begin(st->env, &t)))
-            return rc;
-        sl_cursor *c = NULL;
-        rc = sl_chan_load_handle(&t, ch, &rec);
-        if (!rc)
-            rc = sl_cursor_open(&t, SL_DB_MSGS, &c);
-        while (!rc && rec.msgs > 0 && rec.first_seq <= upto_seq && n < RETENTION_STEP) {
-            sl_msg_rec m;
-            if ((rc = first_msg(c, &rec, &m)) || (rc = drop_first(c, &rec, &m)))
-                break;
-            n++;
-        }
-        sl_cursor_close(c);
-        if (!rc && n)
-            rc = sl_chan_save(&t, ch->name, ch->name_len, &rec);
-        if (rc || !n) {
-            sl_abort(&t);
-            return rc;
-        }
-        rc = sl_commit(&t);
-        sl_store_note_commit(st, rc);
-        if (rc)
-            return rc;
-        *removed += n;
-    }
+    while (!(rc = sl_store_write(st, 0, purge_work, &p)) && p.n)
+        *removed += p.n;
+    return rc;
 }
 
 /* More to do after a bounded step? Count limits are known from the record;
@@ -145,32 +149,35 @@ int sl_retention_expired(const sl_txn *t, const sl_chan_rec *rec, const sl_limit
     return expired;
 }
 
+struct run_write {
+    streamlog_store *st;
+    const streamlog_channel *ch;
+    sl_chan_rec rec;
+    sl_limits lim;
+    size_t deleted;
+};
+
+static int run_work(sl_txn *t, void *ctx)
+{
+    struct run_write *r = ctx;
+    r->deleted = 0;
+    int rc = sl_chan_load_handle(t, r->ch, &r->rec);
+    if (!rc) {
+        sl_chan_limits(r->st, &r->rec, &r->lim);
+        rc = sl_retention_apply(t, &r->rec, &r->lim, sl_now_ns(), RETENTION_STEP, RETENTION_STEP, &r->deleted);
+    }
+    if (!rc && r->deleted)
+        rc = sl_chan_save(t, r->ch->name, r->ch->name_len, &r->rec);
+    return rc ? rc : r->deleted ? STREAMLOG_OK : SL_WRITE_NOTHING;
+}
+
 int sl_retention_run(streamlog_store *st, const streamlog_channel *ch)
 {
-    for (;;) {
-        sl_txn t;
-        sl_chan_rec rec;
-        sl_limits lim;
-        size_t deleted = 0;
-        int rc = sl_store_writable(st);
-        if (rc || (rc = sl_write_begin(st->env, &t)))
-            return rc;
-        rc = sl_chan_load_handle(&t, ch, &rec);
-        if (!rc) {
-            sl_chan_limits(st, &rec, &lim);
-            rc = sl_retention_apply(&t, &rec, &lim, sl_now_ns(), RETENTION_STEP, RETENTION_STEP, &deleted);
-        }
-        if (!rc && deleted)
-            rc = sl_chan_save(&t, ch->name, ch->name_len, &rec);
-        if (rc || !deleted) {
-            sl_abort(&t);
-            return rc;
-        }
-        rc = sl_commit(&t);
-        sl_store_note_commit(st, rc);
-        if (rc || !more_to_do(&rec, &lim))
-            return rc;
-    }
+    struct run_write r = {.st = st, .ch = ch};
+    int rc;
+    while (!(rc = sl_store_write(st, 0, run_work, &r)) && r.deleted && more_to_do(&r.rec, &r.lim))
+        ;
+    return rc;
 }
 
 /* Channels found needing work, collected under a read snapshot and then

@@ -577,9 +577,20 @@ int sl_commit(sl_txn *t)
     return commit(t, 0);
 }
 
-int sl_commit_relaxed(sl_txn *t)
+int sl_env_write(sl_env *env, int relaxed, sl_write_fn work, void *ctx, int *commit_failed)
 {
-    return commit(t, 1);
+    sl_txn t;
+    *commit_failed = 0;
+    int rc = sl_write_begin(env, &t);
+    if (rc)
+        return rc;
+    if ((rc = work(&t, ctx))) {
+        sl_abort(&t);
+        return rc == SL_WRITE_NOTHING ? STREAMLOG_OK : rc;
+    }
+    rc = commit(&t, relaxed);
+    *commit_failed = rc != STREAMLOG_OK;
+    return rc;
 }
 
 void sl_abort(sl_txn *t)

@@ -81,16 +81,27 @@ int  sl_fsync_path(const char *path, int is_dir);
 int  sl_read_begin(sl_env *env, sl_txn *t);
 void sl_read_end(sl_txn *t);
 
+/* A write transaction: begins one, runs `work` in it, aborts it when work
+ * fails or returns SL_WRITE_NOTHING (the call then succeeds), else commits
+ * it. *commit_failed tells a failure of the commit from one of work. Library
+ * code writes through here (by way of sl_store_write, or directly while
+ * creating a store).
+ *
+ * `relaxed` is for state whose loss costs only a redelivery (delivery
+ * claims, acks, membership): under SL_SYNC_FULL its meta page is not synced
+ * (SL_SYNC_DATA for this commit), which saves one of its two syncs. Never
+ * MDB_NOSYNC: a later commit could then overwrite pages that the newest
+ * durable meta page still points to. It survives a crash of the process
+ * like any commit. */
+#define SL_WRITE_NOTHING 1
+typedef int (*sl_write_fn)(sl_txn *t, void *ctx);
+int  sl_env_write(sl_env *env, int relaxed, sl_write_fn work, void *ctx, int *commit_failed);
+
+/* The pieces sl_env_write is made of; outside storage only for nested
+ * transactions inside work, and for tests that write raw records. */
 int  sl_write_begin(sl_env *env, sl_txn *t);
 int  sl_child_begin(sl_txn *parent, sl_txn *child);   /* nested write transaction */
 int  sl_commit(sl_txn *t);   /* write or child; the transaction is over either way */
-/* Commit that an OS crash may undo, for state whose loss costs only a
- * redelivery (delivery claims, acks): under SL_SYNC_FULL its meta page is
- * not synced (SL_SYNC_DATA for this commit), which saves one of its two
- * syncs. Never MDB_NOSYNC: a later commit could then overwrite pages that
- * the newest durable meta page still points to. It survives a crash of the
- * process like any commit. */
-int  sl_commit_relaxed(sl_txn *t);
 void sl_abort(sl_txn *t);    /* write or child */
 
 /* Point reads and writes. sl_get returns STREAMLOG_ENOTFOUND for a missing key;

@@ -1,7 +1,7 @@
 /* Store lifecycle: opening the LMDB environment with the configured policy,
  * refusing a second open of one directory in this process (LMDB's fcntl locks
- * would break), and the background thread that syncs (SYNC_INTERVAL) and
- * reclaims expired messages. */
+ * would break); the top of the library's modules (see maintenance.c for the
+ * background thread it starts). */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,8 +16,7 @@
 #include "encoding.h"
 #include "errors.h"
 #include "handles.h"
-#include "dedup.h"
-#include "retention.h"
+#include "maintenance.h"
 #include "store.h"
 
 #define DEFAULT_MAX_STORE_BYTES ((uint64_t)1 << 40) /* 1 TiB: address space, not disk */
@@ -25,7 +24,6 @@
 #define DEFAULT_MAX_PAYLOAD ((uint64_t)1 << 20)
 #define DEFAULT_SYNC_INTERVAL_MS 100
 #define DEFAULT_DEDUP_WINDOW_MS 120000 /* two minutes, as JetStream's duplicate window */
-#define EXPIRY_PERIOD_MS 1000 /* expiry sweep and clearing dead readers' slots */
 #define DEFAULT_MAX_READERS 1022
 
 /* ---- in-process registry of open store directories ----
@@ -108,136 +106,6 @@ static void registry_remove(dev_t dev, ino_t ino)
     registry_unlock();
 }
 
-/* ---- helpers ---- */
-
-int64_t sl_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int sl_store_writable(streamlog_store *st)
-{
-    if (st->readonly)
-        return sl_fail(STREAMLOG_EPERM, "the store is open read-only");
-    if (atomic_load_explicit(&st->write_error, memory_order_acquire))
-        return sl_fail(STREAMLOG_EIO, "an earlier write or sync failed; the store refuses writes until reopened");
-    return STREAMLOG_OK;
-}
-
-void sl_store_note_commit(streamlog_store *st, int rc)
-{
-    if (rc == STREAMLOG_EIO)
-        atomic_store_explicit(&st->write_error, STREAMLOG_EIO, memory_order_release);
-    if (sl_env_sync_point_wanted(st->env)) {
-        pthread_mutex_lock(&st->maint.mu);
-        st->maint.sync_now = 1;
-        pthread_cond_signal(&st->maint.cv);
-        pthread_mutex_unlock(&st->maint.mu);
-    }
-}
-
-int sl_store_sync(streamlog_store *st)
-{
-    int rc = sl_env_sync(st->env);
-    sl_store_note_commit(st, rc);
-    return rc;
-}
-
-/* ---- background thread ---- */
-
-static void add_ms(struct timespec *ts, int64_t ms)
-{
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
-
-static int before(const struct timespec *a, const struct timespec *b)
-{
-    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
-static void *maintenance_main(void *arg)
-{
-    streamlog_store *st = arg;
-    struct sl_maintenance *m = &st->maint;
-    struct timespec now, next_sync, next_expiry;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    next_sync = next_expiry = now;
-    add_ms(&next_sync, st->sync_interval_ms);
-    add_ms(&next_expiry, EXPIRY_PERIOD_MS);
-    int periodic_sync = st->sync_policy == STREAMLOG_SYNC_INTERVAL;
-
-    pthread_mutex_lock(&m->mu);
-    while (!m->stop) {
-        struct timespec wake = (periodic_sync && before(&next_sync, &next_expiry)) ? next_sync : next_expiry;
-        pthread_cond_timedwait(&m->cv, &m->mu, &wake);
-        if (m->stop)
-            break;
-        int sync_now = m->sync_now;
-        m->sync_now = 0;
-        pthread_mutex_unlock(&m->mu);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (periodic_sync && (sync_now || !before(&now, &next_sync))) {
-            if (!atomic_load(&st->write_error))
-                sl_store_sync(st);
-            next_sync = now;
-            add_ms(&next_sync, st->sync_interval_ms);
-        }
-        if (!before(&now, &next_expiry)) {
-            sl_env_clear_stale_readers(st->env);
-            if (!atomic_load(&st->write_error))
-                (void)sl_channels_finish_deletes(st);
-            sl_dedup_expire(st);
-            sl_retention_sweep(st);
-            next_expiry = now;
-            add_ms(&next_expiry, EXPIRY_PERIOD_MS);
-        }
-        pthread_mutex_lock(&m->mu);
-    }
-    pthread_mutex_unlock(&m->mu);
-    return NULL;
-}
-
-static int maintenance_start(streamlog_store *st)
-{
-    struct sl_maintenance *m = &st->maint;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&m->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&m->mu, NULL);
-    int err = pthread_create(&m->thread, NULL, maintenance_main, st);
-    if (err) {
-        pthread_cond_destroy(&m->cv);
-        pthread_mutex_destroy(&m->mu);
-        return sl_fail(err == ENOMEM ? STREAMLOG_ENOMEM : STREAMLOG_EIO,
-                       "cannot start the store's background thread: %s", strerror(err));
-    }
-    m->running = 1;
-    return STREAMLOG_OK;
-}
-
-static void maintenance_stop(streamlog_store *st)
-{
-    struct sl_maintenance *m = &st->maint;
-    if (!m->running)
-        return;
-    pthread_mutex_lock(&m->mu);
-    m->stop = 1;
-    pthread_cond_signal(&m->cv);
-    pthread_mutex_unlock(&m->mu);
-    pthread_join(m->thread, NULL);
-    pthread_cond_destroy(&m->cv);
-    pthread_mutex_destroy(&m->mu);
-    m->running = 0;
-}
 
 /* ---- open / close ---- */
 
@@ -258,25 +126,28 @@ static uint64_t map_headroom(uint64_t max_store_bytes)
 /* Stamp a new store with its format, in its first commit, unless another
  * process did since we looked: stamping again would reset the channel id
  * counter under channels it already created. */
+static int stamp_work(sl_txn *t, void *ctx)
+{
+    (void)ctx;
+    uint64_t format = 0;
+    int rc = sl_meta_get(t, SL_META_FORMAT, &format);
+    if (rc || format)
+        return rc ? rc : SL_WRITE_NOTHING;
+    rc = sl_meta_put(t, SL_META_FORMAT, SL_STORE_FORMAT);
+    return rc ? rc : sl_meta_put(t, SL_META_NEXT_CHAN_ID, 1);
+}
+
+/* The stores being opened or created are nobody's yet: no latch to keep. */
 static int stamp_format(sl_env *env)
 {
-    sl_txn t;
-    uint64_t format = 0;
-    int rc = sl_write_begin(env, &t);
-    if (rc)
-        return rc;
-    if ((rc = sl_meta_get(&t, SL_META_FORMAT, &format)) || format) {
-        sl_abort(&t);
-        return rc;
-    }
-    rc = sl_meta_put(&t, SL_META_FORMAT, SL_STORE_FORMAT);
-    if (!rc)
-        rc = sl_meta_put(&t, SL_META_NEXT_CHAN_ID, 1);
-    if (rc) {
-        sl_abort(&t);
-        return rc;
-    }
-    return sl_commit(&t);
+    int commit_failed;
+    return sl_env_write(env, 0, stamp_work, NULL, &commit_failed);
+}
+
+static int upgrade_work(sl_txn *t, void *ctx)
+{
+    (void)ctx;
+    return sl_meta_put(t, SL_META_FORMAT, SL_STORE_FORMAT);
 }
 
 /* Check the format of an existing store, or stamp a new one. */
@@ -294,13 +165,8 @@ static int check_format(streamlog_store *st)
     if (format == SL_STORE_FORMAT || (format == SL_STORE_FORMAT_V1 && st->readonly))
         return STREAMLOG_OK;
     if (format == SL_STORE_FORMAT_V1) { /* upgrade: nothing to rewrite, only the stamp */
-        if ((rc = sl_write_begin(st->env, &t)))
-            return rc;
-        if ((rc = sl_meta_put(&t, SL_META_FORMAT, SL_STORE_FORMAT))) {
-            sl_abort(&t);
-            return rc;
-        }
-        return sl_commit(&t);
+        int commit_failed;
+        return sl_env_write(st->env, 0, upgrade_work, NULL, &commit_failed);
     }
     if (format != 0)
         return sl_fail(STREAMLOG_ECORRUPT, "store format %llu is not supported (this library reads formats %d and %d)",
@@ -426,7 +292,7 @@ int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store *
         /* Best effort: a purge that cannot finish now (a full disk) must not
          * make the store unopenable; the maintenance thread retries it. */
         (void)sl_channels_finish_deletes(st);
-        rc = maintenance_start(st);
+        rc = sl_maintenance_start(st);
         if (rc) {
             sl_committer_destroy(&st->committer);
             sl_notifier_destroy(&st->notifier);
@@ -453,7 +319,7 @@ int sl_store_close(streamlog_store *st)
         sl_free(st);
         return STREAMLOG_OK;
     }
-    maintenance_stop(st);
+    sl_maintenance_stop(st);
     int rc = atomic_load(&st->write_error)
                  ? sl_fail(STREAMLOG_EIO, "the store was closed after a failed write or sync")
                  : sl_env_sync_for_close(st->env);

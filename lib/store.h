@@ -49,16 +49,9 @@ struct streamlog_channel {
 
 int  sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store **out);
 int  sl_store_close(streamlog_store *st);
-int  sl_store_sync(streamlog_store *st);
 
-/* STREAMLOG_OK; STREAMLOG_EPERM for a read-only store; STREAMLOG_EIO when an
- * earlier write or sync failed. */
-int  sl_store_writable(streamlog_store *st);
-/* Latch the store read-only when a commit or sync result means that what was
- * written may not be on disk (anything but a clean refusal such as EFULL). */
-void sl_store_note_commit(streamlog_store *st, int rc);
 
-/* Unix time in nanoseconds. */
-int64_t sl_now_ns(void);
+
+
 
 #endif

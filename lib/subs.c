@@ -41,6 +41,8 @@
 #include "alloc.h"
 #include "append.h"
 #include "channels.h"
+#include "chanrec.h"
+#include "clock.h"
 #include "errors.h"
 #include "groups.h"
 #include "inflight.h"
@@ -50,6 +52,7 @@
 #include "retention.h"
 #include "store.h"
 #include "subs.h"
+#include "write.h"
 
 #define DEFAULT_MAX_INFLIGHT 1024
 #define DEFAULT_ACK_WAIT_MS 30000
@@ -210,24 +213,17 @@ static int write_acks(streamlog_sub *sub, sl_txn *t)
     return rc;
 }
 
+static int acks_work(sl_txn *t, void *sub)
+{
+    return write_acks(sub, t);
+}
+
 static int flush_acks(streamlog_sub *sub)
 {
     pthread_mutex_lock(&sub->mu);
     size_t n = sub->nacks;
     pthread_mutex_unlock(&sub->mu);
-    if (!n)
-        return STREAMLOG_OK;
-    sl_txn t;
-    int rc = sl_store_writable(sub->ch.st);
-    if (rc || (rc = sl_write_begin(sub->ch.st->env, &t)))
-        return rc;
-    if ((rc = write_acks(sub, &t))) {
-        sl_abort(&t);
-        return rc;
-    }
-    rc = sl_commit_relaxed(&t);
-    sl_store_note_commit(sub->ch.st, rc);
-    return rc;
+    return n ? sl_store_write(sub->ch.st, 1, acks_work, sub) : STREAMLOG_OK;
 }
 
 int sl_sub_ack(streamlog_sub *sub, uint64_t seq)
@@ -369,81 +365,91 @@ static uint64_t spread(uint64_t x)
     return x ^ (x >> 31);
 }
 
-/* Register this subscription in the store, in one write transaction. */
-static int register_member(streamlog_sub *sub, int start, int64_t start_value, const char *durable,
-                           const char *queue)
+struct register_write {
+    streamlog_sub *sub;
+    int start;
+    int64_t start_value;
+    const char *durable, *queue;
+};
+
+static int register_work(sl_txn *t, void *ctx)
 {
+    struct register_write *w = ctx;
+    streamlog_sub *sub = w->sub;
     streamlog_store *st = sub->ch.st;
-    sl_txn t;
+    int start = w->start;
+    int64_t start_value = w->start_value;
+    const char *durable = w->durable, *queue = w->queue;
     sl_chan_rec rec;
     sl_limits lim;
     uint64_t live, unused;
-    int rc = sl_store_writable(st);
-    if (rc || (rc = sl_write_begin(st->env, &t)))
+    int rc;
+    if ((rc = sl_chan_load_handle(t, &sub->ch, &rec)) ||
+        (rc = sl_meta_next(t, SL_META_NEXT_MEMBER_ID, &sub->member_id)))
         return rc;
-    if ((rc = sl_chan_load_handle(&t, &sub->ch, &rec)) ||
-        (rc = sl_meta_next(&t, SL_META_NEXT_MEMBER_ID, &sub->member_id)))
-        goto out;
     sl_chan_limits(st, &rec, &lim);
     if (lim.max_subs > 0) { /* the count needs every member: one walk, reaping on the way */
-        if ((rc = sl_members_reap(&t, rec.id, 0, &live, &unused)))
-            goto out;
+        if ((rc = sl_members_reap(t, rec.id, 0, &live, &unused)))
+            return rc;
         if (live >= (uint64_t)lim.max_subs) {
             rc = sl_fail(STREAMLOG_ELIMIT, "channel '%s' already has %llu subscription(s) (max_subs)", sub->ch.name,
                          (unsigned long long)live);
-            goto out;
+            return rc;
         }
-    } else if ((rc = sl_members_reap_some(&t, rec.id, spread(sub->member_id) % (sub->member_id + 1)))) {
-        goto out; /* without a limit, a window of members: the cost does not grow with the channel */
+    } else if ((rc = sl_members_reap_some(t, rec.id, spread(sub->member_id) % (sub->member_id + 1)))) {
+        return rc; /* without a limit, a window of members: the cost does not grow with the channel */
     }
     if (sub->grouped) {
         char kind = queue ? (durable ? SL_GROUP_DURABLE_QUEUE : SL_GROUP_QUEUE) : SL_GROUP_DURABLE;
         sub->group_klen = sl_group_key(sub->group_key, rec.id, kind, queue ? queue : durable, queue ? durable : NULL);
         sl_group_rec g;
-        rc = sl_group_load(&t, sub->group_key, sub->group_klen, &g);
+        rc = sl_group_load(t, sub->group_key, sub->group_klen, &g);
         if (rc == STREAMLOG_ENOTFOUND) {
             /* a new group starts where its first member asks */
-            if ((rc = sl_meta_next(&t, SL_META_NEXT_GROUP_ID, &g.id)) ||
-                (rc = sl_resolve_start(&t, &sub->ch, start, start_value, &g.next_seq)) ||
-                (rc = sl_group_save(&t, sub->group_key, sub->group_klen, &g)))
-                goto out;
+            if ((rc = sl_meta_next(t, SL_META_NEXT_GROUP_ID, &g.id)) ||
+                (rc = sl_resolve_start(t, &sub->ch, start, start_value, &g.next_seq)) ||
+                (rc = sl_group_save(t, sub->group_key, sub->group_klen, &g)))
+                return rc;
         } else if (rc) {
-            goto out;
+            return rc;
         } else if (!queue) {
             /* resuming a durable: one active subscription at a time */
             uint64_t active;
-            if ((rc = sl_members_count(&t, rec.id, g.id, &active)))
-                goto out;
+            if ((rc = sl_members_count(t, rec.id, g.id, &active)))
+                return rc;
             if (active) {
                 rc = sl_fail(STREAMLOG_EEXIST, "durable '%s' on channel '%s' is already active", durable,
                              sub->ch.name);
-                goto out;
+                return rc;
             }
             sub->group_id = g.id;
-            if ((rc = take_over_pending(sub, &t)))
-                goto out;
+            if ((rc = take_over_pending(sub, t)))
+                return rc;
         }
         sub->group_id = g.id;
         sub->next_seq = sub->claim_end = g.next_seq;
-    } else if ((rc = sl_resolve_start(&t, &sub->ch, start, start_value, &sub->next_seq))) {
-        goto out;
+    } else if ((rc = sl_resolve_start(t, &sub->ch, start, start_value, &sub->next_seq))) {
+        return rc;
     }
     sl_member_rec m = {.group_id = sub->group_id};
     sl_process_identity(&m.pid, &m.start_ticks);
-    if ((rc = sl_member_save(&t, rec.id, sub->member_id, &m)))
-        goto out;
+    if ((rc = sl_member_save(t, rec.id, sub->member_id, &m)))
+        return rc;
     sub->rec = m;
-    /* Relaxed (as claims): a member record matters only while its process
-     * lives, and a new group lost to an OS crash is created again at the
-     * same start by the next subscribe -- unless a later synced commit
-     * (any append under SYNC_ALWAYS) kept it, so no message stored since
-     * can be skipped; at worst messages are delivered again. */
-    rc = sl_commit_relaxed(&t);
-    sl_store_note_commit(st, rc);
-    return rc;
-out:
-    sl_abort(&t);
-    return rc;
+    return STREAMLOG_OK;
+}
+
+/* Register this subscription in the store, in one write transaction.
+ * Relaxed (as claims): a member record matters only while its process
+ * lives, and a new group lost to an OS crash is created again at the same
+ * start by the next subscribe -- unless a later synced commit (any append
+ * under SYNC_ALWAYS) kept it, so no message stored since can be skipped; at
+ * worst messages are delivered again. */
+static int register_member(streamlog_sub *sub, int start, int64_t start_value, const char *durable,
+                           const char *queue)
+{
+    struct register_write w = {sub, start, start_value, durable, queue};
+    return sl_store_write(sub->ch.st, 1, register_work, &w);
 }
 
 static void set_timerfd(streamlog_sub *sub);
@@ -579,32 +585,38 @@ static void release_view(streamlog_sub *sub)
 /* Grouped: confirm in the store that this member still owns seq (another
  * member may have taken it once its ack wait ran out) and, when it does,
  * give its pending record `deliveries` and `deadline` (Unix ns). */
-static int claim_own(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int64_t deadline, int *owned)
+struct claim_own_write {
+    streamlog_sub *sub;
+    uint64_t seq;
+    uint32_t deliveries;
+    int64_t deadline;
+    int *owned;
+};
+
+static int claim_own_work(sl_txn *t, void *ctx)
 {
-    streamlog_store *st = sub->ch.st;
-    sl_txn t;
+    struct claim_own_write *w = ctx;
+    streamlog_sub *sub = w->sub;
     sl_pending_rec p = {0};
-    int rc = sl_store_writable(st);
-    if (rc || (rc = sl_write_begin(st->env, &t)))
-        return rc;
-    rc = write_acks(sub, &t);
+    int rc = write_acks(sub, t);
     if (!rc)
-        rc = sl_pending_load(&t, sub->group_id, seq, &p);
-    *owned = rc == STREAMLOG_OK && p.owner == sub->member_id;
+        rc = sl_pending_load(t, sub->group_id, w->seq, &p);
+    *w->owned = rc == STREAMLOG_OK && p.owner == sub->member_id;
     if (rc == STREAMLOG_ENOTFOUND)
         rc = STREAMLOG_OK;
-    if (!rc && *owned) {
-        p.deliveries = deliveries;
-        p.deadline = deadline;
-        rc = sl_pending_save(&t, sub->group_id, seq, &p);
+    if (!rc && *w->owned) {
+        p.deliveries = w->deliveries;
+        p.deadline = w->deadline;
+        rc = sl_pending_save(t, sub->group_id, w->seq, &p);
     }
-    if (rc) {
-        sl_abort(&t);
-        return rc;
-    }
-    rc = sl_commit_relaxed(&t);
-    sl_store_note_commit(st, rc);
     return rc;
+}
+
+static int claim_own(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, int64_t deadline, int *owned)
+{
+    struct claim_own_write w = {sub, seq, deliveries, deadline, owned};
+    *owned = 0;
+    return sl_store_write(sub->ch.st, 1, claim_own_work, &w);
 }
 
 /* Forget an in-flight message another member owns now. */
@@ -724,6 +736,49 @@ static int redeliver(streamlog_sub *sub, uint64_t seq, uint32_t deliveries, cons
     return STREAMLOG_OK;
 }
 
+struct claim_shared_write {
+    streamlog_sub *sub;
+    const uint64_t *take;
+    int ntake;
+    int64_t now, real; /* monotonic and Unix ns */
+    int taken;
+};
+
+static int claim_shared_work(sl_txn *t, void *ctx)
+{
+    struct claim_shared_write *w = ctx;
+    streamlog_sub *sub = w->sub;
+    sl_pending_rec p;
+    w->taken = 0;
+    int rc = write_acks(sub, t);
+    for (int i = 0; i < w->ntake && !rc; i++) {
+        rc = sl_pending_load(t, sub->group_id, w->take[i], &p);
+        if (rc == STREAMLOG_ENOTFOUND) {
+            rc = STREAMLOG_OK;
+            continue;
+        }
+        if (rc)
+            break;
+        int claimable = p.deadline <= w->real;
+        if (!claimable && p.owner != 0) {
+            sl_member_rec m;
+            int mrc = sl_member_load(t, sub->ch.id, p.owner, &m);
+            claimable = mrc == STREAMLOG_ENOTFOUND || (mrc == STREAMLOG_OK && !sl_member_alive(&m));
+        }
+        if (!claimable || p.owner == sub->member_id)
+            continue;
+        p.owner = sub->member_id;
+        p.deadline = w->real + sub->ack_wait_ns;
+        if ((rc = sl_pending_save(t, sub->group_id, w->take[i], &p)))
+            break;
+        pthread_mutex_lock(&sub->mu);
+        rc = sl_inflight_put(&sub->inflight, w->take[i], p.deliveries, w->now); /* due at once */
+        pthread_mutex_unlock(&sub->mu);
+        w->taken++;
+    }
+    return rc;
+}
+
 /* Queue groups: take messages of other members that are orphaned, whose
  * member died, or whose ack wait ran out. Returns how many were taken. */
 static int claim_shared(streamlog_sub *sub)
@@ -784,42 +839,9 @@ static int claim_shared(streamlog_sub *sub)
         return 0;
 
     /* claim them, checking again under the write lock */
-    if ((rc = sl_store_writable(st)) || (rc = sl_write_begin(st->env, &t)))
-        return rc;
-    int taken = 0;
-    rc = write_acks(sub, &t);
-    for (int i = 0; i < ntake && !rc; i++) {
-        rc = sl_pending_load(&t, sub->group_id, take[i], &p);
-        if (rc == STREAMLOG_ENOTFOUND) {
-            rc = STREAMLOG_OK;
-            continue;
-        }
-        if (rc)
-            break;
-        int claimable = p.deadline <= real;
-        if (!claimable && p.owner != 0) {
-            sl_member_rec m;
-            int mrc = sl_member_load(&t, sub->ch.id, p.owner, &m);
-            claimable = mrc == STREAMLOG_ENOTFOUND || (mrc == STREAMLOG_OK && !sl_member_alive(&m));
-        }
-        if (!claimable || p.owner == sub->member_id)
-            continue;
-        p.owner = sub->member_id;
-        p.deadline = real + sub->ack_wait_ns;
-        if ((rc = sl_pending_save(&t, sub->group_id, take[i], &p)))
-            break;
-        pthread_mutex_lock(&sub->mu);
-        rc = sl_inflight_put(&sub->inflight, take[i], p.deliveries, now); /* due at once */
-        pthread_mutex_unlock(&sub->mu);
-        taken++;
-    }
-    if (rc) {
-        sl_abort(&t);
-        return rc;
-    }
-    rc = sl_commit_relaxed(&t);
-    sl_store_note_commit(st, rc);
-    return rc ? rc : taken;
+    struct claim_shared_write w = {sub, take, ntake, now, real, 0};
+    rc = sl_store_write(st, 1, claim_shared_work, &w);
+    return rc ? rc : w.taken;
 }
 
 /* Queue: write this member's record when `want` differs from it. */
@@ -836,24 +858,21 @@ static int save_member(streamlog_sub *sub, sl_txn *t, const sl_member_rec *want)
 
 /* Queue: stop counting as waiting (timed out, stalled); best effort, as a
  * member wrongly seen waiting only delays the others until it asks again. */
+static int stop_waiting_work(sl_txn *t, void *ctx)
+{
+    streamlog_sub *sub = ctx;
+    sl_member_rec want = sub->rec;
+    want.waiting = 0;
+    int rc = save_member(sub, t, &want);
+    return rc ? rc : write_acks(sub, t);
+}
+
 static void stop_waiting(streamlog_sub *sub)
 {
     if (!sub->queue || !sub->rec.waiting)
         return;
-    sl_txn t;
-    if (sl_store_writable(sub->ch.st) || sl_write_begin(sub->ch.st->env, &t))
-        return;
-    sl_member_rec want = sub->rec;
-    want.waiting = 0;
     sl_member_rec before = sub->rec;
-    if (save_member(sub, &t, &want) || write_acks(sub, &t)) {
-        sl_abort(&t);
-        sub->rec = before;
-        return;
-    }
-    int rc = sl_commit_relaxed(&t);
-    sl_store_note_commit(sub->ch.st, rc);
-    if (rc)
+    if (sl_store_write(sub->ch.st, 1, stop_waiting_work, sub))
         sub->rec = before;
 }
 
@@ -861,24 +880,29 @@ static void stop_waiting(streamlog_sub *sub)
  * A durable claims a batch. A queue member claims one message, and only
  * when the delivery rule gives it the next one (sl_queue_turn); otherwise it
  * records itself as waiting and the member whose turn it is takes it. */
-static int claim_new(streamlog_sub *sub, uint64_t capacity)
+struct claim_new_write {
+    streamlog_sub *sub;
+    uint64_t capacity;
+    uint64_t from, k; /* out: claimed sequences from..from+k-1 */
+    int others_waiting;
+};
+
+static int claim_new_work(sl_txn *t, void *ctx)
 {
-    streamlog_store *st = sub->ch.st;
-    sl_txn t;
+    struct claim_new_write *w = ctx;
+    streamlog_sub *sub = w->sub;
     sl_chan_rec rec;
     sl_group_rec g;
-    sl_member_rec before = sub->rec;
-    int others_waiting = 0;
-    int rc = sl_store_writable(st);
-    if (rc || (rc = sl_write_begin(st->env, &t)))
+    int rc;
+    w->k = 0;
+    w->others_waiting = 0;
+    if ((rc = write_acks(sub, t)) || (rc = sl_chan_load_handle(t, &sub->ch, &rec)))
         return rc;
-    if ((rc = write_acks(sub, &t)) || (rc = sl_chan_load_handle(&t, &sub->ch, &rec)))
-        goto fail;
-    rc = sl_group_load(&t, sub->group_key, sub->group_klen, &g);
+    rc = sl_group_load(t, sub->group_key, sub->group_klen, &g);
     if (rc == STREAMLOG_ENOTFOUND)
         rc = sl_fail(STREAMLOG_ECLOSED, "the subscription's group state is gone");
     if (rc)
-        goto fail;
+        return rc;
     uint64_t from = g.next_seq > rec.first_seq ? g.next_seq : rec.first_seq;
     uint64_t k = 0;
     if (from <= rec.last_seq) {
@@ -886,8 +910,8 @@ static int claim_new(streamlog_sub *sub, uint64_t capacity)
         uint64_t batch = sub->queue ? CLAIM_BATCH_QUEUE : CLAIM_BATCH_DURABLE;
         if (k > batch)
             k = batch;
-        if (k > capacity)
-            k = capacity;
+        if (k > w->capacity)
+            k = w->capacity;
     }
     if (sub->queue) {
         sl_member_rec me = sub->rec;
@@ -896,13 +920,13 @@ static int claim_new(streamlog_sub *sub, uint64_t capacity)
         pthread_mutex_unlock(&sub->mu);
         me.waiting = 1;
         int turn = 1;
-        if (k && (rc = sl_queue_turn(&t, sub->ch.id, sub->member_id, &me, &turn, &others_waiting)))
-            goto fail;
+        if (k && (rc = sl_queue_turn(t, sub->ch.id, sub->member_id, &me, &turn, &w->others_waiting)))
+            return rc;
         if (k && turn) {
             /* a batch is only for a member alone (see yield_claims), and
              * not without acks: a batch that cannot be rewound is handed
              * back as pending records, which ACK_NONE does not keep */
-            if (others_waiting || sub->ack_mode == STREAMLOG_ACK_NONE)
+            if (w->others_waiting || sub->ack_mode == STREAMLOG_ACK_NONE)
                 k = 1;
             me.waiting = 0;
             if (sub->ack_mode != STREAMLOG_ACK_NONE)
@@ -911,36 +935,41 @@ static int claim_new(streamlog_sub *sub, uint64_t capacity)
         } else {
             k = 0; /* nothing new, or another waiting member comes first */
         }
-        if ((rc = save_member(sub, &t, &me)))
-            goto fail;
+        if ((rc = save_member(sub, t, &me)))
+            return rc;
     }
     if (k) {
         sl_pending_rec p = {.owner = sub->member_id, .deliveries = 1, .deadline = unix_ns() + sub->ack_wait_ns};
         for (uint64_t s = from; s < from + k && !rc && sub->ack_mode != STREAMLOG_ACK_NONE; s++)
-            rc = sl_pending_save(&t, sub->group_id, s, &p);
+            rc = sl_pending_save(t, sub->group_id, s, &p);
         g.next_seq = from + k;
-        if (rc || (rc = sl_group_save(&t, sub->group_key, sub->group_klen, &g)))
-            goto fail;
+        if (rc || (rc = sl_group_save(t, sub->group_key, sub->group_klen, &g)))
+            return rc;
     }
-    rc = sl_commit_relaxed(&t);
-    sl_store_note_commit(st, rc);
+    w->from = from;
+    w->k = k;
+    return STREAMLOG_OK;
+}
+
+static int claim_new(streamlog_sub *sub, uint64_t capacity)
+{
+    streamlog_store *st = sub->ch.st;
+    sl_member_rec before = sub->rec;
+    struct claim_new_write w = {.sub = sub, .capacity = capacity};
+    int rc = sl_store_write(st, 1, claim_new_work, &w);
     if (rc) {
         sub->rec = before;
         return rc;
     }
     /* members of this process whose turn may have come are asleep: wake
      * them (other processes see the commit through their watcher) */
-    if (others_waiting)
+    if (w.others_waiting)
         sl_notify_channel(&st->notifier, sub->ch.id);
-    if (!k)
+    if (!w.k)
         return STREAMLOG_EAGAIN;
-    sub->next_seq = from;
-    sub->claim_end = from + k;
+    sub->next_seq = w.from;
+    sub->claim_end = w.from + w.k;
     return STREAMLOG_OK;
-fail:
-    sl_abort(&t);
-    sub->rec = before;
-    return rc;
 }
 
 static int return_undelivered(streamlog_sub *sub, sl_txn *t);
@@ -948,6 +977,13 @@ static int return_undelivered(streamlog_sub *sub, sl_txn *t);
 /* Queue: a member holding claimed, undelivered new messages (a batch taken
  * while it was alone) gives them back as soon as another member waits. The
  * look is a read transaction; giving back is rare. */
+static int yield_work(sl_txn *t, void *ctx)
+{
+    streamlog_sub *sub = ctx;
+    int rc = write_acks(sub, t);
+    return rc ? rc : return_undelivered(sub, t);
+}
+
 static int yield_claims(streamlog_sub *sub)
 {
     streamlog_store *st = sub->ch.st;
@@ -960,15 +996,7 @@ static int yield_claims(streamlog_sub *sub)
     sl_read_end(&t);
     if (rc || !others_waiting)
         return rc;
-    if ((rc = sl_store_writable(st)) || (rc = sl_write_begin(st->env, &t)))
-        return rc;
-    if ((rc = write_acks(sub, &t)) || (rc = return_undelivered(sub, &t))) {
-        sl_abort(&t);
-        return rc;
-    }
-    rc = sl_commit_relaxed(&t);
-    sl_store_note_commit(st, rc);
-    if (rc)
+    if ((rc = sl_store_write(st, 1, yield_work, sub)))
         return rc;
     sub->claim_end = sub->next_seq; /* rewound, or orphaned for the others to take */
     sl_notify_channel(&st->notifier, sub->ch.id);
@@ -1285,33 +1313,35 @@ static int return_undelivered(streamlog_sub *sub, sl_txn *t)
     return rc;
 }
 
-static int unregister_member(streamlog_sub *sub, int unsubscribe)
+struct unregister_write {
+    streamlog_sub *sub;
+    int unsubscribe;
+};
+
+static int unregister_work(sl_txn *t, void *ctx)
 {
-    streamlog_store *st = sub->ch.st;
-    sl_txn t;
-    int rc = sl_store_writable(st);
-    if (rc || (rc = sl_write_begin(st->env, &t)))
-        return rc;
-    rc = sl_member_del(&t, sub->ch.id, sub->member_id);
+    struct unregister_write *w = ctx;
+    streamlog_sub *sub = w->sub;
+    int rc = sl_member_del(t, sub->ch.id, sub->member_id);
     if (!rc && sub->grouped) {
         uint64_t live = 0;
-        if (!(rc = write_acks(sub, &t)) && !(rc = return_undelivered(sub, &t)) && sub->queue)
-            rc = sl_pending_orphan(&t, sub->group_id, sub->member_id);
+        if (!(rc = write_acks(sub, t)) && !(rc = return_undelivered(sub, t)) && sub->queue)
+            rc = sl_pending_orphan(t, sub->group_id, sub->member_id);
         if (!rc && sub->queue)
-            rc = sl_members_count(&t, sub->ch.id, sub->group_id, &live);
-        int remove = sub->queue ? live == 0 && (unsubscribe || !sub->durable) : unsubscribe;
+            rc = sl_members_count(t, sub->ch.id, sub->group_id, &live);
+        int remove = sub->queue ? live == 0 && (w->unsubscribe || !sub->durable) : w->unsubscribe;
         if (!rc && remove)
-            rc = sl_group_remove(&t, sub->group_key, sub->group_klen, sub->group_id);
+            rc = sl_group_remove(t, sub->group_key, sub->group_klen, sub->group_id);
     }
-    if (rc) {
-        sl_abort(&t);
-        return rc;
-    }
+    return rc;
+}
+
+static int unregister_member(streamlog_sub *sub, int unsubscribe)
+{
+    struct unregister_write w = {sub, unsubscribe};
     /* synced under the store's policy: a clean close keeps every ack (a plain
      * subscription keeps nothing) */
-    rc = sub->grouped ? sl_commit(&t) : sl_commit_relaxed(&t);
-    sl_store_note_commit(st, rc);
-    return rc;
+    return sl_store_write(sub->ch.st, !sub->grouped, unregister_work, &w);
 }
 
 int sl_sub_close(streamlog_sub *sub, int unsubscribe)
@@ -1505,31 +1535,32 @@ out:
     return rc;
 }
 
-int sl_group_delete(streamlog_channel *ch, int kind, const char *name)
+struct group_delete_write {
+    streamlog_channel *ch;
+    int kind;
+    const char *name;
+};
+
+static int group_delete_work(sl_txn *t, void *ctx)
 {
+    struct group_delete_write *w = ctx;
     uint8_t key[SL_GROUP_KEY_MAX];
     size_t klen;
     sl_chan_rec rec;
     sl_group_rec g;
-    sl_txn t;
     uint64_t all, live;
-    int rc = sl_store_writable(ch->st);
-    if (rc || (rc = sl_write_begin(ch->st->env, &t)))
+    int rc;
+    if ((rc = group_load_named(t, w->ch, w->kind, w->name, key, &klen, &rec, &g)) ||
+        (rc = sl_members_reap(t, w->ch->id, g.id, &all, &live)))
         return rc;
-    if ((rc = group_load_named(&t, ch, kind, name, key, &klen, &rec, &g)) ||
-        (rc = sl_members_reap(&t, ch->id, g.id, &all, &live)))
-        goto fail;
-    if (live) {
-        rc = sl_fail(STREAMLOG_EBUSY, "'%s' on channel '%s' has %llu active subscription(s)", name, ch->name,
-                     (unsigned long long)live);
-        goto fail;
-    }
-    if ((rc = sl_group_remove(&t, key, klen, g.id)))
-        goto fail;
-    rc = sl_commit(&t);
-    sl_store_note_commit(ch->st, rc);
-    return rc;
-fail:
-    sl_abort(&t);
-    return rc;
+    if (live)
+        return sl_fail(STREAMLOG_EBUSY, "'%s' on channel '%s' has %llu active subscription(s)", w->name,
+                       w->ch->name, (unsigned long long)live);
+    return sl_group_remove(t, key, klen, g.id);
+}
+
+int sl_group_delete(streamlog_channel *ch, int kind, const char *name)
+{
+    struct group_delete_write w = {ch, kind, name};
+    return sl_store_write(ch->st, 0, group_delete_work, &w);
 }

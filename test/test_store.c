@@ -6,7 +6,7 @@
 #define _GNU_SOURCE
 #include "test_util.h"
 #include "checksum.h"
-#include "channels.h"
+#include "chanrec.h"
 #include "groups.h"
 #include "process.h"
 #include "store.h"
