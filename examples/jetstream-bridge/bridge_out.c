@@ -45,14 +45,15 @@
 #define HDR_CHANNEL "Streamlog-Channel"
 #define HDR_SEQ     "Streamlog-Sequence"
 #define HDR_TIME    "Streamlog-Time"
+static const char *const bridge_headers[] = {HDR_EXPECT, HDR_MSGID, HDR_CHANNEL, HDR_SEQ, HDR_TIME};
 
 enum { E_QUEUED, E_INFLIGHT, E_DONE, E_FAILED };
 
 typedef struct entry {
     uint64_t seq;
     int64_t time;
-    void *data;
-    size_t len;
+    void *data;           /* the header block (hdrs_len bytes), then the payload (len bytes) */
+    size_t hdrs_len, len;
     uint64_t pred;   /* stream sequence it is predicted to get */
     int state;
 } entry;
@@ -67,7 +68,8 @@ typedef struct chan {
     uint64_t taken;       /* highest sequence received from the subscription */
     uint64_t origin_last; /* origin sequence of the subject's last message at the last resync */
     int synced, need_resync;
-    uint64_t published, duplicates, skipped, errors, published_at_status;
+    uint64_t published, duplicates, skipped, errors;
+    jsb_rate log_rate, json_rate;
     char last_error[160];
 } chan;
 
@@ -100,8 +102,9 @@ typedef struct out_bridge {
     int draining, round_ok, fail_streak;
     int64_t resume_at;
     uint64_t next_pred, max_sseq;
-    uint64_t resyncs, total_published, total_errors, published_at_status;
-    int64_t status_at, status_prev;
+    uint64_t resyncs, total_published, total_errors;
+    jsb_rate log_rate, json_rate;
+    int64_t status_at, json_at;
     int ready, fatal;   /* ready: the stream exists */
 } out_bridge;
 
@@ -472,15 +475,17 @@ static int take_messages(out_bridge *b, chan *c)
         }
         if (c->len == c->cap && grow_ring(c))
             return -1;
-        size_t len;
-        const void *data = streamlog_msg_data(m, &len);
+        size_t len, hlen;
+        const void *data = streamlog_msg_data(m, &len), *hdrs = streamlog_msg_headers(m, &hlen);
         entry *e = ring_at(c, c->len);
-        *e = (entry){.seq = seq, .time = streamlog_msg_time(m), .len = len, .state = E_QUEUED};
-        e->data = malloc(len ? len : 1);
+        *e = (entry){.seq = seq, .time = streamlog_msg_time(m), .hdrs_len = hlen, .len = len, .state = E_QUEUED};
+        e->data = malloc(hlen + len ? hlen + len : 1);
         if (!e->data)
             return -1;
+        if (hlen)
+            memcpy(e->data, hdrs, hlen);
         if (len)
-            memcpy(e->data, data, len);
+            memcpy((char *)e->data + hlen, data, len);
         c->len++;
         if (can_send(b))
             send_next(b, c);
@@ -592,7 +597,10 @@ static natsStatus publish(out_bridge *b, chan *c, entry *e)
     natsMsg *m = NULL;
     char id[512];
     snprintf(id, sizeof id, "%s:%s:%" PRIu64, b->store_id, c->name, e->seq);
-    natsStatus s = natsMsg_Create(&m, c->subject, NULL, e->data, (int)e->len);
+    natsStatus s = natsMsg_Create(&m, c->subject, NULL, (const char *)e->data + e->hdrs_len, (int)e->len);
+    /* the message's own headers, except those the bridge sets itself */
+    if (s == NATS_OK && e->hdrs_len)
+        s = jsb_headers_to_nats(m, e->data, e->hdrs_len, bridge_headers, sizeof bridge_headers / sizeof *bridge_headers);
     if (s == NATS_OK)
         s = natsMsgHeader_Set(m, HDR_MSGID, id);
     if (s == NATS_OK)
@@ -725,34 +733,50 @@ static int ensure_stream(out_bridge *b)
 
 /* ---- status and exit conditions ---- */
 
-static void print_status(out_bridge *b)
+static uint64_t channel_lag(chan *c)
 {
-    int64_t now = jsb_now_ms();
-    double secs = b->status_prev ? (double)(now - b->status_prev) / 1000.0 : 0;
-    natsConnStatus cs = natsConnection_Status(b->conn.nc);
-    jsb_log("status out stream=%s connected=%s inflight=%zu window=%zu/%d published=%" PRIu64
-            " rate=%.0f/s errors=%" PRIu64 " resyncs=%" PRIu64,
-            b->cfg->stream, cs == NATS_CONN_STATUS_CONNECTED ? "yes" : "no", b->inflight, b->window_cur,
-            b->cfg->window, b->total_published,
-            secs > 0 ? (double)(b->total_published - b->published_at_status) / secs : 0.0, b->total_errors,
-            b->resyncs);
+    streamlog_channel_stats st;
+    if (streamlog_channel_get_stats(c->ch, &st))
+        return 0;
+    uint64_t confirmed = c->len ? ring_at(c, 0)->seq - 1 : c->taken;
+    return st.last_seq > confirmed ? st.last_seq - confirmed : 0;
+}
+
+/* A status line per channel on stderr, and/or the JSON status. */
+static void report_status(out_bridge *b, int log_lines)
+{
+    int connected = natsConnection_Status(b->conn.nc) == NATS_CONN_STATUS_CONNECTED;
+    json_t *chans = b->cfg->status ? json_array() : NULL;
+    if (log_lines)
+        jsb_log("status out stream=%s connected=%s inflight=%zu window=%zu/%d published=%" PRIu64
+                " rate=%.0f/s errors=%" PRIu64 " resyncs=%" PRIu64,
+                b->cfg->stream, connected ? "yes" : "no", b->inflight, b->window_cur, b->cfg->window,
+                b->total_published, jsb_rate_take(&b->log_rate, b->total_published), b->total_errors, b->resyncs);
     for (size_t i = 0; i < b->nchans; i++) {
         chan *c = b->chans[i];
-        streamlog_channel_stats st;
-        uint64_t lag = 0;
-        if (streamlog_channel_get_stats(c->ch, &st) == 0) {
-            uint64_t confirmed = c->len ? ring_at(c, 0)->seq - 1 : c->taken;
-            lag = st.last_seq > confirmed ? st.last_seq - confirmed : 0;
-        }
-        jsb_log("status channel=%s lag=%" PRIu64 " held=%zu published=%" PRIu64 " rate=%.0f/s duplicates=%" PRIu64
-                " skipped=%" PRIu64 " errors=%" PRIu64 "%s%s%s",
-                c->name, lag, c->len, c->published,
-                secs > 0 ? (double)(c->published - c->published_at_status) / secs : 0.0, c->duplicates, c->skipped,
-                c->errors, c->last_error[0] ? " last_error=\"" : "", c->last_error, c->last_error[0] ? "\"" : "");
-        c->published_at_status = c->published;
+        uint64_t lag = channel_lag(c);
+        if (log_lines)
+            jsb_log("status channel=%s lag=%" PRIu64 " held=%zu published=%" PRIu64 " rate=%.0f/s duplicates=%" PRIu64
+                    " skipped=%" PRIu64 " errors=%" PRIu64 "%s%s%s",
+                    c->name, lag, c->len, c->published, jsb_rate_take(&c->log_rate, c->published), c->duplicates,
+                    c->skipped, c->errors, c->last_error[0] ? " last_error=\"" : "", c->last_error,
+                    c->last_error[0] ? "\"" : "");
+        if (chans)
+            json_array_append_new(
+                chans, json_pack("{s:s, s:s, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:s}", "channel", c->name, "subject",
+                                 c->subject, "lag", (json_int_t)lag, "held", (json_int_t)c->len, "published",
+                                 (json_int_t)c->published, "rate", jsb_rate_take(&c->json_rate, c->published),
+                                 "duplicates", (json_int_t)c->duplicates, "skipped", (json_int_t)c->skipped, "errors",
+                                 (json_int_t)c->errors, "last_error", c->last_error));
     }
-    b->published_at_status = b->total_published;
-    b->status_prev = now;
+    if (chans)
+        jsb_status_publish(
+            b->cfg->status,
+            json_pack("{s:s, s:s, s:b, s:I, s:I, s:i, s:I, s:f, s:I, s:I, s:o}", "direction", "out", "stream",
+                      b->cfg->stream, "connected", connected, "inflight", (json_int_t)b->inflight, "window",
+                      (json_int_t)b->window_cur, "max_window", b->cfg->window, "published",
+                      (json_int_t)b->total_published, "rate", jsb_rate_take(&b->json_rate, b->total_published),
+                      "errors", (json_int_t)b->total_errors, "resyncs", (json_int_t)b->resyncs, "channels", chans));
 }
 
 static int caught_up(out_bridge *b)
@@ -808,9 +832,12 @@ static int run(out_bridge *b)
         if (b->ready && b->draining && !b->inflight)
             finish_drain(b);
         send_some(b);
-        if (cfg->status_interval_ms && now >= b->status_at) {
-            print_status(b);
-            b->status_at = now + cfg->status_interval_ms;
+        int log_due = cfg->status_interval_ms && now >= b->status_at, json_due = cfg->status && now >= b->json_at;
+        if (log_due || json_due) {
+            report_status(b, log_due);
+            if (log_due)
+                b->status_at = now + cfg->status_interval_ms;
+            b->json_at = now + JSB_STATUS_REFRESH_MS;
         }
         if (cfg->until_caught_up && b->ready && caught_up(b)) {
             if (!has_pattern || (scan_channels(b) == 0 && caught_up(b))) {
@@ -828,6 +855,8 @@ static int run(out_bridge *b)
                 pfd[nfds++] = (struct pollfd){.fd = streamlog_sub_fd(b->chans[i]->sub), .events = POLLIN};
         /* wake for retries, status and rescans; a full channel wakes with the PubAcks */
         int timeout = (!b->ready || b->draining || has_pattern || cfg->until_caught_up) ? 20 : 200;
+        if (cfg->status && timeout > JSB_STATUS_REFRESH_MS)
+            timeout = JSB_STATUS_REFRESH_MS;
         poll(pfd, nfds, timeout);
         free(pfd);
     }
@@ -877,8 +906,7 @@ int jsb_run_out(const jsb_config *cfg, volatile sig_atomic_t *stop)
         poll(&p, 1, 50);
         drain_completions(&b);
     }
-    if (cfg->status_interval_ms)
-        print_status(&b);
+    report_status(&b, cfg->status_interval_ms != 0);
 out:
     /* the connection goes first, so no PubAck handler runs while the bridge is torn down */
     jsb_disconnect(&b.conn);

@@ -142,10 +142,10 @@ def scenario_bad_args(tmp):
     store = os.path.join(tmp, "store")
     cases = [
         ([], "usage"),
-        (["out", store, "--server", srv.url, "--stream", "S"], "needs --channels"),
+        (["out", store, "--server", srv.url, "--stream", "S"], "needs channels"),
         (["out", store, "--server", srv.url, "--channels", "a"], "required"),
-        (["in", store, "--server", srv.url, "--stream", "S", "--channel", "c"], "needs --consumer"),
-        (["out", store, "--server", srv.url, "--stream", "S", "--channels", "a", "--bogus"], "unknown option"),
+        (["in", store, "--server", srv.url, "--stream", "S", "--channel", "c"], "needs consumer"),
+        (["out", store, "--server", srv.url, "--stream", "S", "--channels", "a", "--bogus"], "unknown setting"),
         (["out", store, "--server", srv.url, "--stream", "S", "--channels", "a", "--window", "0"], "integer"),
         (["out", store, "--server", srv.url, "--stream", "S", "--channels", "a", "--consumer", "x"], "option of 'in'"),
         (["out", store, "--server", srv.url, "--stream", "S", "--channels", "a..b"], "channel 'a..b'"),
@@ -329,10 +329,10 @@ def scenario_mirror_in(tmp):
     args = ["in", store, "--server", srv.url, "--stream", "CENTRAL", "--consumer", "edge1", "--channel", "central",
             "--ack-wait", "1000", "--batch", "64", "--status-interval", "0"]
     # Crashes at chosen moments: after the append (the batch is in, JetStream has no ack: its
-    # redelivery must be recognised), after the intent record (the batch is not in: the next run
+    # redelivery must be recognised), before the append (the batch is not in: the next run
     # appends it, from the redelivery or, when newer messages come first, by reading the gap).
     published = 3000
-    for point in ("in-after-append", "in-after-intent"):
+    for point in ("in-after-append", "in-before-append"):
         rc = bridge_run(*args, log_path=blog, env=dict(os.environ, JSB_TEST_CRASH_POINT=point))
         assert rc == -signal.SIGKILL, "crash point %s did not fire: %d\n%s" % (point, rc, tail(blog))
         rc = bridge_run(*(args + ["--until-caught-up", "--status-interval", "600000"]), log_path=blog)
@@ -371,7 +371,7 @@ def scenario_mirror_in(tmp):
     tool("consumer", srv.url, "MIX", "onlya", "mix.a")
     margs = ["in", store, "--server", srv.url, "--stream", "MIX", "--consumer", "onlya", "--channel", "mixa",
              "--batch", "16", "--status-interval", "0"]
-    rc = bridge_run(*margs, log_path=blog, env=dict(os.environ, JSB_TEST_CRASH_POINT="in-after-intent"))
+    rc = bridge_run(*margs, log_path=blog, env=dict(os.environ, JSB_TEST_CRASH_POINT="in-before-append"))
     assert rc == -signal.SIGKILL, tail(blog)
     rc = bridge_run(*(margs + ["--until-caught-up", "--status-interval", "600000"]), log_path=blog)
     assert rc == 0, tail(blog)
