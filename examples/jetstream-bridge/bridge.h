@@ -43,6 +43,7 @@ typedef struct jsb_config {
     size_t nchannels;
     const char *subject_prefix;  /* NULL: the stream name */
     int create_stream;
+    int shared_stream;           /* other publishers on the stream: no predictions (bridge_out.c) */
     int window;                  /* publishes in flight at once */
     int64_t ack_timeout_ms;      /* a PubAck not back by then counts as lost */
     const char *store_id;        /* NULL: the store's own (see jsb_store_id) */

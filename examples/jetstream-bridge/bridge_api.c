@@ -35,6 +35,7 @@ static const struct key {
     {"window", KEY_INT, STREAMLOG_JETSTREAM_OUT, 1, 65536},
     {"ack-timeout", KEY_INT, STREAMLOG_JETSTREAM_OUT, 10, 3600000},
     {"create-stream", KEY_INT, STREAMLOG_JETSTREAM_OUT, 0, 1},
+    {"shared-stream", KEY_INT, STREAMLOG_JETSTREAM_OUT, 0, 1},
     {"replicas", KEY_INT, STREAMLOG_JETSTREAM_OUT, 1, 5},
     {"max-msgs", KEY_INT, STREAMLOG_JETSTREAM_OUT, 0, INT64_MAX},
     {"max-bytes", KEY_INT, STREAMLOG_JETSTREAM_OUT, 0, INT64_MAX},
@@ -234,6 +235,8 @@ API int streamlog_jetstream_set_int(streamlog_jetstream *b, const char *key, int
         c->ack_timeout_ms = value;
     else if (strcmp(key, "create-stream") == 0)
         c->create_stream = (int)value;
+    else if (strcmp(key, "shared-stream") == 0)
+        c->shared_stream = (int)value;
     else if (strcmp(key, "replicas") == 0)
         c->replicas = (int)value;
     else if (strcmp(key, "max-msgs") == 0)

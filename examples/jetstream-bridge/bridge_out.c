@@ -24,9 +24,16 @@
  *   - Nats-Msg-Id (store id : channel : sequence) lets JetStream drop a duplicate within its
  *     duplicate window in the one case the resync cannot see: a publish still on its way when
  *     the resync read the subject's last message.
- * Predictions assume the bridge is the only publisher on the stream; when another publisher
- * interleaves, a prediction fails, the server refuses, and the bridge resyncs: still correct,
- * only slower. So the stream should be the bridge's own. */
+ * Predictions assume the bridge is the only publisher on the stream. Another publisher breaks
+ * more than speed: its message can take exactly the sequence predicted for a refused publish,
+ * so that the publish behind it is accepted, and the channel's messages land out of order.
+ * A stream with other publishers (several bridges into one stream) needs shared mode
+ * (setting "shared-stream"): at most one publish in flight per channel, without
+ * Nats-Expected-Last-Sequence; one in flight cannot overtake another, and a lost one is found
+ * by the resync as before. It costs a round trip per message per channel. When a bridge
+ * without it sees another publisher's messages, it logs that and stays in shared mode for
+ * the rest of the run; a message refused while one behind it was stored is logged as out of
+ * order and published again rather than lost. */
 #include "bridge.h"
 
 #include <errno.h>
@@ -56,6 +63,7 @@ typedef struct entry {
     size_t hdrs_len, len;
     uint64_t pred;   /* stream sequence it is predicted to get */
     int state;
+    int refused;     /* JetStream refused it: certainly not stored, whatever the resync reads */
 } entry;
 
 typedef struct chan {
@@ -65,6 +73,7 @@ typedef struct chan {
     entry *ring;          /* held messages, increasing sequence */
     size_t cap, head, len;
     size_t next_send;     /* ring offset of the first entry not yet sent */
+    size_t inflight;
     uint64_t taken;       /* highest sequence received from the subscription */
     uint64_t origin_last; /* origin sequence of the subject's last message at the last resync */
     int synced, need_resync;
@@ -106,6 +115,7 @@ typedef struct out_bridge {
     jsb_rate log_rate, json_rate;
     int64_t status_at, json_at;
     int ready, fatal;   /* ready: the stream exists */
+    int shared;         /* another publisher on the stream: see the top of this file */
 } out_bridge;
 
 static uint64_t hash_str(const char *s)
@@ -251,6 +261,7 @@ static void handle_completion(out_bridge *b, completion *cp)
     if (!e || e->state != E_INFLIGHT)
         return;
     b->inflight--;
+    c->inflight--;
     if (cp->ok) {
         if (cp->dup)
             c->duplicates++;
@@ -266,7 +277,19 @@ static void handle_completion(out_bridge *b, completion *cp)
         b->fail_streak = 0;
         /* A wrong prediction (another publisher, or a duplicate that did not grow the stream)
          * makes the expectations of the publishes behind it wrong: let the window drain. */
-        if (cp->sseq != e->pred)
+        for (size_t i = 0; i < c->len && ring_at(c, i) != e; i++)
+            if (ring_at(c, i)->refused && ring_at(c, i)->state != E_DONE) {
+                jsb_log("channel %s: %" PRIu64 " was stored while %" PRIu64 " before it was refused: the stream holds "
+                        "them out of order (another publisher on the stream without shared-stream)",
+                        c->name, e->seq, ring_at(c, i)->seq);
+                set_error(c, "out of order: %" PRIu64 " stored before %" PRIu64, e->seq, ring_at(c, i)->seq);
+                c->errors++;
+                b->total_errors++;
+                break;
+            }
+        if (b->shared)
+            ;
+        else if (cp->sseq != e->pred)
             b->draining = 1;
         else if (b->window_cur < (size_t)b->cfg->window)
             b->window_cur++;
@@ -274,6 +297,7 @@ static void handle_completion(out_bridge *b, completion *cp)
         return;
     }
     e->state = E_FAILED;
+    e->refused = cp->code == JSStreamWrongLastSequenceErr;
     c->errors++;
     b->total_errors++;
     c->need_resync = 1;
@@ -521,7 +545,7 @@ static int resync_channel(out_bridge *b, chan *c)
     c->need_resync = 0;
     for (size_t i = 0; i < c->len;) {
         entry *e = ring_at(c, i);
-        if (e->seq <= origin && e->state != E_DONE) {
+        if (e->seq <= origin && e->state != E_DONE && !e->refused) {
             c->skipped++;
             size_t before = c->len;
             mark_done(b, c, e);
@@ -565,8 +589,13 @@ static void finish_drain(out_bridge *b)
     if (failed) {
         jsStreamInfo *si = NULL;
         if (js_GetStreamInfo(&si, b->conn.js, b->cfg->stream, NULL, NULL) == NATS_OK) {
-            if (si->State.LastSeq > b->max_sseq)
+            if (si->State.LastSeq > b->max_sseq) {
+                if (!b->shared)
+                    jsb_log("stream %s has messages of another publisher: from now on one publish in flight per "
+                            "channel, without predictions (set shared-stream for such a stream)", b->cfg->stream);
+                b->shared = 1;
                 b->max_sseq = si->State.LastSeq;
+            }
             jsStreamInfo_Destroy(si);
         }
     }
@@ -606,7 +635,7 @@ static natsStatus publish(out_bridge *b, chan *c, entry *e)
     if (s == NATS_OK)
         s = natsMsgHeader_Set(m, HDR_CHANNEL, c->name);
     if (s == NATS_OK && (set_header_u64(m, HDR_SEQ, e->seq) || set_header_u64(m, HDR_TIME, (uint64_t)e->time) ||
-                         set_header_u64(m, HDR_EXPECT, e->pred - 1)))
+                         (!b->shared && set_header_u64(m, HDR_EXPECT, e->pred - 1))))
         s = NATS_ERR;
     if (s == NATS_OK) {
         jsPubOptions po;
@@ -640,6 +669,8 @@ static int send_next(out_bridge *b, chan *c)
         }
         return send_next(b, c); /* the resync may have found some of them stored */
     }
+    if (b->shared && c->inflight)
+        return 0;
     entry *e = ring_at(c, c->next_send);
     e->pred = b->next_pred;
     natsStatus s = publish(b, c, e);
@@ -657,6 +688,7 @@ static int send_next(out_bridge *b, chan *c)
     b->next_pred++;
     c->next_send++;
     b->inflight++;
+    c->inflight++;
     return 1;
 }
 
@@ -865,7 +897,7 @@ static int run(out_bridge *b)
 
 int jsb_run_out(const jsb_config *cfg, volatile sig_atomic_t *stop)
 {
-    out_bridge b = {.cfg = cfg, .stop = stop, .evfd = -1, .window_cur = 1, .next_pred = 1};
+    out_bridge b = {.cfg = cfg, .stop = stop, .evfd = -1, .window_cur = 1, .next_pred = 1, .shared = cfg->shared_stream};
     b.prefix = cfg->subject_prefix ? cfg->subject_prefix : cfg->stream;
     if (cfg->window < 1 || cfg->window > 65536 || cfg->nchannels == 0) {
         jsb_log("out: bad window or no channels");

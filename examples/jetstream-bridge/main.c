@@ -32,6 +32,7 @@ static void usage(FILE *f)
           "  --http ADDR:PORT       serve the status as JSON over HTTP (GET /)\n"
           "  out: --window N (publishes in flight, default 256), --ack-timeout MS (default 5000),\n"
           "       --store-id ID (default: the store's own random id)\n"
+          "       --shared-stream (others publish to the stream too: one publish in flight per channel)\n"
           "       with --create-stream: --replicas N (1), --max-msgs N, --max-bytes N, --max-age MS,\n"
           "       --duplicate-window MS (default 120000), --memory-storage\n"
           "  in:  --batch N (messages per fetch, default 256), --ack-wait MS (for a consumer it creates,\n"
@@ -41,7 +42,7 @@ static void usage(FILE *f)
 
 static int is_flag(const char *key)
 {
-    static const char *const flags[] = {"create-stream", "until-caught-up", "memory-storage", NULL};
+    static const char *const flags[] = {"create-stream", "shared-stream", "until-caught-up", "memory-storage", NULL};
     for (int k = 0; flags[k]; k++)
         if (strcmp(key, flags[k]) == 0)
             return 1;

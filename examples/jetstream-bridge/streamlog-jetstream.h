@@ -96,7 +96,9 @@ int streamlog_jetstream_set_str(streamlog_jetstream *b, const char *key, const c
  *   "status-interval"   ms between status lines on stderr, 0 for none (default 10000)
  *   "log"               flag: log to stderr at all (default 1)
  *   out: "window" 1..65536 publishes in flight (256); "ack-timeout" 10..3600000 ms a PubAck
- *        may take (5000); "create-stream" flag: create a missing stream (subjects P.>) with
+ *        may take (5000); "shared-stream" flag: others publish to the stream too (another
+ *        bridge, an application): one publish in flight per channel instead of a window,
+ *        without which another publisher can make a channel's messages land out of order; "create-stream" flag: create a missing stream (subjects P.>) with
  *        "replicas" 1..5 (1), "max-msgs", "max-bytes", "max-age" (ms), all >= 0 (0: none),
  *        "duplicate-window" ms >= 1 (120000), "memory-storage" flag (0: file storage)
  *   in:  "batch" 1..10000 messages per fetch (256); "ack-wait" 100..86400000 ms for a
