@@ -104,8 +104,10 @@ typedef struct out_bridge {
     size_t hcap;
     jsb_conn conn;
     pthread_mutex_t mu;
-    completion *done;
+    completion *done;     /* filled by the PubAck handler */
     size_t ndone, done_cap;
+    completion *taken;    /* the bridge thread's, swapped with done: no allocation per wake-up */
+    size_t taken_cap;
     int evfd;
     size_t inflight, window_cur, rr;
     int draining, round_ok, fail_streak;
@@ -317,16 +319,17 @@ static void drain_completions(out_bridge *b)
         pthread_mutex_lock(&b->mu);
         size_t n = b->ndone;
         completion *list = b->done;
-        b->done = NULL;
-        b->ndone = b->done_cap = 0;
+        size_t cap = b->done_cap;
+        b->done = b->taken;
+        b->done_cap = b->taken_cap;
+        b->ndone = 0;
         pthread_mutex_unlock(&b->mu);
-        if (!n) {
-            free(list);
+        b->taken = list;
+        b->taken_cap = cap;
+        if (!n)
             return;
-        }
         for (size_t i = 0; i < n; i++)
             handle_completion(b, &list[i]);
-        free(list);
     }
 }
 
@@ -945,6 +948,7 @@ out:
     for (size_t i = 0; i < b.ndone; i++)
         natsMsg_Destroy(b.done[i].msg);
     free(b.done);
+    free(b.taken);
     for (size_t i = 0; i < b.nchans; i++)
         free_channel(b.chans[i]);
     free(b.chans);

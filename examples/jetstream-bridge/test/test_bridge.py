@@ -573,7 +573,7 @@ def scenario_bench(tmp):
         n.start()
     print("\n== 3-node JetStream cluster, R3 stream (file storage) ==", flush=True)
     urls = ",".join(n.url for n in nodes)
-    wait_for("the cluster to take a stream", lambda: tool("publish", urls, "WARMUP", "warmup", 1,
+    wait_for("the cluster to take a stream", lambda: tool("publish", urls, "WARMUP", "warmup.x", 1,
                                                           check=False).returncode == 0)
     run_bench([bench, urls, "3"] + extra, os.path.join(tmp, "bench-r3.log"))
     for n in nodes:
