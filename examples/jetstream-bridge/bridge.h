@@ -1,14 +1,17 @@
-/* jetstream-bridge: libstreamlog channels to and from NATS JetStream, exactly once per message.
+/* jetstream-bridge internals: libstreamlog channels to and from NATS JetStream, exactly once per
+ * message. Applications use streamlog-jetstream.h (bridge_api.c), not this header; the benchmark
+ * uses it to reach the runs directly.
  *
- * bridge_out.c  local channels -> a JetStream stream (durable subscriptions, async publish)
- * bridge_in.c   a JetStream durable pull consumer -> one local channel
- * bridge_nats.c connection with reconnect and backoff, logging, the store identity
- * main.c        streamlog-jetstream, the command line
+ * bridge_api.c     the installed API: settings into a jsb_config, runs on a thread, status
+ * bridge_out.c     local channels -> a JetStream stream (durable subscriptions, async publish)
+ * bridge_in.c      a JetStream durable pull consumer -> one local channel
+ * bridge_headers.c header blocks between libstreamlog's wire form and libnats
+ * bridge_http.c    the HTTP/JSON status endpoint
+ * bridge_nats.c    connection with reconnect and backoff, logging, the store identity, status text
+ * main.c           streamlog-jetstream, the command line, on the installed API
  *
  * Both directions run in the calling thread until *stop becomes non-zero (or, with
- * until_caught_up, until everything available has been forwarded), so an application may
- * run one on a thread of its own: fill a jsb_config, call jsb_run_out()/jsb_run_in() on that
- * thread, and set *stop from any thread to end it. */
+ * until_caught_up, until everything available has been forwarded). */
 #ifndef JSB_BRIDGE_H
 #define JSB_BRIDGE_H
 
