@@ -1,15 +1,17 @@
 /* Mirror in: a JetStream durable pull consumer -> one local channel, exactly once, in stream order.
  *
- * The library has no idempotent append yet, so the bridge keeps its own record of what it
- * appended: a state channel (_jsbridge.in.<channel>) whose last message says which stream
- * sequences map to which local sequences. Each fetched batch is handled as:
- *   1. drop what is already appended (stream sequence <= X, the last one appended) and ack it;
- *   2. write an intent record to the state channel: js_prev=X js_last=S local_before=L n=N;
- *   3. append the N messages to the channel in one commit (streamlog_append_batch: all or none);
- *   4. ack them to JetStream.
- * After a crash the last record and the channel's last sequence tell which side of step 3 the
- * crash fell on: last == L+N means the batch is in (X becomes S), last == L means it is not
- * (X stays js_prev). Redeliveries of anything <= X are acked without appending.
+ * Every local message carries, beside the JetStream message's own headers, the stream and the
+ * stream sequence it came from (Streamlog-JetStream-Stream, Streamlog-JetStream-Sequence), and a
+ * fetched batch is appended in one commit (all or none). So the channel's last message always
+ * says how far the stream has been copied, X, whatever happened in between: a crash between
+ * the append and the JetStream acks is recovered at any later time, with no second write per
+ * batch. (streamlog_append_once would forget its ids after the store's dedup window and commits
+ * one message at a time; the sequence stored with the batch never expires.) Each fetched batch:
+ *   1. drop what is already appended (stream sequence <= X) and ack it;
+ *   2. append the rest to the channel in one commit (streamlog_append_batch_msgs);
+ *   3. ack them to JetStream (a lost ack only brings a redelivery, dropped by step 1).
+ * A channel with no readable message (new, or everything expired by max_age) starts from the
+ * consumer's ack floor.
  *
  * Order: JetStream may hand out newer messages before it redelivers ones a crashed run or a
  * dropped connection left unacknowledged. The bridge appends in stream order regardless: when a
@@ -17,15 +19,20 @@
  * (JetStream's message get) and appended first if they exist and match the consumer's filter;
  * their redelivery later is acked as a duplicate.
  *
- * Limits: the channel must be written by this bridge only (another writer is detected and
- * stops the bridge); one bridge per channel (a durable subscription on the state channel is
- * the cross-process lock); JetStream headers are not kept (the library has no headers yet). */
+ * Limits: the channel must be written by this bridge only (a message without the bridge's
+ * headers, or a batch landing at an unexpected sequence, stops the bridge); one bridge per
+ * channel (a durable subscription on _jsbridge.in.<channel> is the cross-process lock, released
+ * by a crash). JetStream headers are kept name by name; libnats does not keep the order of
+ * different names. */
 #include "bridge.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define HDR_IN_STREAM "Streamlog-JetStream-Stream"
+#define HDR_IN_SEQ    "Streamlog-JetStream-Sequence"
 
 typedef struct item {
     uint64_t sseq;
@@ -37,17 +44,18 @@ typedef struct in_bridge {
     const jsb_config *cfg;
     volatile sig_atomic_t *stop;
     streamlog_store *st;
-    streamlog_channel *ch, *state;
+    streamlog_channel *ch, *lock_channel;
     streamlog_sub *lock;
-    char state_name[300];
+    char lock_name[300];
     jsb_conn conn;
     natsSubscription *sub;
     char *filter;
     uint64_t x, l;     /* last stream sequence appended, the channel's last local sequence */
-    int have_state;
-    uint64_t appended, duplicates, gap_filled, errors, appended_at_status;
+    int x_known;       /* from the channel's last message; else the consumer's ack floor */
+    uint64_t appended, duplicates, gap_filled, errors;
     uint64_t lag;
-    int64_t status_prev;
+    char last_error[160];
+    jsb_rate log_rate, json_rate;
 } in_bridge;
 
 /* NATS subject matching: '*' is one token, '>' the rest. */
@@ -67,63 +75,45 @@ static int subject_matches(const char *filter, const char *subject)
     }
 }
 
-static int write_state(in_bridge *b, uint64_t js_prev, uint64_t js_last, uint64_t local_before, uint64_t n)
-{
-    char rec[512];
-    int len = snprintf(rec, sizeof rec,
-                       "jetstream-bridge-in v1 stream=%s js_prev=%" PRIu64 " js_last=%" PRIu64
-                       " local_before=%" PRIu64 " n=%" PRIu64,
-                       b->cfg->stream, js_prev, js_last, local_before, n);
-    int rc = streamlog_append(b->state, rec, (size_t)len, NULL);
-    if (rc)
-        jsb_log("state channel %s: %s", b->state_name, streamlog_errmsg());
-    return rc;
-}
-
-/* Decide X and L from the last state record and the channel's last sequence. */
+/* X from the channel's last message: the stream sequence it was copied from. */
 static int recover(in_bridge *b)
 {
-    streamlog_channel_stats cs, ss;
-    if (streamlog_channel_get_stats(b->ch, &cs) || streamlog_channel_get_stats(b->state, &ss)) {
+    streamlog_channel_stats cs;
+    if (streamlog_channel_get_stats(b->ch, &cs)) {
         jsb_log("channel %s: %s", b->cfg->channel, streamlog_errmsg());
         return -1;
     }
     b->l = cs.last_seq;
-    if (ss.msgs == 0)
+    if (cs.msgs == 0)
         return 0;
     streamlog_msg *m;
-    if (streamlog_get(b->state, ss.last_seq, &m)) {
-        jsb_log("state channel %s: %s", b->state_name, streamlog_errmsg());
+    int rc = streamlog_get(b->ch, cs.last_seq, &m);
+    if (rc == STREAMLOG_ENOTFOUND)
+        return 0; /* expired just now */
+    if (rc) {
+        jsb_log("channel %s: %s", b->cfg->channel, streamlog_errmsg());
         return -1;
     }
-    size_t len;
-    const char *data = streamlog_msg_data(m, &len);
-    char rec[512], stream[300];
-    uint64_t js_prev, js_last, before, n;
-    snprintf(rec, sizeof rec, "%.*s", (int)(len < sizeof rec ? len : sizeof rec - 1), data);
+    const void *sv, *qv;
+    size_t sl, ql;
+    if (streamlog_msg_header(m, HDR_IN_STREAM, &sv, &sl) || streamlog_msg_header(m, HDR_IN_SEQ, &qv, &ql)) {
+        jsb_log("channel %s holds messages the bridge did not write (its last, %" PRIu64
+                ", has no %s header): only the bridge may append to it",
+                b->cfg->channel, cs.last_seq, HDR_IN_SEQ);
+        streamlog_msg_free(m);
+        return -1;
+    }
+    if (sl != strlen(b->cfg->stream) || memcmp(sv, b->cfg->stream, sl) != 0) {
+        jsb_log("channel %s is fed from stream %.*s, not %s", b->cfg->channel, (int)sl, (const char *)sv,
+                b->cfg->stream);
+        streamlog_msg_free(m);
+        return -1;
+    }
+    char num[24];
+    snprintf(num, sizeof num, "%.*s", (int)(ql < sizeof num ? ql : sizeof num - 1), (const char *)qv);
+    b->x = strtoull(num, NULL, 10);
+    b->x_known = 1;
     streamlog_msg_free(m);
-    if (sscanf(rec,
-               "jetstream-bridge-in v1 stream=%299s js_prev=%" SCNu64 " js_last=%" SCNu64 " local_before=%" SCNu64
-               " n=%" SCNu64,
-               stream, &js_prev, &js_last, &before, &n) != 5) {
-        jsb_log("state channel %s: unreadable record '%s'", b->state_name, rec);
-        return -1;
-    }
-    if (strcmp(stream, b->cfg->stream) != 0) {
-        jsb_log("channel %s is fed from stream %s, not %s", b->cfg->channel, stream, b->cfg->stream);
-        return -1;
-    }
-    if (cs.last_seq == before + n)
-        b->x = js_last;
-    else if (cs.last_seq == before)
-        b->x = js_prev;
-    else {
-        jsb_log("channel %s holds messages the bridge did not write (last sequence %" PRIu64 ", expected %" PRIu64
-                " or %" PRIu64 "): only the bridge may append to it",
-                b->cfg->channel, cs.last_seq, before, before + n);
-        return -1;
-    }
-    b->have_state = 1;
     return 0;
 }
 
@@ -157,6 +147,7 @@ static int ensure_consumer(in_bridge *b)
                     (int)jerr);
             return -1;
         }
+        snprintf(b->last_error, sizeof b->last_error, "consumer: %s", jsb_nats_error(s));
         jsb_log("consumer %s: %s; retrying", cfg->consumer, jsb_nats_error(s));
         return 0;
     }
@@ -168,16 +159,11 @@ static int ensure_consumer(in_bridge *b)
     }
     free(b->filter);
     b->filter = strdup(ci->Config && ci->Config->FilterSubject ? ci->Config->FilterSubject : "");
-    if (!b->have_state) {
-        /* first run on this channel: start where the consumer starts */
-        b->x = ci->AckFloor.Stream;
-        if (write_state(b, b->x, b->x, b->l, 0)) {
-            jsConsumerInfo_Destroy(ci);
-            return -1;
-        }
-        b->have_state = 1;
-    }
+    if (!b->x_known && ci->AckFloor.Stream > b->x)
+        b->x = ci->AckFloor.Stream; /* nothing readable in the channel: start where the consumer stands */
     jsConsumerInfo_Destroy(ci);
+    if (!b->filter)
+        return -1;
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = cfg->stream;
@@ -185,6 +171,7 @@ static int ensure_consumer(in_bridge *b)
     jerr = 0;
     s = js_PullSubscribe(&b->sub, b->conn.js, b->filter[0] ? b->filter : NULL, cfg->consumer, NULL, &so, &jerr);
     if (s != NATS_OK) {
+        snprintf(b->last_error, sizeof b->last_error, "pull subscription: %s", jsb_nats_error(s));
         jsb_log("pull subscription to %s: %s; retrying", cfg->consumer, jsb_nats_error(s));
         b->sub = NULL;
         return 0;
@@ -237,7 +224,9 @@ static int fill_gap(in_bridge *b, uint64_t from, uint64_t to, item **out, size_t
         if (st != NATS_OK) {
             if (jerr == JSNoMessageFoundErr || st == NATS_NOT_FOUND)
                 continue;
-            jsb_log("reading stream sequence %" PRIu64 ": %s", s, jsb_nats_error(st));
+            snprintf(b->last_error, sizeof b->last_error, "reading stream sequence %" PRIu64 ": %s", s,
+                     jsb_nats_error(st));
+            jsb_log("%s", b->last_error);
             return -1;
         }
         if (b->filter[0] && !subject_matches(b->filter, natsMsg_GetSubject(m))) {
@@ -251,6 +240,56 @@ static int fill_gap(in_bridge *b, uint64_t from, uint64_t to, item **out, size_t
         b->gap_filled++;
     }
     return 0;
+}
+
+/* Append `todo` in one commit, each with its JetStream headers plus where it came from.
+ * 0 when appended; -1 when the store refused (it will refuse the next one too: stop). */
+static int append_items(in_bridge *b, item *todo, size_t nt)
+{
+    const void **data = calloc(nt, sizeof *data), **hdrs = calloc(nt, sizeof *hdrs);
+    size_t *lens = calloc(nt, sizeof *lens), *hlens = calloc(nt, sizeof *hlens);
+    char **blocks = calloc(nt, sizeof *blocks);
+    int rc = -1;
+    if (!data || !hdrs || !lens || !hlens || !blocks)
+        goto out;
+    for (size_t i = 0; i < nt; i++) {
+        char seq[24];
+        snprintf(seq, sizeof seq, "%" PRIu64, todo[i].sseq);
+        const char *names[] = {HDR_IN_STREAM, HDR_IN_SEQ}, *values[] = {b->cfg->stream, seq};
+        if (jsb_headers_from_nats(todo[i].msg, names, values, 2, &blocks[i], &hlens[i])) {
+            jsb_log("channel %s: out of memory building headers", b->cfg->channel);
+            goto out;
+        }
+        hdrs[i] = blocks[i];
+        data[i] = natsMsg_GetData(todo[i].msg);
+        lens[i] = (size_t)natsMsg_GetDataLength(todo[i].msg);
+    }
+    jsb_crash_point("in-before-append");
+    uint64_t first = 0;
+    if (streamlog_append_batch_msgs(b->ch, hdrs, hlens, data, lens, nt, &first)) {
+        snprintf(b->last_error, sizeof b->last_error, "append: %s", streamlog_errmsg());
+        jsb_log("channel %s: %s", b->cfg->channel, b->last_error);
+    } else if (first != b->l + 1) {
+        jsb_log("channel %s: another writer appended to it (the batch landed at %" PRIu64 ", not %" PRIu64
+                "): the bridge did not write %" PRIu64 "..%" PRIu64 "; only the bridge may append to it",
+                b->cfg->channel, first, b->l + 1, b->l + 1, first - 1);
+    } else {
+        b->x = todo[nt - 1].sseq;
+        b->x_known = 1;
+        b->l += nt;
+        b->appended += nt;
+        rc = 0;
+        jsb_crash_point("in-after-append");
+    }
+out:
+    for (size_t i = 0; blocks && i < nt; i++)
+        free(blocks[i]);
+    free(blocks);
+    free(data);
+    free(hdrs);
+    free(lens);
+    free(hlens);
+    return rc;
 }
 
 /* Append a fetched batch in stream order; 0 also when nothing was new; -1: retry later
@@ -286,40 +325,9 @@ static int handle_batch(in_bridge *b, natsMsgList *list)
             goto out;
         next = it->sseq + 1;
     }
-    if (nt) {
-        const void **data = calloc(nt, sizeof *data);
-        size_t *lens = calloc(nt, sizeof *lens);
-        uint64_t first = 0;
-        int appended = 0;
-        if (data && lens) {
-            for (size_t i = 0; i < nt; i++) {
-                data[i] = natsMsg_GetData(todo[i].msg);
-                lens[i] = (size_t)natsMsg_GetDataLength(todo[i].msg);
-            }
-            uint64_t js_last = todo[nt - 1].sseq;
-            if (write_state(b, b->x, js_last, b->l, nt) == 0) {
-                jsb_crash_point("in-after-intent");
-                if (streamlog_append_batch(b->ch, data, lens, nt, &first))
-                    jsb_log("channel %s: append: %s", b->cfg->channel, streamlog_errmsg());
-                else if (first != b->l + 1)
-                    jsb_log("channel %s: another writer appended to it (the batch landed at %" PRIu64
-                            ", not %" PRIu64 "); only the bridge may append to it",
-                            b->cfg->channel, first, b->l + 1);
-                else {
-                    b->x = js_last;
-                    b->l += nt;
-                    b->appended += nt;
-                    appended = 1;
-                    jsb_crash_point("in-after-append");
-                }
-            }
-        }
-        free(data);
-        free(lens);
-        if (!appended) {
-            rc = -2; /* a store that refused this append refuses the next one too: stop */
-            goto out;
-        }
+    if (nt && append_items(b, todo, nt)) {
+        rc = -2;
+        goto out;
     }
     /* Everything fetched is now in the channel (appended now or before): ack it. */
     for (size_t i = 0; i < nf; i++)
@@ -346,33 +354,44 @@ static int consumer_drained(in_bridge *b, int *drained)
     return 0;
 }
 
-static void print_status(in_bridge *b)
+static void report_status(in_bridge *b, int log_line)
 {
-    int64_t now = jsb_now_ms();
-    double secs = b->status_prev ? (double)(now - b->status_prev) / 1000.0 : 0;
     int drained;
     if (b->sub)
         consumer_drained(b, &drained);
-    natsConnStatus cs = natsConnection_Status(b->conn.nc);
-    jsb_log("status in stream=%s consumer=%s channel=%s connected=%s lag=%" PRIu64 " appended=%" PRIu64
-            " rate=%.0f/s duplicates=%" PRIu64 " gap_filled=%" PRIu64 " errors=%" PRIu64
-            " last_stream_seq=%" PRIu64 " last_local_seq=%" PRIu64,
-            b->cfg->stream, b->cfg->consumer, b->cfg->channel, cs == NATS_CONN_STATUS_CONNECTED ? "yes" : "no",
-            b->lag, b->appended, secs > 0 ? (double)(b->appended - b->appended_at_status) / secs : 0.0,
-            b->duplicates, b->gap_filled, b->errors, b->x, b->l);
-    b->appended_at_status = b->appended;
-    b->status_prev = now;
+    int connected = natsConnection_Status(b->conn.nc) == NATS_CONN_STATUS_CONNECTED;
+    if (log_line)
+        jsb_log("status in stream=%s consumer=%s channel=%s connected=%s lag=%" PRIu64 " appended=%" PRIu64
+                " rate=%.0f/s duplicates=%" PRIu64 " gap_filled=%" PRIu64 " errors=%" PRIu64
+                " last_stream_seq=%" PRIu64 " last_local_seq=%" PRIu64,
+                b->cfg->stream, b->cfg->consumer, b->cfg->channel, connected ? "yes" : "no", b->lag, b->appended,
+                jsb_rate_take(&b->log_rate, b->appended), b->duplicates, b->gap_filled, b->errors, b->x, b->l);
+    if (!b->cfg->status)
+        return;
+    json_t *ch = json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:s}", "channel", b->cfg->channel,
+                           "lag", (json_int_t)b->lag, "appended", (json_int_t)b->appended, "rate",
+                           jsb_rate_take(&b->json_rate, b->appended), "duplicates", (json_int_t)b->duplicates,
+                           "gap_filled", (json_int_t)b->gap_filled, "errors", (json_int_t)b->errors,
+                           "last_stream_seq", (json_int_t)b->x, "last_local_seq", (json_int_t)b->l, "last_error",
+                           b->last_error);
+    json_t *top = json_pack("{s:s, s:s, s:s, s:b, s:o}", "direction", "in", "stream", b->cfg->stream, "consumer",
+                            b->cfg->consumer, "connected", connected, "channels", json_pack("[o]", ch));
+    jsb_status_publish(b->cfg->status, top);
 }
 
 static int run(in_bridge *b)
 {
     const jsb_config *cfg = b->cfg;
     int attempt = 0;
-    int64_t status_at = jsb_now_ms() + cfg->status_interval_ms;
+    int64_t status_at = jsb_now_ms() + cfg->status_interval_ms, json_at = 0;
     while (!*b->stop) {
-        if (cfg->status_interval_ms && jsb_now_ms() >= status_at) {
-            print_status(b);
-            status_at = jsb_now_ms() + cfg->status_interval_ms;
+        int64_t now = jsb_now_ms();
+        int log_due = cfg->status_interval_ms && now >= status_at, json_due = cfg->status && now >= json_at;
+        if (log_due || json_due) {
+            report_status(b, log_due);
+            if (log_due)
+                status_at = now + cfg->status_interval_ms;
+            json_at = now + JSB_STATUS_REFRESH_MS;
         }
         if (!b->sub) {
             int r = ensure_consumer(b);
@@ -385,7 +404,7 @@ static int run(in_bridge *b)
         }
         natsMsgList list = {0};
         jsErrCode jerr = 0;
-        natsStatus s = natsSubscription_Fetch(&list, b->sub, cfg->fetch_batch, 1000, &jerr);
+        natsStatus s = natsSubscription_Fetch(&list, b->sub, cfg->fetch_batch, 500, &jerr);
         if (s == NATS_OK && list.Count > 0) {
             int r = handle_batch(b, &list);
             natsMsgList_Destroy(&list);
@@ -402,6 +421,7 @@ static int run(in_bridge *b)
         natsMsgList_Destroy(&list);
         if (s != NATS_OK && s != NATS_TIMEOUT) {
             b->errors++;
+            snprintf(b->last_error, sizeof b->last_error, "fetch: %s", jsb_nats_error(s));
             if (attempt < 3 || attempt % 10 == 0)
                 jsb_log("fetch from %s: %s; retrying", cfg->consumer, jsb_nats_error(s));
             jsb_sleep(jsb_backoff_ms(attempt++), b->stop);
@@ -424,8 +444,12 @@ int jsb_run_in(const jsb_config *cfg, volatile sig_atomic_t *stop)
 {
     in_bridge b = {.cfg = cfg, .stop = stop};
     int rc = JSB_EXIT_FAIL;
-    if ((size_t)snprintf(b.state_name, sizeof b.state_name, JSB_OWN_PREFIX "in.%s", cfg->channel) > 255) {
-        jsb_log("channel name '%s' is too long for the bridge's state channel", cfg->channel);
+    if (!cfg->consumer || !cfg->channel) {
+        jsb_log("in needs a consumer and a channel");
+        return JSB_EXIT_FAIL;
+    }
+    if ((size_t)snprintf(b.lock_name, sizeof b.lock_name, JSB_OWN_PREFIX "in.%s", cfg->channel) > 255) {
+        jsb_log("channel name '%s' is too long for the bridge's lock channel", cfg->channel);
         return JSB_EXIT_FAIL;
     }
     if (cfg->fetch_batch < 1) {
@@ -436,29 +460,28 @@ int jsb_run_in(const jsb_config *cfg, volatile sig_atomic_t *stop)
         jsb_log("store %s: %s", cfg->store_dir, streamlog_errmsg());
         return JSB_EXIT_FAIL;
     }
-    streamlog_opts *lim = NULL, *o = NULL;
+    streamlog_opts *o = NULL;
     if (streamlog_channel_open(b.st, cfg->channel, STREAMLOG_CREATE, NULL, &b.ch)) {
         jsb_log("channel '%s': %s", cfg->channel, streamlog_errmsg());
         goto out;
     }
-    if (streamlog_opts_new(&lim) || streamlog_opts_set_int(lim, STREAMLOG_OPT_MAX_MSGS, 64) ||
-        streamlog_channel_open(b.st, b.state_name, STREAMLOG_CREATE, lim, &b.state)) {
-        jsb_log("state channel %s: %s", b.state_name, streamlog_errmsg());
+    if (streamlog_channel_open(b.st, b.lock_name, STREAMLOG_CREATE, NULL, &b.lock_channel)) {
+        jsb_log("lock channel %s: %s", b.lock_name, streamlog_errmsg());
         goto out;
     }
-    /* One bridge per channel: a durable on the state channel is held while this one runs and is
+    /* One bridge per channel: a durable on the lock channel is held while this one runs and is
      * released by a crash (the store notices dead processes). */
     int src = streamlog_opts_new(&o);
     if (!src)
         src = streamlog_opts_set_str(o, STREAMLOG_OPT_DURABLE, "lock");
     if (!src)
-        src = streamlog_subscribe(b.state, o, &b.lock);
+        src = streamlog_subscribe(b.lock_channel, o, &b.lock);
     if (src == STREAMLOG_EEXIST) {
         jsb_log("another streamlog-jetstream is already feeding channel %s", cfg->channel);
         goto out;
     }
     if (src) {
-        jsb_log("state channel %s: %s", b.state_name, streamlog_errmsg());
+        jsb_log("lock channel %s: %s", b.lock_name, streamlog_errmsg());
         goto out;
     }
     if (recover(&b))
@@ -469,18 +492,16 @@ int jsb_run_in(const jsb_config *cfg, volatile sig_atomic_t *stop)
     if (jsb_connect(&b.conn, cfg, &jo, "streamlog-jetstream in"))
         goto out;
     rc = run(&b);
-    if (cfg->status_interval_ms)
-        print_status(&b);
+    report_status(&b, cfg->status_interval_ms != 0);
 out:
     if (b.sub)
         natsSubscription_Destroy(b.sub);
     jsb_disconnect(&b.conn);
     free(b.filter);
-    streamlog_opts_free(lim);
     streamlog_opts_free(o);
     if (b.lock)
         streamlog_sub_close(b.lock);
-    streamlog_channel_close(b.state);
+    streamlog_channel_close(b.lock_channel);
     streamlog_channel_close(b.ch);
     if (streamlog_close(b.st)) {
         jsb_log("closing the store: %s", streamlog_errmsg());

@@ -9,6 +9,20 @@
 #include <sys/random.h>
 #include <time.h>
 
+static __thread int log_off;
+static __thread char log_last[512];
+
+void jsb_log_begin(int enabled)
+{
+    log_off = !enabled;
+    log_last[0] = 0;
+}
+
+const char *jsb_log_last(void)
+{
+    return log_last;
+}
+
 void jsb_log(const char *fmt, ...)
 {
     struct timespec ts;
@@ -22,6 +36,9 @@ void jsb_log(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
     va_end(ap);
+    snprintf(log_last, sizeof log_last, "%s", line + n);
+    if (log_off)
+        return;
     /* one write per line, so lines of several threads do not interleave */
     fprintf(stderr, "%s\n", line);
 }
@@ -63,16 +80,19 @@ static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
 
 static void on_disconnected(natsConnection *nc, void *closure)
 {
-    if (natsConnection_IsClosed(nc))
+    const jsb_conn *c = closure;
+    if (natsConnection_IsClosed(nc) || !c->log)
         return; /* the bridge is closing it */
-    jsb_log("%s: disconnected from NATS, reconnecting with backoff", (const char *)closure);
+    jsb_log("%s: disconnected from NATS, reconnecting with backoff", c->name);
 }
 
 static void on_reconnected(natsConnection *nc, void *closure)
 {
+    const jsb_conn *c = closure;
     char url[256] = "";
     natsConnection_GetConnectedUrl(nc, url, sizeof url);
-    jsb_log("%s: connected to %s", (const char *)closure, url);
+    if (c->log)
+        jsb_log("%s: connected to %s", c->name, url);
 }
 
 void jsb_crash_point(const char *name)
@@ -108,6 +128,8 @@ natsStatus jsb_set_servers(natsOptions *o, const char *list)
 int jsb_connect(jsb_conn *c, const jsb_config *cfg, jsOptions *jsopts, const char *name)
 {
     natsOptions *o = NULL;
+    c->name = name;
+    c->log = cfg->log;
     natsStatus s = natsOptions_Create(&o);
     if (s == NATS_OK)
         s = jsb_set_servers(o, cfg->server);
@@ -118,7 +140,7 @@ int jsb_connect(jsb_conn *c, const jsb_config *cfg, jsOptions *jsopts, const cha
     if (s == NATS_OK)
         s = natsOptions_SetCustomReconnectDelay(o, reconnect_delay, NULL);
     if (s == NATS_OK)
-        s = natsOptions_SetRetryOnFailedConnect(o, true, on_reconnected, (void *)name);
+        s = natsOptions_SetRetryOnFailedConnect(o, true, on_reconnected, c);
     if (s == NATS_OK)
         s = natsOptions_SetTimeout(o, 2000);
     /* a dead server is noticed within seconds, not the default minutes */
@@ -127,9 +149,9 @@ int jsb_connect(jsb_conn *c, const jsb_config *cfg, jsOptions *jsopts, const cha
     if (s == NATS_OK)
         s = natsOptions_SetMaxPingsOut(o, 2);
     if (s == NATS_OK)
-        s = natsOptions_SetDisconnectedCB(o, on_disconnected, (void *)name);
+        s = natsOptions_SetDisconnectedCB(o, on_disconnected, c);
     if (s == NATS_OK)
-        s = natsOptions_SetReconnectedCB(o, on_reconnected, (void *)name);
+        s = natsOptions_SetReconnectedCB(o, on_reconnected, c);
     if (s != NATS_OK) {
         jsb_log("bad NATS options (server '%s'): %s", cfg->server, natsStatus_GetText(s));
         natsOptions_Destroy(o);
@@ -143,7 +165,7 @@ int jsb_connect(jsb_conn *c, const jsb_config *cfg, jsOptions *jsopts, const cha
         jsb_log("%s: %s unreachable, retrying with backoff", name, cfg->server);
         s = NATS_OK;
     } else if (s == NATS_OK) {
-        on_reconnected(c->nc, (void *)name);
+        on_reconnected(c->nc, c);
     }
     if (s == NATS_OK)
         s = natsConnection_JetStream(&c->js, c->nc, jsopts);
@@ -202,6 +224,27 @@ int jsb_store_id(streamlog_store *st, char *out, size_t cap)
     return 0;
 }
 
+void jsb_status_publish(jsb_status *s, json_t *obj)
+{
+    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    if (!text)
+        return; /* out of memory: the previous status stays */
+    pthread_mutex_lock(&s->mu);
+    free(s->json);
+    s->json = text;
+    pthread_mutex_unlock(&s->mu);
+}
+
+double jsb_rate_take(jsb_rate *r, uint64_t count)
+{
+    int64_t now = jsb_now_ms();
+    double rate = r->at_ms && now > r->at_ms ? (double)(count - r->count) * 1000.0 / (double)(now - r->at_ms) : 0.0;
+    r->at_ms = now;
+    r->count = count;
+    return rate;
+}
+
 void jsb_config_defaults(jsb_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -212,4 +255,5 @@ void jsb_config_defaults(jsb_config *cfg)
     cfg->duplicate_window_ms = 120000;
     cfg->fetch_batch = 256;
     cfg->consumer_ack_wait_ms = 10000;
+    cfg->log = 1;
 }

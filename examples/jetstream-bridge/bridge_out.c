@@ -24,9 +24,16 @@
  *   - Nats-Msg-Id (store id : channel : sequence) lets JetStream drop a duplicate within its
  *     duplicate window in the one case the resync cannot see: a publish still on its way when
  *     the resync read the subject's last message.
- * Predictions assume the bridge is the only publisher on the stream; when another publisher
- * interleaves, a prediction fails, the server refuses, and the bridge resyncs: still correct,
- * only slower. So the stream should be the bridge's own. */
+ * Predictions assume the bridge is the only publisher on the stream. Another publisher breaks
+ * more than speed: its message can take exactly the sequence predicted for a refused publish,
+ * so that the publish behind it is accepted, and the channel's messages land out of order.
+ * A stream with other publishers (several bridges into one stream) needs shared mode
+ * (setting "shared-stream"): at most one publish in flight per channel, without
+ * Nats-Expected-Last-Sequence; one in flight cannot overtake another, and a lost one is found
+ * by the resync as before. It costs a round trip per message per channel. When a bridge
+ * without it sees another publisher's messages, it logs that and stays in shared mode for
+ * the rest of the run; a message refused while one behind it was stored is logged as out of
+ * order and published again rather than lost. */
 #include "bridge.h"
 
 #include <errno.h>
@@ -45,16 +52,18 @@
 #define HDR_CHANNEL "Streamlog-Channel"
 #define HDR_SEQ     "Streamlog-Sequence"
 #define HDR_TIME    "Streamlog-Time"
+static const char *const bridge_headers[] = {HDR_EXPECT, HDR_MSGID, HDR_CHANNEL, HDR_SEQ, HDR_TIME};
 
 enum { E_QUEUED, E_INFLIGHT, E_DONE, E_FAILED };
 
 typedef struct entry {
     uint64_t seq;
     int64_t time;
-    void *data;
-    size_t len;
+    void *data;           /* the header block (hdrs_len bytes), then the payload (len bytes) */
+    size_t hdrs_len, len;
     uint64_t pred;   /* stream sequence it is predicted to get */
     int state;
+    int refused;     /* JetStream refused it: certainly not stored, whatever the resync reads */
 } entry;
 
 typedef struct chan {
@@ -64,10 +73,12 @@ typedef struct chan {
     entry *ring;          /* held messages, increasing sequence */
     size_t cap, head, len;
     size_t next_send;     /* ring offset of the first entry not yet sent */
+    size_t inflight;
     uint64_t taken;       /* highest sequence received from the subscription */
     uint64_t origin_last; /* origin sequence of the subject's last message at the last resync */
     int synced, need_resync;
-    uint64_t published, duplicates, skipped, errors, published_at_status;
+    uint64_t published, duplicates, skipped, errors;
+    jsb_rate log_rate, json_rate;
     char last_error[160];
 } chan;
 
@@ -93,16 +104,20 @@ typedef struct out_bridge {
     size_t hcap;
     jsb_conn conn;
     pthread_mutex_t mu;
-    completion *done;
+    completion *done;     /* filled by the PubAck handler */
     size_t ndone, done_cap;
+    completion *taken;    /* the bridge thread's, swapped with done: no allocation per wake-up */
+    size_t taken_cap;
     int evfd;
     size_t inflight, window_cur, rr;
     int draining, round_ok, fail_streak;
     int64_t resume_at;
     uint64_t next_pred, max_sseq;
-    uint64_t resyncs, total_published, total_errors, published_at_status;
-    int64_t status_at, status_prev;
+    uint64_t resyncs, total_published, total_errors;
+    jsb_rate log_rate, json_rate;
+    int64_t status_at, json_at;
     int ready, fatal;   /* ready: the stream exists */
+    int shared;         /* another publisher on the stream: see the top of this file */
 } out_bridge;
 
 static uint64_t hash_str(const char *s)
@@ -248,6 +263,7 @@ static void handle_completion(out_bridge *b, completion *cp)
     if (!e || e->state != E_INFLIGHT)
         return;
     b->inflight--;
+    c->inflight--;
     if (cp->ok) {
         if (cp->dup)
             c->duplicates++;
@@ -263,7 +279,19 @@ static void handle_completion(out_bridge *b, completion *cp)
         b->fail_streak = 0;
         /* A wrong prediction (another publisher, or a duplicate that did not grow the stream)
          * makes the expectations of the publishes behind it wrong: let the window drain. */
-        if (cp->sseq != e->pred)
+        for (size_t i = 0; i < c->len && ring_at(c, i) != e; i++)
+            if (ring_at(c, i)->refused && ring_at(c, i)->state != E_DONE) {
+                jsb_log("channel %s: %" PRIu64 " was stored while %" PRIu64 " before it was refused: the stream holds "
+                        "them out of order (another publisher on the stream without shared-stream)",
+                        c->name, e->seq, ring_at(c, i)->seq);
+                set_error(c, "out of order: %" PRIu64 " stored before %" PRIu64, e->seq, ring_at(c, i)->seq);
+                c->errors++;
+                b->total_errors++;
+                break;
+            }
+        if (b->shared)
+            ;
+        else if (cp->sseq != e->pred)
             b->draining = 1;
         else if (b->window_cur < (size_t)b->cfg->window)
             b->window_cur++;
@@ -271,6 +299,7 @@ static void handle_completion(out_bridge *b, completion *cp)
         return;
     }
     e->state = E_FAILED;
+    e->refused = cp->code == JSStreamWrongLastSequenceErr;
     c->errors++;
     b->total_errors++;
     c->need_resync = 1;
@@ -290,16 +319,17 @@ static void drain_completions(out_bridge *b)
         pthread_mutex_lock(&b->mu);
         size_t n = b->ndone;
         completion *list = b->done;
-        b->done = NULL;
-        b->ndone = b->done_cap = 0;
+        size_t cap = b->done_cap;
+        b->done = b->taken;
+        b->done_cap = b->taken_cap;
+        b->ndone = 0;
         pthread_mutex_unlock(&b->mu);
-        if (!n) {
-            free(list);
+        b->taken = list;
+        b->taken_cap = cap;
+        if (!n)
             return;
-        }
         for (size_t i = 0; i < n; i++)
             handle_completion(b, &list[i]);
-        free(list);
     }
 }
 
@@ -472,15 +502,17 @@ static int take_messages(out_bridge *b, chan *c)
         }
         if (c->len == c->cap && grow_ring(c))
             return -1;
-        size_t len;
-        const void *data = streamlog_msg_data(m, &len);
+        size_t len, hlen;
+        const void *data = streamlog_msg_data(m, &len), *hdrs = streamlog_msg_headers(m, &hlen);
         entry *e = ring_at(c, c->len);
-        *e = (entry){.seq = seq, .time = streamlog_msg_time(m), .len = len, .state = E_QUEUED};
-        e->data = malloc(len ? len : 1);
+        *e = (entry){.seq = seq, .time = streamlog_msg_time(m), .hdrs_len = hlen, .len = len, .state = E_QUEUED};
+        e->data = malloc(hlen + len ? hlen + len : 1);
         if (!e->data)
             return -1;
+        if (hlen)
+            memcpy(e->data, hdrs, hlen);
         if (len)
-            memcpy(e->data, data, len);
+            memcpy((char *)e->data + hlen, data, len);
         c->len++;
         if (can_send(b))
             send_next(b, c);
@@ -516,7 +548,7 @@ static int resync_channel(out_bridge *b, chan *c)
     c->need_resync = 0;
     for (size_t i = 0; i < c->len;) {
         entry *e = ring_at(c, i);
-        if (e->seq <= origin && e->state != E_DONE) {
+        if (e->seq <= origin && e->state != E_DONE && !e->refused) {
             c->skipped++;
             size_t before = c->len;
             mark_done(b, c, e);
@@ -560,8 +592,13 @@ static void finish_drain(out_bridge *b)
     if (failed) {
         jsStreamInfo *si = NULL;
         if (js_GetStreamInfo(&si, b->conn.js, b->cfg->stream, NULL, NULL) == NATS_OK) {
-            if (si->State.LastSeq > b->max_sseq)
+            if (si->State.LastSeq > b->max_sseq) {
+                if (!b->shared)
+                    jsb_log("stream %s has messages of another publisher: from now on one publish in flight per "
+                            "channel, without predictions (set shared-stream for such a stream)", b->cfg->stream);
+                b->shared = 1;
                 b->max_sseq = si->State.LastSeq;
+            }
             jsStreamInfo_Destroy(si);
         }
     }
@@ -592,13 +629,16 @@ static natsStatus publish(out_bridge *b, chan *c, entry *e)
     natsMsg *m = NULL;
     char id[512];
     snprintf(id, sizeof id, "%s:%s:%" PRIu64, b->store_id, c->name, e->seq);
-    natsStatus s = natsMsg_Create(&m, c->subject, NULL, e->data, (int)e->len);
+    natsStatus s = natsMsg_Create(&m, c->subject, NULL, (const char *)e->data + e->hdrs_len, (int)e->len);
+    /* the message's own headers, except those the bridge sets itself */
+    if (s == NATS_OK && e->hdrs_len)
+        s = jsb_headers_to_nats(m, e->data, e->hdrs_len, bridge_headers, sizeof bridge_headers / sizeof *bridge_headers);
     if (s == NATS_OK)
         s = natsMsgHeader_Set(m, HDR_MSGID, id);
     if (s == NATS_OK)
         s = natsMsgHeader_Set(m, HDR_CHANNEL, c->name);
     if (s == NATS_OK && (set_header_u64(m, HDR_SEQ, e->seq) || set_header_u64(m, HDR_TIME, (uint64_t)e->time) ||
-                         set_header_u64(m, HDR_EXPECT, e->pred - 1)))
+                         (!b->shared && set_header_u64(m, HDR_EXPECT, e->pred - 1))))
         s = NATS_ERR;
     if (s == NATS_OK) {
         jsPubOptions po;
@@ -632,6 +672,8 @@ static int send_next(out_bridge *b, chan *c)
         }
         return send_next(b, c); /* the resync may have found some of them stored */
     }
+    if (b->shared && c->inflight)
+        return 0;
     entry *e = ring_at(c, c->next_send);
     e->pred = b->next_pred;
     natsStatus s = publish(b, c, e);
@@ -649,6 +691,7 @@ static int send_next(out_bridge *b, chan *c)
     b->next_pred++;
     c->next_send++;
     b->inflight++;
+    c->inflight++;
     return 1;
 }
 
@@ -725,34 +768,50 @@ static int ensure_stream(out_bridge *b)
 
 /* ---- status and exit conditions ---- */
 
-static void print_status(out_bridge *b)
+static uint64_t channel_lag(chan *c)
 {
-    int64_t now = jsb_now_ms();
-    double secs = b->status_prev ? (double)(now - b->status_prev) / 1000.0 : 0;
-    natsConnStatus cs = natsConnection_Status(b->conn.nc);
-    jsb_log("status out stream=%s connected=%s inflight=%zu window=%zu/%d published=%" PRIu64
-            " rate=%.0f/s errors=%" PRIu64 " resyncs=%" PRIu64,
-            b->cfg->stream, cs == NATS_CONN_STATUS_CONNECTED ? "yes" : "no", b->inflight, b->window_cur,
-            b->cfg->window, b->total_published,
-            secs > 0 ? (double)(b->total_published - b->published_at_status) / secs : 0.0, b->total_errors,
-            b->resyncs);
+    streamlog_channel_stats st;
+    if (streamlog_channel_get_stats(c->ch, &st))
+        return 0;
+    uint64_t confirmed = c->len ? ring_at(c, 0)->seq - 1 : c->taken;
+    return st.last_seq > confirmed ? st.last_seq - confirmed : 0;
+}
+
+/* A status line per channel on stderr, and/or the JSON status. */
+static void report_status(out_bridge *b, int log_lines)
+{
+    int connected = natsConnection_Status(b->conn.nc) == NATS_CONN_STATUS_CONNECTED;
+    json_t *chans = b->cfg->status ? json_array() : NULL;
+    if (log_lines)
+        jsb_log("status out stream=%s connected=%s inflight=%zu window=%zu/%d published=%" PRIu64
+                " rate=%.0f/s errors=%" PRIu64 " resyncs=%" PRIu64,
+                b->cfg->stream, connected ? "yes" : "no", b->inflight, b->window_cur, b->cfg->window,
+                b->total_published, jsb_rate_take(&b->log_rate, b->total_published), b->total_errors, b->resyncs);
     for (size_t i = 0; i < b->nchans; i++) {
         chan *c = b->chans[i];
-        streamlog_channel_stats st;
-        uint64_t lag = 0;
-        if (streamlog_channel_get_stats(c->ch, &st) == 0) {
-            uint64_t confirmed = c->len ? ring_at(c, 0)->seq - 1 : c->taken;
-            lag = st.last_seq > confirmed ? st.last_seq - confirmed : 0;
-        }
-        jsb_log("status channel=%s lag=%" PRIu64 " held=%zu published=%" PRIu64 " rate=%.0f/s duplicates=%" PRIu64
-                " skipped=%" PRIu64 " errors=%" PRIu64 "%s%s%s",
-                c->name, lag, c->len, c->published,
-                secs > 0 ? (double)(c->published - c->published_at_status) / secs : 0.0, c->duplicates, c->skipped,
-                c->errors, c->last_error[0] ? " last_error=\"" : "", c->last_error, c->last_error[0] ? "\"" : "");
-        c->published_at_status = c->published;
+        uint64_t lag = channel_lag(c);
+        if (log_lines)
+            jsb_log("status channel=%s lag=%" PRIu64 " held=%zu published=%" PRIu64 " rate=%.0f/s duplicates=%" PRIu64
+                    " skipped=%" PRIu64 " errors=%" PRIu64 "%s%s%s",
+                    c->name, lag, c->len, c->published, jsb_rate_take(&c->log_rate, c->published), c->duplicates,
+                    c->skipped, c->errors, c->last_error[0] ? " last_error=\"" : "", c->last_error,
+                    c->last_error[0] ? "\"" : "");
+        if (chans)
+            json_array_append_new(
+                chans, json_pack("{s:s, s:s, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:s}", "channel", c->name, "subject",
+                                 c->subject, "lag", (json_int_t)lag, "held", (json_int_t)c->len, "published",
+                                 (json_int_t)c->published, "rate", jsb_rate_take(&c->json_rate, c->published),
+                                 "duplicates", (json_int_t)c->duplicates, "skipped", (json_int_t)c->skipped, "errors",
+                                 (json_int_t)c->errors, "last_error", c->last_error));
     }
-    b->published_at_status = b->total_published;
-    b->status_prev = now;
+    if (chans)
+        jsb_status_publish(
+            b->cfg->status,
+            json_pack("{s:s, s:s, s:b, s:I, s:I, s:i, s:I, s:f, s:I, s:I, s:o}", "direction", "out", "stream",
+                      b->cfg->stream, "connected", connected, "inflight", (json_int_t)b->inflight, "window",
+                      (json_int_t)b->window_cur, "max_window", b->cfg->window, "published",
+                      (json_int_t)b->total_published, "rate", jsb_rate_take(&b->json_rate, b->total_published),
+                      "errors", (json_int_t)b->total_errors, "resyncs", (json_int_t)b->resyncs, "channels", chans));
 }
 
 static int caught_up(out_bridge *b)
@@ -808,9 +867,12 @@ static int run(out_bridge *b)
         if (b->ready && b->draining && !b->inflight)
             finish_drain(b);
         send_some(b);
-        if (cfg->status_interval_ms && now >= b->status_at) {
-            print_status(b);
-            b->status_at = now + cfg->status_interval_ms;
+        int log_due = cfg->status_interval_ms && now >= b->status_at, json_due = cfg->status && now >= b->json_at;
+        if (log_due || json_due) {
+            report_status(b, log_due);
+            if (log_due)
+                b->status_at = now + cfg->status_interval_ms;
+            b->json_at = now + JSB_STATUS_REFRESH_MS;
         }
         if (cfg->until_caught_up && b->ready && caught_up(b)) {
             if (!has_pattern || (scan_channels(b) == 0 && caught_up(b))) {
@@ -828,6 +890,8 @@ static int run(out_bridge *b)
                 pfd[nfds++] = (struct pollfd){.fd = streamlog_sub_fd(b->chans[i]->sub), .events = POLLIN};
         /* wake for retries, status and rescans; a full channel wakes with the PubAcks */
         int timeout = (!b->ready || b->draining || has_pattern || cfg->until_caught_up) ? 20 : 200;
+        if (cfg->status && timeout > JSB_STATUS_REFRESH_MS)
+            timeout = JSB_STATUS_REFRESH_MS;
         poll(pfd, nfds, timeout);
         free(pfd);
     }
@@ -836,7 +900,7 @@ static int run(out_bridge *b)
 
 int jsb_run_out(const jsb_config *cfg, volatile sig_atomic_t *stop)
 {
-    out_bridge b = {.cfg = cfg, .stop = stop, .evfd = -1, .window_cur = 1, .next_pred = 1};
+    out_bridge b = {.cfg = cfg, .stop = stop, .evfd = -1, .window_cur = 1, .next_pred = 1, .shared = cfg->shared_stream};
     b.prefix = cfg->subject_prefix ? cfg->subject_prefix : cfg->stream;
     if (cfg->window < 1 || cfg->window > 65536 || cfg->nchannels == 0) {
         jsb_log("out: bad window or no channels");
@@ -877,14 +941,14 @@ int jsb_run_out(const jsb_config *cfg, volatile sig_atomic_t *stop)
         poll(&p, 1, 50);
         drain_completions(&b);
     }
-    if (cfg->status_interval_ms)
-        print_status(&b);
+    report_status(&b, cfg->status_interval_ms != 0);
 out:
     /* the connection goes first, so no PubAck handler runs while the bridge is torn down */
     jsb_disconnect(&b.conn);
     for (size_t i = 0; i < b.ndone; i++)
         natsMsg_Destroy(b.done[i].msg);
     free(b.done);
+    free(b.taken);
     for (size_t i = 0; i < b.nchans; i++)
         free_channel(b.chans[i]);
     free(b.chans);

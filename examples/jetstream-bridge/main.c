@@ -1,24 +1,22 @@
-/* streamlog-jetstream: the command line of the JetStream bridge.
+/* streamlog-jetstream: the command line of the JetStream bridge, on libstreamlog-jetstream.
  *
  *   streamlog-jetstream out STORE --server URL --stream NAME --channels A,B,... [--subject-prefix P]
  *                           [--create-stream] [--until-caught-up]
  *   streamlog-jetstream in  STORE --server URL --stream NAME --consumer DURABLE --channel NAME
  *                           [--until-caught-up]
- * and the options around them listed in usage(). */
-#include "bridge.h"
+ * Every option --KEY VALUE (or --KEY=VALUE) is the setting KEY of streamlog-jetstream.h. */
+#include "streamlog-jetstream.h"
 
-#include <errno.h>
-#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-static volatile sig_atomic_t stop_flag;
+static streamlog_jetstream *bridge;
 
 static void on_signal(int sig)
 {
     (void)sig;
-    stop_flag = 1;
+    streamlog_jetstream_stop(bridge); /* async-signal-safe */
 }
 
 static void usage(FILE *f)
@@ -31,8 +29,10 @@ static void usage(FILE *f)
           "channels: names, X.> for every channel under X., or > for all channels\n"
           "options:\n"
           "  --status-interval MS   a status line per interval on stderr (default 10000, 0: none)\n"
+          "  --http ADDR:PORT       serve the status as JSON over HTTP (GET /)\n"
           "  out: --window N (publishes in flight, default 256), --ack-timeout MS (default 5000),\n"
           "       --store-id ID (default: the store's own random id)\n"
+          "       --shared-stream (others publish to the stream too: one publish in flight per channel)\n"
           "       with --create-stream: --replicas N (1), --max-msgs N, --max-bytes N, --max-age MS,\n"
           "       --duplicate-window MS (default 120000), --memory-storage\n"
           "  in:  --batch N (messages per fetch, default 256), --ack-wait MS (for a consumer it creates,\n"
@@ -40,33 +40,21 @@ static void usage(FILE *f)
           f);
 }
 
-static int parse_int(const char *opt, const char *v, int64_t lo, int64_t hi, int64_t *out)
+static int is_flag(const char *key)
 {
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (errno || end == v || *end || n < lo || n > hi) {
-        fprintf(stderr, "streamlog-jetstream: %s needs an integer in %lld..%lld, not '%s'\n", opt, (long long)lo,
-                (long long)hi, v);
-        return -1;
-    }
-    *out = n;
+    static const char *const flags[] = {"create-stream", "shared-stream", "until-caught-up", "memory-storage", NULL};
+    for (int k = 0; flags[k]; k++)
+        if (strcmp(key, flags[k]) == 0)
+            return 1;
     return 0;
 }
 
-/* Split "A,B,C" into its names; empty names are errors. */
-static char **split_channels(char *list, size_t *n)
+static int fail(const char *what)
 {
-    size_t cap = 1;
-    for (const char *p = list; *p; p++)
-        cap += *p == ',';
-    char **out = calloc(cap, sizeof *out);
-    if (!out)
-        return NULL;
-    *n = 0;
-    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-        out[(*n)++] = tok;
-    return out;
+    if (what)
+        fprintf(stderr, "streamlog-jetstream: %s\n", what);
+    streamlog_jetstream_free(bridge);
+    return 1;
 }
 
 int main(int argc, char **argv)
@@ -77,141 +65,36 @@ int main(int argc, char **argv)
     }
     if (argc < 3 || (strcmp(argv[1], "out") != 0 && strcmp(argv[1], "in") != 0) || argv[2][0] == '-') {
         usage(stderr);
-        return JSB_EXIT_FAIL;
+        return 1;
     }
-    int out_mode = strcmp(argv[1], "out") == 0;
-    jsb_config cfg;
-    jsb_config_defaults(&cfg);
-    cfg.store_dir = argv[2];
-    char *channels = NULL;
+    int direction = strcmp(argv[1], "out") == 0 ? STREAMLOG_JETSTREAM_OUT : STREAMLOG_JETSTREAM_IN;
+    if (streamlog_jetstream_new(direction, argv[2], &bridge))
+        return fail("out of memory");
+    /* every option --KEY VALUE is the library's setting KEY, so the two cannot drift apart */
     for (int i = 3; i < argc; i++) {
         char *opt = argv[i], *val = NULL;
-        char *eq = strncmp(opt, "--", 2) == 0 ? strchr(opt, '=') : NULL;
+        if (strncmp(opt, "--", 2) != 0) {
+            usage(stderr);
+            fprintf(stderr, "streamlog-jetstream: unexpected argument '%s'\n", opt);
+            return fail(NULL);
+        }
+        char *eq = strchr(opt, '=');
         if (eq) {
             *eq = 0;
             val = eq + 1;
         }
-        int64_t n;
-        static const char *const flags[] = {"--create-stream", "--until-caught-up", "--memory-storage", NULL};
-        static const char *const valued[] = {"--server", "--stream", "--status-interval", "--channels",
-                                             "--subject-prefix", "--store-id", "--window", "--ack-timeout",
-                                             "--replicas", "--max-msgs", "--max-bytes", "--max-age",
-                                             "--duplicate-window", "--consumer", "--channel", "--batch",
-                                             "--ack-wait", NULL};
-        int is_flag = 0, known = 0;
-        for (int k = 0; flags[k]; k++)
-            if (strcmp(opt, flags[k]) == 0)
-                is_flag = known = 1;
-        for (int k = 0; valued[k]; k++)
-            if (strcmp(opt, valued[k]) == 0)
-                known = 1;
-        if (!known) {
-            fprintf(stderr, "streamlog-jetstream: unknown option '%s'\n", opt);
-            usage(stderr);
-            return JSB_EXIT_FAIL;
-        }
-        if (!is_flag && !val) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "streamlog-jetstream: %s needs a value\n", opt);
-                return JSB_EXIT_FAIL;
+        const char *key = opt + 2;
+        if (is_flag(key)) {
+            if (val) {
+                fprintf(stderr, "streamlog-jetstream: %s takes no value\n", opt);
+                return fail(NULL);
             }
+            val = "1";
+        } else if (!val && i + 1 < argc) {
             val = argv[++i];
-        }
-        if (is_flag && val) {
-            fprintf(stderr, "streamlog-jetstream: %s takes no value\n", opt);
-            return JSB_EXIT_FAIL;
-        }
-        const char *only = NULL; /* "out" or "in" for a mode's own options */
-        if (strcmp(opt, "--server") == 0)
-            cfg.server = val;
-        else if (strcmp(opt, "--stream") == 0)
-            cfg.stream = val;
-        else if (strcmp(opt, "--until-caught-up") == 0)
-            cfg.until_caught_up = 1;
-        else if (strcmp(opt, "--status-interval") == 0) {
-            if (parse_int(opt, val, 0, INT_MAX, &n))
-                return JSB_EXIT_FAIL;
-            cfg.status_interval_ms = (int)n;
-        } else if (strcmp(opt, "--channels") == 0)
-            only = "out", channels = val;
-        else if (strcmp(opt, "--subject-prefix") == 0)
-            only = "out", cfg.subject_prefix = val;
-        else if (strcmp(opt, "--create-stream") == 0)
-            only = "out", cfg.create_stream = 1;
-        else if (strcmp(opt, "--memory-storage") == 0)
-            only = "out", cfg.memory_storage = 1;
-        else if (strcmp(opt, "--store-id") == 0)
-            only = "out", cfg.store_id = val;
-        else if (strcmp(opt, "--window") == 0) {
-            only = "out";
-            if (parse_int(opt, val, 1, 65536, &n))
-                return JSB_EXIT_FAIL;
-            cfg.window = (int)n;
-        } else if (strcmp(opt, "--ack-timeout") == 0) {
-            only = "out";
-            if (parse_int(opt, val, 10, 3600000, &cfg.ack_timeout_ms))
-                return JSB_EXIT_FAIL;
-        } else if (strcmp(opt, "--replicas") == 0) {
-            only = "out";
-            if (parse_int(opt, val, 1, 5, &n))
-                return JSB_EXIT_FAIL;
-            cfg.replicas = (int)n;
-        } else if (strcmp(opt, "--max-msgs") == 0) {
-            only = "out";
-            if (parse_int(opt, val, 0, INT64_MAX, &cfg.max_msgs))
-                return JSB_EXIT_FAIL;
-        } else if (strcmp(opt, "--max-bytes") == 0) {
-            only = "out";
-            if (parse_int(opt, val, 0, INT64_MAX, &cfg.max_bytes))
-                return JSB_EXIT_FAIL;
-        } else if (strcmp(opt, "--max-age") == 0) {
-            only = "out";
-            if (parse_int(opt, val, 0, INT64_MAX / 1000000, &cfg.max_age_ms))
-                return JSB_EXIT_FAIL;
-        } else if (strcmp(opt, "--duplicate-window") == 0) {
-            only = "out";
-            if (parse_int(opt, val, 1, INT64_MAX / 1000000, &cfg.duplicate_window_ms))
-                return JSB_EXIT_FAIL;
-        } else if (strcmp(opt, "--consumer") == 0)
-            only = "in", cfg.consumer = val;
-        else if (strcmp(opt, "--channel") == 0)
-            only = "in", cfg.channel = val;
-        else if (strcmp(opt, "--batch") == 0) {
-            only = "in";
-            if (parse_int(opt, val, 1, 10000, &n))
-                return JSB_EXIT_FAIL;
-            cfg.fetch_batch = (int)n;
-        } else if (strcmp(opt, "--ack-wait") == 0) {
-            only = "in";
-            if (parse_int(opt, val, 100, 86400000, &cfg.consumer_ack_wait_ms))
-                return JSB_EXIT_FAIL;
-        }
-        if (only && strcmp(only, argv[1]) != 0) {
-            fprintf(stderr, "streamlog-jetstream: %s is an option of '%s', not '%s'\n", opt, only, argv[1]);
-            return JSB_EXIT_FAIL;
-        }
-    }
-    if (!cfg.server || !cfg.stream) {
-        fprintf(stderr, "streamlog-jetstream: --server and --stream are required\n");
-        return JSB_EXIT_FAIL;
-    }
-    if (out_mode && !channels) {
-        fprintf(stderr, "streamlog-jetstream: out needs --channels\n");
-        return JSB_EXIT_FAIL;
-    }
-    if (!out_mode && (!cfg.consumer || !cfg.channel)) {
-        fprintf(stderr, "streamlog-jetstream: in needs --consumer and --channel\n");
-        return JSB_EXIT_FAIL;
-    }
-    char **names = NULL;
-    if (out_mode) {
-        names = split_channels(channels, &cfg.nchannels);
-        if (!names || cfg.nchannels == 0) {
-            fprintf(stderr, "streamlog-jetstream: --channels lists no channel\n");
-            free(names);
-            return JSB_EXIT_FAIL;
-        }
-        cfg.channels = (const char *const *)names;
+        } /* else: the library says whether the key is unknown or needs a value */
+        if (streamlog_jetstream_set_str(bridge, key, val))
+            return fail(streamlog_jetstream_errmsg(bridge));
     }
 
     struct sigaction sa = {.sa_handler = on_signal};
@@ -220,8 +103,10 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    int rc = out_mode ? jsb_run_out(&cfg, &stop_flag) : jsb_run_in(&cfg, &stop_flag);
-    free(names);
-    nats_Close();
-    return rc;
+    int rc = streamlog_jetstream_run(bridge);
+    if (rc == STREAMLOG_EINVAL) /* a required setting missing; a failed run has logged why */
+        fprintf(stderr, "streamlog-jetstream: %s\n", streamlog_jetstream_errmsg(bridge));
+    streamlog_jetstream_free(bridge);
+    streamlog_jetstream_cleanup();
+    return rc == 0 ? 0 : 1;
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <nats/nats.h>
@@ -37,8 +38,9 @@ static int64_t now_ns(void)
 static int cmd_append(int argc, char **argv)
 {
     if (argc < 5)
-        return fail("append STORE CHANNEL COUNT [SIZE [RATE]]");
+        return fail("append STORE CHANNEL COUNT [SIZE [RATE [HEADERS]]]");
     long count = atol(argv[4]), size = argc > 5 ? atol(argv[5]) : 0, rate = argc > 6 ? atol(argv[6]) : 0;
+    int with_headers = argc > 7 && atoi(argv[7]);
     streamlog_store *st;
     streamlog_channel *ch;
     if (streamlog_open(argv[2], NULL, &st))
@@ -64,7 +66,17 @@ static int cmd_append(int argc, char **argv)
             }
         }
         uint64_t seq;
-        rc = streamlog_append_expect(ch, buf, (size_t)n, cs.last_seq + (uint64_t)i, &seq);
+        if (with_headers) {
+            /* a header of its own, one name twice, and two the bridge must replace with its own */
+            char hdrs[400];
+            int hl = snprintf(hdrs, sizeof hdrs,
+                              "NATS/1.0\r\nX-Trace: %s#%" PRIu64 "\r\nX-Multi: one\r\nX-Multi: two\r\n"
+                              "Nats-Msg-Id: local\r\nStreamlog-Sequence: 0\r\n\r\n",
+                              argv[3], cs.last_seq + 1 + (uint64_t)i);
+            rc = streamlog_append_msg(ch, hdrs, (size_t)hl, buf, (size_t)n, &seq);
+        } else {
+            rc = streamlog_append_expect(ch, buf, (size_t)n, cs.last_seq + (uint64_t)i, &seq);
+        }
     }
     free(buf);
     if (rc)
@@ -196,6 +208,83 @@ static int each_stream_msg(const char *url, const char *stream, msg_fn fn, void 
     return rc;
 }
 
+/* A header block's lines "Name: value", one by one: 1 while there is one. */
+static int next_header(const char **p, const char *end, char *name, size_t ncap, char *value, size_t vcap)
+{
+    for (;;) {
+        const char *eol = memmem(*p, (size_t)(end - *p), "\r\n", 2);
+        if (!eol || eol == *p)
+            return 0;
+        const char *line = *p, *colon = memchr(line, ':', (size_t)(eol - line));
+        *p = eol + 2;
+        if (!colon)
+            continue; /* the NATS/1.0 line */
+        const char *v = colon + 1;
+        while (v < eol && *v == ' ')
+            v++;
+        snprintf(name, ncap, "%.*s", (int)(colon - line), line);
+        snprintf(value, vcap, "%.*s", (int)(eol - v), v);
+        return 1;
+    }
+}
+
+static int skipped_name(const char *name, const char *const *skip)
+{
+    for (; skip && *skip; skip++)
+        if (strcasecmp(name, *skip) == 0)
+            return 1;
+    return 0;
+}
+
+/* Every header of block (except the names in skip) is in m with the same values in the same
+ * order, and m has no other (except the names in extra). */
+static int same_headers(const void *block, size_t len, natsMsg *m, const char *const *skip, const char *const *extra)
+{
+    const char *p = block, *end = p + len;
+    char name[256], value[1024];
+    int lines = 0;
+    for (const char *line = p; len && next_header(&p, end, name, sizeof name, value, sizeof value); line = p) {
+        if (skipped_name(name, skip))
+            continue;
+        const char **vals = NULL;
+        int nv = 0, idx = 0;
+        /* the k-th line of a name is its k-th value */
+        char n2[256], v2[1024];
+        for (const char *q = block; q < line && next_header(&q, end, n2, sizeof n2, v2, sizeof v2);)
+            idx += strcmp(n2, name) == 0;
+        if (natsMsgHeader_Values(m, name, &vals, &nv) != NATS_OK || idx >= nv || strcmp(vals[idx], value) != 0) {
+            fprintf(stderr, "jsb-tool: header %s: %s lacks value '%s'\n", name, natsMsg_GetSubject(m), value);
+            free((void *)vals);
+            return 1;
+        }
+        free((void *)vals);
+        lines++;
+    }
+    const char **keys = NULL;
+    int nk = 0, others = 0;
+    if (natsMsgHeader_Keys(m, &keys, &nk) == NATS_OK)
+        for (int k = 0; k < nk; k++) {
+            if (skipped_name(keys[k], skip) || skipped_name(keys[k], extra))
+                continue;
+            const char **vals = NULL;
+            int nv = 0;
+            if (natsMsgHeader_Values(m, keys[k], &vals, &nv) == NATS_OK)
+                others += nv;
+            free((void *)vals);
+        }
+    free((void *)keys);
+    if (others != lines) {
+        fprintf(stderr, "jsb-tool: %s has %d headers of the message's own, the local message %d\n",
+                natsMsg_GetSubject(m), others, lines);
+        return 1;
+    }
+    return 0;
+}
+
+static const char *const bridge_out_headers[] = {"Nats-Msg-Id", "Streamlog-Channel", "Streamlog-Sequence",
+                                                 "Streamlog-Time", "Nats-Expected-Last-Sequence", NULL};
+static const char *const bridge_in_headers[] = {"Streamlog-JetStream-Stream", "Streamlog-JetStream-Sequence", NULL};
+
 typedef struct out_check {
     streamlog_store *st;
     const char *prefix;
@@ -204,6 +293,7 @@ typedef struct out_check {
     uint64_t *next;
     size_t n;
     uint64_t total;
+    const char *store_id; /* the origin id Nats-Msg-Id must carry, or NULL */
 } out_check;
 
 static int check_out_msg(void *ctx, natsMsg *m)
@@ -237,10 +327,22 @@ static int check_out_msg(void *ctx, natsMsg *m)
         fprintf(stderr, "jsb-tool: channel %s has no message %" PRIu64 "\n", oc->names[i], seq);
         return 1;
     }
-    size_t len;
-    const void *data = streamlog_msg_data(lm, &len);
+    size_t len, hlen;
+    const void *data = streamlog_msg_data(lm, &len), *hdrs = streamlog_msg_headers(lm, &hlen);
     int same = len == (size_t)natsMsg_GetDataLength(m) && (len == 0 || memcmp(data, natsMsg_GetData(m), len) == 0) &&
                (uint64_t)streamlog_msg_time(lm) == strtoull(tv, NULL, 10);
+    /* the local message's headers passed through; the bridge's own replace any of their names */
+    if (same && same_headers(hdrs, hlen, m, bridge_out_headers, NULL))
+        same = 0;
+    const char *idv = NULL;
+    char want_id[600];
+    snprintf(want_id, sizeof want_id, "%s:%s:%" PRIu64, oc->store_id ? oc->store_id : "", oc->names[i], seq);
+    if (same && (natsMsgHeader_Get(m, "Nats-Msg-Id", &idv) != NATS_OK ||
+                 (oc->store_id ? strcmp(idv, want_id) != 0
+                               : strlen(idv) < strlen(want_id) || strcmp(idv + strlen(idv) - strlen(want_id), want_id)))) {
+        fprintf(stderr, "jsb-tool: Nats-Msg-Id '%s', wanted '%s'\n", idv ? idv : "", want_id);
+        same = 0;
+    }
     streamlog_msg_free(lm);
     if (!same) {
         fprintf(stderr, "jsb-tool: channel %s message %" PRIu64 " differs in the stream\n", oc->names[i], seq);
@@ -254,8 +356,8 @@ static int check_out_msg(void *ctx, natsMsg *m)
 static int cmd_verify_out(int argc, char **argv)
 {
     if (argc < 7)
-        return fail("verify-out URL STREAM PREFIX STORE CH,...");
-    out_check oc = {.prefix = argv[4]};
+        return fail("verify-out URL STREAM PREFIX STORE CH,... [STORE_ID]");
+    out_check oc = {.prefix = argv[4], .store_id = argc > 7 ? argv[7] : NULL};
     char *list = strdup(argv[6]);
     oc.names = calloc(strlen(list) + 1, sizeof *oc.names);
     for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
@@ -292,6 +394,7 @@ static int cmd_verify_out(int argc, char **argv)
 }
 
 typedef struct in_check {
+    const char *stream;
     streamlog_iter *it;
     const char *subject; /* only the stream's messages on this subject, or NULL for all */
     uint64_t n;
@@ -308,11 +411,24 @@ static int check_in_msg(void *ctx, natsMsg *m)
         fprintf(stderr, "jsb-tool: the channel ends after %" PRIu64 " messages; the stream has more\n", ic->n);
         return 1;
     }
-    size_t len;
-    const void *data = streamlog_msg_data(lm, &len);
+    size_t len, hlen;
+    const void *data = streamlog_msg_data(lm, &len), *hdrs = streamlog_msg_headers(lm, &hlen);
     if (len != (size_t)natsMsg_GetDataLength(m) || (len && memcmp(data, natsMsg_GetData(m), len) != 0)) {
         fprintf(stderr, "jsb-tool: local message %" PRIu64 " is '%.*s', the stream's is '%.*s'\n",
                 streamlog_msg_seq(lm), (int)len, (const char *)data, natsMsg_GetDataLength(m), natsMsg_GetData(m));
+        return 1;
+    }
+    /* the stream message's headers are the local message's, beside where it came from */
+    const void *sv, *qv;
+    size_t sl, ql;
+    char seq[24];
+    snprintf(seq, sizeof seq, "%" PRIu64, natsMsg_GetSequence(m));
+    if (same_headers(hdrs, hlen, m, bridge_in_headers, NULL) ||
+        streamlog_msg_header(lm, "Streamlog-JetStream-Stream", &sv, &sl) ||
+        streamlog_msg_header(lm, "Streamlog-JetStream-Sequence", &qv, &ql) || sl != strlen(ic->stream) ||
+        memcmp(sv, ic->stream, sl) || ql != strlen(seq) || memcmp(qv, seq, ql)) {
+        fprintf(stderr, "jsb-tool: local message %" PRIu64 ": headers differ from stream message %s\n",
+                streamlog_msg_seq(lm), seq);
         return 1;
     }
     ic->n++;
@@ -325,7 +441,7 @@ static int cmd_verify_in(int argc, char **argv)
         return fail("verify-in URL STREAM STORE CHANNEL [SUBJECT]");
     streamlog_store *st;
     streamlog_channel *ch;
-    in_check ic = {.subject = argc > 6 ? argv[6] : NULL};
+    in_check ic = {.subject = argc > 6 ? argv[6] : NULL, .stream = argv[3]};
     if (streamlog_open(argv[4], NULL, &st) || streamlog_channel_open(st, argv[5], 0, NULL, &ch) ||
         streamlog_iter_open(ch, STREAMLOG_START_FIRST, 0, &ic.it))
         return fail(streamlog_errmsg());
@@ -391,6 +507,31 @@ static int cmd_stream_info(int argc, char **argv)
     return rc;
 }
 
+/* Each message's first value of header NAME: "SEQ VALUE" lines ("-" when it has none). */
+static int cmd_header(int argc, char **argv)
+{
+    if (argc < 5)
+        return fail("header STORE CHANNEL NAME");
+    streamlog_store *st;
+    streamlog_channel *ch;
+    streamlog_iter *it;
+    if (streamlog_open(argv[2], NULL, &st) || streamlog_channel_open(st, argv[3], 0, NULL, &ch) ||
+        streamlog_iter_open(ch, STREAMLOG_START_FIRST, 0, &it))
+        return fail(streamlog_errmsg());
+    const streamlog_msg *m;
+    while (streamlog_iter_next(it, &m) == STREAMLOG_OK) {
+        const void *v;
+        size_t vl;
+        if (streamlog_msg_header(m, argv[4], &v, &vl))
+            v = "-", vl = 1;
+        printf("%" PRIu64 " %.*s\n", streamlog_msg_seq(m), (int)vl, (const char *)v);
+    }
+    streamlog_iter_close(it);
+    streamlog_channel_close(ch);
+    streamlog_close(st);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -408,6 +549,8 @@ int main(int argc, char **argv)
         rc = cmd_verify_in(argc, argv);
     else if (strcmp(argv[1], "consumer") == 0)
         rc = cmd_consumer(argc, argv);
+    else if (strcmp(argv[1], "header") == 0)
+        rc = cmd_header(argc, argv);
     else if (strcmp(argv[1], "stream-info") == 0)
         rc = cmd_stream_info(argc, argv);
     else

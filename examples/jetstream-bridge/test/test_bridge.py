@@ -8,6 +8,7 @@ nats-server); without nats-server it exits 77, which meson counts as skipped.
 Every server listens on 127.0.0.1 and keeps its data in a temporary directory. No step depends
 on a sleep being long enough: waits poll for a condition with a generous deadline.
 """
+import json
 import os
 import random
 import shutil
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 BRIDGE = os.environ.get("JSB_BRIDGE", "")
 TOOL = os.environ.get("JSB_TOOL", "")
@@ -37,13 +39,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(what, cond, deadline=DEADLINE):
+def wait_for(what, cond, deadline=DEADLINE, what_then=None):
     end = time.time() + deadline
     while time.time() < end:
         if cond():
             return
         time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
+    raise AssertionError("timed out waiting for " + what + (": " + what_then() if what_then else ""))
 
 
 class Server:
@@ -142,10 +144,10 @@ def scenario_bad_args(tmp):
     store = os.path.join(tmp, "store")
     cases = [
         ([], "usage"),
-        (["out", store, "--server", srv.url, "--stream", "S"], "needs --channels"),
+        (["out", store, "--server", srv.url, "--stream", "S"], "needs channels"),
         (["out", store, "--server", srv.url, "--channels", "a"], "required"),
-        (["in", store, "--server", srv.url, "--stream", "S", "--channel", "c"], "needs --consumer"),
-        (["out", store, "--server", srv.url, "--stream", "S", "--channels", "a", "--bogus"], "unknown option"),
+        (["in", store, "--server", srv.url, "--stream", "S", "--channel", "c"], "needs consumer"),
+        (["out", store, "--server", srv.url, "--stream", "S", "--channels", "a", "--bogus"], "unknown setting"),
         (["out", store, "--server", srv.url, "--stream", "S", "--channels", "a", "--window", "0"], "integer"),
         (["out", store, "--server", srv.url, "--stream", "S", "--channels", "a", "--consumer", "x"], "option of 'in'"),
         (["out", store, "--server", srv.url, "--stream", "S", "--channels", "a..b"], "channel 'a..b'"),
@@ -329,10 +331,10 @@ def scenario_mirror_in(tmp):
     args = ["in", store, "--server", srv.url, "--stream", "CENTRAL", "--consumer", "edge1", "--channel", "central",
             "--ack-wait", "1000", "--batch", "64", "--status-interval", "0"]
     # Crashes at chosen moments: after the append (the batch is in, JetStream has no ack: its
-    # redelivery must be recognised), after the intent record (the batch is not in: the next run
+    # redelivery must be recognised), before the append (the batch is not in: the next run
     # appends it, from the redelivery or, when newer messages come first, by reading the gap).
     published = 3000
-    for point in ("in-after-append", "in-after-intent"):
+    for point in ("in-after-append", "in-before-append"):
         rc = bridge_run(*args, log_path=blog, env=dict(os.environ, JSB_TEST_CRASH_POINT=point))
         assert rc == -signal.SIGKILL, "crash point %s did not fire: %d\n%s" % (point, rc, tail(blog))
         rc = bridge_run(*(args + ["--until-caught-up", "--status-interval", "600000"]), log_path=blog)
@@ -371,7 +373,7 @@ def scenario_mirror_in(tmp):
     tool("consumer", srv.url, "MIX", "onlya", "mix.a")
     margs = ["in", store, "--server", srv.url, "--stream", "MIX", "--consumer", "onlya", "--channel", "mixa",
              "--batch", "16", "--status-interval", "0"]
-    rc = bridge_run(*margs, log_path=blog, env=dict(os.environ, JSB_TEST_CRASH_POINT="in-after-intent"))
+    rc = bridge_run(*margs, log_path=blog, env=dict(os.environ, JSB_TEST_CRASH_POINT="in-before-append"))
     assert rc == -signal.SIGKILL, tail(blog)
     rc = bridge_run(*(margs + ["--until-caught-up", "--status-interval", "600000"]), log_path=blog)
     assert rc == 0, tail(blog)
@@ -402,6 +404,154 @@ def scenario_in_process(tmp):
     srv.stop()
 
 
+def scenario_headers(tmp):
+    """Headers pass through both ways; one survives the round trip out and back in."""
+    srv = Server(tmp, "s1")
+    srv.start()
+    store, edge = os.path.join(tmp, "store"), os.path.join(tmp, "edge")
+    blog = os.path.join(tmp, "bridge.log")
+    # each local message: X-Trace, X-Multi twice, and a Nats-Msg-Id and Streamlog-Sequence of its own
+    tool("append", store, "h", 300, 16, 0, 1)
+    rc = bridge_run("out", store, "--server", srv.url, "--stream", "H", "--channels", "h", "--create-stream",
+                    "--until-caught-up", "--status-interval", "0", log_path=blog)
+    assert rc == 0, tail(blog)
+    # the message's own headers arrive unchanged beside the bridge's, which replace those of their names
+    r = tool("verify-out", srv.url, "H", "H", store, "h")
+    log("out: " + r.stdout.strip())
+    assert "ok: 300 messages" in r.stdout
+    # back in, to another store: every stream header is kept, beside where the message came from
+    rc = bridge_run("in", edge, "--server", srv.url, "--stream", "H", "--consumer", "back", "--channel", "back",
+                    "--until-caught-up", "--status-interval", "0", log_path=blog)
+    assert rc == 0, tail(blog)
+    r = tool("verify-in", srv.url, "H", edge, "back")
+    log("in: " + r.stdout.strip())
+    assert "ok: 300 messages" in r.stdout
+    orig = tool("header", store, "h", "X-Trace").stdout.split()
+    back = tool("header", edge, "back", "X-Trace").stdout.split()
+    assert orig == back and len(orig) == 600 and "-" not in orig, (orig[:6], back[:6])
+    log("X-Trace survived the round trip on all 300 messages (e.g. %s)" % orig[1])
+    # and out again from the edge: the origin headers the messages carry are replaced, not repeated
+    rc = bridge_run("out", edge, "--server", srv.url, "--stream", "H2", "--channels", "back", "--create-stream",
+                    "--until-caught-up", "--status-interval", "0", "--store-id", "edge", log_path=blog)
+    assert rc == 0, tail(blog)
+    r = tool("verify-out", srv.url, "H2", "H2", edge, "back", "edge")
+    log("out again: " + r.stdout.strip())
+    assert "ok: 300 messages" in r.stdout
+    srv.stop()
+
+
+def http_status(port):
+    """The bridge's JSON status, or None while it does not answer."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=5) as r:
+            assert r.headers["Content-Type"] == "application/json"
+            return json.loads(r.read())
+    except (OSError, ValueError):
+        return None
+
+
+def scenario_http(tmp):
+    """--http serves per-channel lag, rates, errors and the connection state as JSON during a run."""
+    srv = Server(tmp, "s1")
+    srv.start()
+    store = os.path.join(tmp, "store")
+    blog = os.path.join(tmp, "bridge.log")
+    chans = ["w1", "w2"]
+    port = free_port()
+    apps = appenders(store, chans, 2000, 400)
+    b = bridge("out", store, "--server", srv.url, "--stream", "W", "--channels", ",".join(chans), "--create-stream",
+               "--http", "127.0.0.1:%d" % port, "--status-interval", "0", log=blog)
+    seen = {}
+
+    def moving():
+        st = http_status(port)
+        if st and st.get("channels"):
+            seen.update(st)
+            return st.get("connected") and any(c["rate"] > 0 for c in st["channels"])
+        return False
+    wait_for("a status with a rate", moving)
+    log("during the run: " + json.dumps(seen))
+    assert seen["direction"] == "out" and seen["stream"] == "W"
+    assert sorted(c["channel"] for c in seen["channels"]) == chans
+    for c in seen["channels"]:
+        for k in ("lag", "held", "published", "rate", "duplicates", "skipped", "errors", "last_error", "subject"):
+            assert k in c, k
+    # a second bridge cannot take the same port: exit 1, saying why
+    rc = bridge_run("in", os.path.join(tmp, "other"), "--server", srv.url, "--stream", "W", "--consumer", "x",
+                    "--channel", "x", "--http", "127.0.0.1:%d" % port, log_path=blog)
+    assert rc == 1 and "cannot listen" in tail(blog, 3), tail(blog)
+    wait_appenders(apps)
+
+    def drained():
+        st = http_status(port)
+        return st and st.get("published") == 4000 and all(c["lag"] == 0 for c in st["channels"])
+    wait_for("the status to show everything published", drained)
+    b.send_signal(signal.SIGTERM)
+    assert b.wait(timeout=DEADLINE) == 0, tail(blog)
+    # mirror in: the connection state follows the server
+    tool("publish", srv.url, "CENTRAL", "central.events", 500, 1)
+    edge = os.path.join(tmp, "edge")
+    port = free_port()
+    b = bridge("in", edge, "--server", srv.url, "--stream", "CENTRAL", "--consumer", "e", "--channel", "central",
+               "--http", "127.0.0.1:%d" % port, "--status-interval", "0", "--ack-wait", "1000", log=blog)
+
+    def caught_up():
+        st = http_status(port)
+        return st and st.get("connected") and st["channels"][0]["appended"] == 500 and st["channels"][0]["lag"] == 0
+    wait_for("mirror in to show 500 appended", caught_up)
+    srv.stop()
+    wait_for("the status to show the connection down",
+             lambda: (http_status(port) or {}).get("connected") is False)
+    srv.start()
+    tool("publish", srv.url, "CENTRAL", "central.events", 100, 501)
+    wait_for("the status to show it back and 600 appended", lambda: (http_status(port) or {}).get("connected") and
+             http_status(port)["channels"][0]["appended"] == 600 and http_status(port)["channels"][0]["lag"] == 0)
+    st = http_status(port)
+    log("mirror in after a server restart: " + json.dumps(st))
+    assert st["direction"] == "in" and st["consumer"] == "e" and st["channels"][0]["errors"] > 0
+    b.send_signal(signal.SIGTERM)
+    assert b.wait(timeout=DEADLINE) == 0, tail(blog)
+    srv.stop()
+
+
+def scenario_two_bridges(tmp):
+    """Two stores, each with its bridge, --store-id and --shared-stream, into one stream; one bridge killed."""
+    srv = Server(tmp, "s1")
+    srv.start()
+    blog = os.path.join(tmp, "bridge.log")
+    edges = [("edgeA", os.path.join(tmp, "a"), "a.events"), ("edgeB", os.path.join(tmp, "b"), "b.events")]
+    apps = []
+    for _, store, ch in edges:
+        apps += appenders(store, [ch], 1500, 300)
+
+    def start(sid, store, ch):
+        return bridge("out", store, "--server", srv.url, "--stream", "FLEET", "--subject-prefix", "fleet",
+                      "--channels", ch, "--create-stream", "--shared-stream", "--store-id", sid, "--status-interval", "0",
+                      log=blog)
+    bridges = [start(*e) for e in edges]
+    rnd = random.Random(int(os.environ.get("JSB_SEED", str(os.getpid()))))
+    for i in range(3):
+        before = stream_msgs(srv.url, "FLEET")
+        wait_for("the bridges to publish", lambda: stream_msgs(srv.url, "FLEET") > before or
+                 all(p.poll() is not None for p in apps))
+        time.sleep(rnd.uniform(0, 0.3))
+        bridges[0].kill()
+        bridges[0].wait()
+        bridges[0] = start(*edges[0])
+    wait_appenders(apps)
+    wait_for("both stores in the stream", lambda: stream_msgs(srv.url, "FLEET") >= 3000, deadline=DEADLINE / 2,
+             what_then=lambda: "it holds %d" % stream_msgs(srv.url, "FLEET"))
+    for b in bridges:
+        b.send_signal(signal.SIGTERM)
+        assert b.wait(timeout=DEADLINE) == 0, tail(blog)
+    for sid, store, ch in edges:
+        # Nats-Msg-Id carries the given store id exactly
+        r = tool("verify-out", srv.url, "FLEET", "fleet", store, ch, sid)
+        log("%s: %s" % (sid, r.stdout.strip()))
+        assert "ok: 1500 messages" in r.stdout
+    srv.stop()
+
+
 def run_bench(args, log_path):
     with open(log_path, "w") as logf:
         r = subprocess.run(args, stderr=logf)
@@ -423,7 +573,7 @@ def scenario_bench(tmp):
         n.start()
     print("\n== 3-node JetStream cluster, R3 stream (file storage) ==", flush=True)
     urls = ",".join(n.url for n in nodes)
-    wait_for("the cluster to take a stream", lambda: tool("publish", urls, "WARMUP", "warmup", 1,
+    wait_for("the cluster to take a stream", lambda: tool("publish", urls, "WARMUP", "warmup.x", 1,
                                                           check=False).returncode == 0)
     run_bench([bench, urls, "3"] + extra, os.path.join(tmp, "bench-r3.log"))
     for n in nodes:
@@ -438,6 +588,9 @@ SCENARIOS = {
     "cluster": scenario_cluster,
     "mirror-in": scenario_mirror_in,
     "in-process": scenario_in_process,
+    "headers": scenario_headers,
+    "http": scenario_http,
+    "two-bridges": scenario_two_bridges,
     "bench": scenario_bench,
 }
 
