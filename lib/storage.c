@@ -543,22 +543,26 @@ static int commit(sl_txn *t, int relaxed)
     if (toggle)
         mdb_env_set_flags(t->env->mdb, MDB_NOMETASYNC, 0);
     sl_env *env = t->env;
+    int t_nested = t->nested, dirty = write_dirty;
     write_end(t);
     if (rc)
         return commit_failed(env, rc);
-    if (env->fast_interval) {
+    if (env->fast_interval && !t_nested && dirty) {
         unsigned since = atomic_fetch_add(&env->commits_since_sync_point, 1) + 1;
         if (since == SYNC_POINT_MAX_COMMITS)
             atomic_store(&env->sync_point_wanted, 1);
         else if (since >= SYNC_POINT_HARD_COMMITS) {
             /* the disk does not keep up: wait for the sync point under way
-             * (or make one) rather than grow the file without bound */
+             * (or make one) rather than grow the file without bound. This
+             * commit is stored under INTERVAL's rules either way: only a
+             * failed sync (which latches) is its caller's business. */
             pthread_mutex_lock(&env->sync_mu);
             if (atomic_load(&env->commits_since_sync_point) >= SYNC_POINT_HARD_COMMITS)
                 rc = sync_point_locked(env, 1);
             pthread_mutex_unlock(&env->sync_mu);
-            if (rc)
+            if (rc == STREAMLOG_EIO)
                 return rc;
+            rc = STREAMLOG_OK;
         }
     }
     /* While a SYNC_INTERVAL process's commits may not be on disk, a reboot
