@@ -239,15 +239,19 @@ typedef struct streamlog_msg     streamlog_msg;
  *                                   fixes the table's size when a process opens the
  *                                   store while no other has it open; a value given
  *                                   later applies from the next such open.
- *   STREAMLOG_OPT_DEDUP_WINDOW_MS   int, 1..604800000 (default 120000): how long the
- *                                   message id of streamlog_append_once() is
- *                                   remembered (each process uses its own value).
  * Limit keys (streamlog_open: store-wide defaults for channels that have no
  * limit of their own; streamlog_channel_open: the channel's own limits):
  *   STREAMLOG_OPT_MAX_MSGS          int, >= 0, messages kept per channel
  *   STREAMLOG_OPT_MAX_BYTES         int, >= 0, payload bytes kept per channel
  *   STREAMLOG_OPT_MAX_AGE_MS        int, >= 0, age after which a message expires
  *   STREAMLOG_OPT_MAX_SUBS          int, >= 0, subscriptions per channel
+ *   STREAMLOG_OPT_DEDUP_WINDOW_MS   int, 1..604800000 (default 120000): how long the
+ *                                   message ids of streamlog_append_once() are
+ *                                   remembered. A channel's own window is kept in
+ *                                   the store; the store-wide default is each
+ *                                   process's own value. (Library builds from
+ *                                   before channels had their own window refuse
+ *                                   a channel that has one as damaged.)
  */
 enum streamlog_opt_key {
     STREAMLOG_OPT_SYNC = 1,
@@ -724,8 +728,8 @@ int streamlog_append_msg(streamlog_channel *ch, const void *hdrs, size_t hdrs_le
 /**
  * Idempotent append: store one message (with an optional header block, as
  * streamlog_append_msg) under message id @p msg_id, unless that id was
- * appended to this channel within the store's dedup window
- * (STREAMLOG_OPT_DEDUP_WINDOW_MS, default 2 minutes, as JetStream's
+ * appended to this channel within its dedup window (the channel's
+ * STREAMLOG_OPT_DEDUP_WINDOW_MS, else the store's; default 2 minutes, as JetStream's
  * Nats-Msg-Id): then nothing is stored, *out_seq gets the sequence the
  * first append got, and *out_duplicate is set to 1 (0 otherwise). The ids
  * are kept in the store, so a retry after a crash or a restart is caught

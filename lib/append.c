@@ -75,7 +75,9 @@ static int check_request(sl_txn *t, struct sl_append_req *r, sl_chan_rec *rec, i
         return rc;
     r->duplicate = 0;
     if (r->msg_id) {
-        rc = sl_dedup_find(t, rec->id, r->msg_id, r->msg_id_len, now, r->ch->st->dedup_window_ns, &r->first_seq);
+        sl_limits lim;
+        sl_chan_limits(r->ch->st, rec, &lim);
+        rc = sl_dedup_find(t, rec->id, r->msg_id, r->msg_id_len, now, lim.dedup_window_ms * 1000000, &r->first_seq);
         if (rc == STREAMLOG_OK) {
             r->duplicate = 1;
             return STREAMLOG_OK;

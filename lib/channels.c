@@ -20,7 +20,8 @@ static uint32_t own_bits(uint64_t keys)
     return ((keys & SL_KEYBIT(STREAMLOG_OPT_MAX_MSGS)) ? SL_OWN_MAX_MSGS : 0) |
            ((keys & SL_KEYBIT(STREAMLOG_OPT_MAX_BYTES)) ? SL_OWN_MAX_BYTES : 0) |
            ((keys & SL_KEYBIT(STREAMLOG_OPT_MAX_AGE_MS)) ? SL_OWN_MAX_AGE : 0) |
-           ((keys & SL_KEYBIT(STREAMLOG_OPT_MAX_SUBS)) ? SL_OWN_MAX_SUBS : 0);
+           ((keys & SL_KEYBIT(STREAMLOG_OPT_MAX_SUBS)) ? SL_OWN_MAX_SUBS : 0) |
+           ((keys & SL_KEYBIT(STREAMLOG_OPT_DEDUP_WINDOW_MS)) ? SL_OWN_DEDUP : 0);
 }
 
 /* In a write transaction: create the channel, or update its own limits.

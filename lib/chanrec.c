@@ -25,8 +25,8 @@ int sl_chan_load_handle(const sl_txn *t, const streamlog_channel *ch, sl_chan_re
 int sl_chan_save(sl_txn *t, const char *name, size_t name_len, const sl_chan_rec *rec)
 {
     uint8_t buf[SL_CHAN_REC_LEN];
-    sl_chan_rec_encode(rec, buf);
-    return sl_put(t, SL_DB_CHANNELS, name, name_len, buf, sizeof buf);
+    size_t len = sl_chan_rec_encode(rec, buf);
+    return sl_put(t, SL_DB_CHANNELS, name, name_len, buf, len);
 }
 
 void sl_chan_limits(const streamlog_store *st, const sl_chan_rec *rec, sl_limits *out)
@@ -35,4 +35,6 @@ void sl_chan_limits(const streamlog_store *st, const sl_chan_rec *rec, sl_limits
     out->max_bytes = (rec->own & SL_OWN_MAX_BYTES) ? rec->limits.max_bytes : st->defaults.max_bytes;
     out->max_age_ms = (rec->own & SL_OWN_MAX_AGE) ? rec->limits.max_age_ms : st->defaults.max_age_ms;
     out->max_subs = (rec->own & SL_OWN_MAX_SUBS) ? rec->limits.max_subs : st->defaults.max_subs;
+    out->dedup_window_ms =
+        (rec->own & SL_OWN_DEDUP) ? rec->limits.dedup_window_ms : st->defaults.dedup_window_ms;
 }

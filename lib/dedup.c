@@ -117,9 +117,33 @@ static int anything_expired(streamlog_store *st, int64_t cutoff)
     return expired;
 }
 
+/* The longest dedup window in force: the store's, or a channel's own. Ids
+ * of channels with shorter windows may stay longer than theirs; a lookup
+ * judges an id by its own channel's window. */
+static int64_t longest_window_ms(streamlog_store *st)
+{
+    int64_t longest = st->defaults.dedup_window_ms;
+    sl_txn t;
+    sl_cursor *c;
+    if (sl_read_begin(st->env, &t))
+        return longest;
+    if (sl_cursor_open(&t, SL_DB_CHANNELS, &c) == STREAMLOG_OK) {
+        sl_val k = {NULL, 0}, v;
+        for (int rc = sl_cursor_get(c, SL_FIRST, &k, &v); rc == STREAMLOG_OK; rc = sl_cursor_get(c, SL_NEXT, &k, &v)) {
+            sl_chan_rec rec;
+            if (sl_chan_rec_decode(&v, &rec) == STREAMLOG_OK && (rec.own & SL_OWN_DEDUP) &&
+                rec.limits.dedup_window_ms > longest)
+                longest = rec.limits.dedup_window_ms;
+        }
+        sl_cursor_close(c);
+    }
+    sl_read_end(&t);
+    return longest;
+}
+
 void sl_dedup_expire(streamlog_store *st)
 {
-    int64_t cutoff = sl_now_ns() - st->dedup_window_ns;
+    int64_t cutoff = sl_now_ns() - longest_window_ms(st) * 1000000;
     if (!anything_expired(st, cutoff))
         return;
     size_t removed;

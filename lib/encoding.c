@@ -74,7 +74,7 @@ int sl_msg_decode(const sl_val *key, const sl_val *val, sl_msg_rec *out)
     return STREAMLOG_OK;
 }
 
-void sl_chan_rec_encode(const sl_chan_rec *rec, uint8_t buf[SL_CHAN_REC_LEN])
+size_t sl_chan_rec_encode(const sl_chan_rec *rec, uint8_t buf[SL_CHAN_REC_LEN])
 {
     buf[0] = SL_CHAN_FORMAT;
     buf[1] = 0;
@@ -90,15 +90,18 @@ void sl_chan_rec_encode(const sl_chan_rec *rec, uint8_t buf[SL_CHAN_REC_LEN])
                          (uint64_t)rec->limits.max_msgs,
                          (uint64_t)rec->limits.max_bytes,
                          (uint64_t)rec->limits.max_age_ms,
-                         (uint64_t)rec->limits.max_subs};
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+                         (uint64_t)rec->limits.max_subs,
+                         (uint64_t)rec->limits.dedup_window_ms};
+    size_t n = sizeof fields / sizeof fields[0] - !(rec->own & SL_OWN_DEDUP);
+    for (size_t i = 0; i < n; i++)
         sl_be64_put(buf + 4 + 8 * i, fields[i]);
+    return 4 + 8 * n;
 }
 
 int sl_chan_rec_decode(const sl_val *val, sl_chan_rec *out)
 {
     const uint8_t *b = val->data;
-    if (val->len != SL_CHAN_REC_LEN || b[0] != SL_CHAN_FORMAT || b[1] != 0)
+    if ((val->len != SL_CHAN_REC_LEN && val->len != SL_CHAN_REC_LEN_SHORT) || b[0] != SL_CHAN_FORMAT || b[1] != 0)
         return sl_fail(STREAMLOG_ECORRUPT, "malformed channel record (%zu bytes)", val->len);
     sl_chan_rec r;
     r.own = ((uint32_t)b[2] << 8) | b[3];
@@ -113,9 +116,10 @@ int sl_chan_rec_decode(const sl_val *val, sl_chan_rec *out)
     r.limits.max_bytes = (int64_t)sl_be64_get(b + 68);
     r.limits.max_age_ms = (int64_t)sl_be64_get(b + 76);
     r.limits.max_subs = (int64_t)sl_be64_get(b + 84);
+    r.limits.dedup_window_ms = val->len == SL_CHAN_REC_LEN ? (int64_t)sl_be64_get(b + 92) : 0;
     /* invariants every reader relies on */
     if (r.id == 0 || r.first_seq == 0 || r.first_seq > r.last_seq + 1 || r.msgs != r.last_seq + 1 - r.first_seq ||
-        (r.own & ~0xFu))
+        (r.own & ~0x1Fu) || ((r.own & SL_OWN_DEDUP) != 0) != (val->len == SL_CHAN_REC_LEN))
         return sl_fail(STREAMLOG_ECORRUPT, "inconsistent channel record (id %llu)", (unsigned long long)r.id);
     *out = r;
     return STREAMLOG_OK;

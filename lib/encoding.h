@@ -81,6 +81,7 @@ int sl_msg_decode(const sl_val *key, const sl_val *val, sl_msg_rec *out);
 #define SL_OWN_MAX_BYTES 0x2u
 #define SL_OWN_MAX_AGE   0x4u
 #define SL_OWN_MAX_SUBS  0x8u
+#define SL_OWN_DEDUP     0x10u
 typedef struct sl_chan_rec {
     uint64_t id;
     uint64_t first_seq, last_seq;  /* empty: first_seq == last_seq + 1 */
@@ -92,8 +93,12 @@ typedef struct sl_chan_rec {
 } sl_chan_rec;
 
 #define SL_CHAN_FORMAT 1
-#define SL_CHAN_REC_LEN (4 + 8 * 7 + 8 * 4)
-void sl_chan_rec_encode(const sl_chan_rec *rec, uint8_t buf[SL_CHAN_REC_LEN]);
+/* A channel with its own dedup window stores it after the other limits;
+ * others keep the shorter record, which libraries before it read. */
+#define SL_CHAN_REC_LEN_SHORT (4 + 8 * 7 + 8 * 4)
+#define SL_CHAN_REC_LEN (SL_CHAN_REC_LEN_SHORT + 8)
+/* Encodes into buf (SL_CHAN_REC_LEN bytes); returns the record's length. */
+size_t sl_chan_rec_encode(const sl_chan_rec *rec, uint8_t buf[SL_CHAN_REC_LEN]);
 int  sl_chan_rec_decode(const sl_val *val, sl_chan_rec *out);
 
 /* Meta keys. */

@@ -151,6 +151,8 @@ uint64_t sl_opts_apply_limits(const streamlog_opts *opts, sl_limits *limits)
         limits->max_age_ms = opts->ival[STREAMLOG_OPT_MAX_AGE_MS];
     if (sl_opts_has(opts, STREAMLOG_OPT_MAX_SUBS))
         limits->max_subs = opts->ival[STREAMLOG_OPT_MAX_SUBS];
+    if (sl_opts_has(opts, STREAMLOG_OPT_DEDUP_WINDOW_MS))
+        limits->dedup_window_ms = opts->ival[STREAMLOG_OPT_DEDUP_WINDOW_MS];
     return opts->set & SL_KEYS_LIMITS;
 }
 

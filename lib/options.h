@@ -15,7 +15,8 @@
                        SL_KEYBIT(STREAMLOG_OPT_MAX_PAYLOAD) | SL_KEYBIT(STREAMLOG_OPT_READONLY) | \
                        SL_KEYBIT(STREAMLOG_OPT_MAX_READERS) | SL_KEYBIT(STREAMLOG_OPT_DEDUP_WINDOW_MS))
 #define SL_KEYS_LIMITS (SL_KEYBIT(STREAMLOG_OPT_MAX_MSGS) | SL_KEYBIT(STREAMLOG_OPT_MAX_BYTES) | \
-                        SL_KEYBIT(STREAMLOG_OPT_MAX_AGE_MS) | SL_KEYBIT(STREAMLOG_OPT_MAX_SUBS))
+                        SL_KEYBIT(STREAMLOG_OPT_MAX_AGE_MS) | SL_KEYBIT(STREAMLOG_OPT_MAX_SUBS) | \
+                        SL_KEYBIT(STREAMLOG_OPT_DEDUP_WINDOW_MS))
 
 #define SL_KEYS_SUB (SL_KEYBIT(STREAMLOG_OPT_START) | SL_KEYBIT(STREAMLOG_OPT_START_VALUE) | \
                      SL_KEYBIT(STREAMLOG_OPT_MAX_INFLIGHT) | SL_KEYBIT(STREAMLOG_OPT_ACK_WAIT_MS) | \
@@ -32,6 +33,7 @@ struct streamlog_opts {
 /* Per-channel retention limits; 0 = unlimited. */
 typedef struct sl_limits {
     int64_t max_msgs, max_bytes, max_age_ms, max_subs;
+    int64_t dedup_window_ms; /* how long an idempotent append's message id is remembered */
 } sl_limits;
 
 /* EINVAL (with a message naming the key) when `opts` holds a key outside

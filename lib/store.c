@@ -242,10 +242,10 @@ int sl_store_open(const char *dir, const streamlog_opts *opts, streamlog_store *
     if (st->max_store_bytes == 0)
         st->max_store_bytes = DEFAULT_MAX_STORE_BYTES;
     st->max_channels = (uint64_t)sl_opts_int(opts, STREAMLOG_OPT_MAX_CHANNELS, 0);
-    st->dedup_window_ns = sl_opts_int(opts, STREAMLOG_OPT_DEDUP_WINDOW_MS, DEFAULT_DEDUP_WINDOW_MS) * 1000000;
     st->max_payload = (uint64_t)sl_opts_int(opts, STREAMLOG_OPT_MAX_PAYLOAD, (int64_t)DEFAULT_MAX_PAYLOAD);
     if (st->max_payload == 0)
         st->max_payload = (uint64_t)STREAMLOG_PAYLOAD_HARD_MAX;
+    st->defaults.dedup_window_ms = DEFAULT_DEDUP_WINDOW_MS;
     sl_opts_apply_limits(opts, &st->defaults);
 
     int rc = registry_add(st->dev, st->ino);

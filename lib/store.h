@@ -31,7 +31,6 @@ struct streamlog_store {
     uint64_t max_store_bytes;   /* limit on live data */
     uint64_t max_channels;      /* 0 = unlimited */
     uint64_t max_payload;
-    int64_t dedup_window_ns;    /* how long an idempotent append's message id is remembered */
     sl_limits defaults;         /* for channels without limits of their own */
     atomic_int write_error;     /* 0, or STREAMLOG_EIO once a commit or sync failed */
     atomic_long children;       /* open channel handles, iterators and subscriptions */

@@ -702,6 +702,54 @@ START_TEST(import_keeps_seq_and_time)
 }
 END_TEST
 
+/* A channel's own dedup window: kept in the store, judged per channel. */
+START_TEST(dedup_window_per_channel)
+{
+    streamlog_store *st = tu_open(NULL); /* store default: 2 minutes */
+    streamlog_channel *brief = tu_chan1(st, "brief", STREAMLOG_OPT_DEDUP_WINDOW_MS, 1);
+    streamlog_channel *usual = tu_chan(st, "usual", NULL);
+    uint64_t seq, again;
+    int dup;
+    TU_OK(streamlog_append_once(brief, "id", NULL, 0, "a", 1, &seq, &dup));
+    TU_OK(streamlog_append_once(usual, "id", NULL, 0, "a", 1, &seq, &dup));
+    int64_t start = tu_mono_ms();
+    while (tu_mono_ms() - start < 20) /* well past 1 ms, far inside 2 minutes */
+        tu_sleep_ms(5);
+    TU_OK(streamlog_append_once(brief, "id", NULL, 0, "b", 1, &again, &dup));
+    ck_assert_int_eq(dup, 0);
+    ck_assert_uint_eq(again, 2);
+    TU_OK(streamlog_append_once(usual, "id", NULL, 0, "b", 1, &again, &dup));
+    ck_assert_int_eq(dup, 1);
+    ck_assert_uint_eq(again, 1);
+    streamlog_channel_close(brief);
+    streamlog_channel_close(usual);
+    TU_OK(streamlog_close(st));
+
+    /* the window is the channel's, after a reopen too, and can be changed */
+    st = tu_open(NULL);
+    brief = tu_chan(st, "brief", NULL);
+    start = tu_mono_ms();
+    while (tu_mono_ms() - start < 20)
+        tu_sleep_ms(5);
+    TU_OK(streamlog_append_once(brief, "id", NULL, 0, "c", 1, &again, &dup));
+    ck_assert_int_eq(dup, 0);
+    ck_assert_uint_eq(again, 3);
+    streamlog_channel_close(brief);
+    brief = tu_chan1(st, "brief", STREAMLOG_OPT_DEDUP_WINDOW_MS, 3600000);
+    TU_OK(streamlog_append_once(brief, "id", NULL, 0, "d", 1, &again, &dup));
+    ck_assert_int_eq(dup, 1);
+    ck_assert_uint_eq(again, 3);
+
+    /* bad values are refused, nothing changed */
+    streamlog_opts *o;
+    TU_OK(streamlog_opts_new(&o));
+    TU_RC(streamlog_opts_set_int(o, STREAMLOG_OPT_DEDUP_WINDOW_MS, 0), STREAMLOG_EINVAL);
+    streamlog_opts_free(o);
+    streamlog_channel_close(brief);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
 static Suite *append_suite(void)
 {
     Suite *s = suite_create("append");
@@ -734,6 +782,7 @@ static Suite *append_suite(void)
     tcase_add_test(tc, headers_round_trip);
     tcase_add_test(tc, headers_bad_input);
     tcase_add_test(tc, append_once_semantics);
+    tcase_add_test(tc, dedup_window_per_channel);
     tcase_add_test(tc, append_once_concurrent);
     tcase_add_test(tc, import_keeps_seq_and_time);
     suite_add_tcase(s, tc);

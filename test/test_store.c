@@ -7,6 +7,7 @@
 #include "test_util.h"
 #include "checksum.h"
 #include "chanrec.h"
+#include "dedup.h"
 #include "groups.h"
 #include "process.h"
 #include "store.h"
@@ -902,6 +903,36 @@ START_TEST(dedup_ids_expire)
 }
 END_TEST
 
+/* Ids are forgotten by the longest window in force: a channel's own longer
+ * window keeps its ids; a channel's shorter one is judged at lookup. */
+START_TEST(dedup_expiry_honours_channel_windows)
+{
+    streamlog_store *st = tu_open1(STREAMLOG_OPT_DEDUP_WINDOW_MS, 1);
+    streamlog_channel *lasting = tu_chan1(st, "lasting", STREAMLOG_OPT_DEDUP_WINDOW_MS, 3600000);
+    streamlog_channel *brief = tu_chan(st, "brief", NULL);
+    TU_OK(streamlog_append_once(lasting, "x", NULL, 0, "a", 1, NULL, NULL));
+    TU_OK(streamlog_append_once(brief, "x", NULL, 0, "a", 1, NULL, NULL));
+    int64_t start = tu_mono_ms();
+    while (tu_mono_ms() - start < 20) /* well past the 1 ms window */
+        tu_sleep_ms(5);
+    sl_dedup_expire(st); /* what the background thread does each second */
+    uint64_t seq;
+    int dup;
+    TU_OK(streamlog_append_once(lasting, "x", NULL, 0, "b", 1, &seq, &dup));
+    ck_assert_int_eq(dup, 1);
+    ck_assert_uint_eq(seq, 1);
+    TU_OK(streamlog_append_once(brief, "x", NULL, 0, "b", 1, &seq, &dup));
+    ck_assert_int_eq(dup, 0);
+    ck_assert_uint_eq(seq, 2);
+    streamlog_channel_close(lasting);
+    streamlog_channel_close(brief);
+    TU_OK(streamlog_close(st));
+    /* the brief channel's ids wait for the lasting window: 2 ids, 3 entries */
+    ck_assert_uint_eq(count_entries("dedup"), 2);
+    ck_assert_uint_eq(count_entries("dedup_expiry"), 3);
+}
+END_TEST
+
 /* CRC32C's check value, and the hardware path equal to the table. */
 START_TEST(crc32c_values)
 {
@@ -1035,6 +1066,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, verify_finds_subscription_damage);
     tcase_add_test(tc, crc32c_values);
     tcase_add_test(tc, dedup_ids_expire);
+    tcase_add_test(tc, dedup_expiry_honours_channel_windows);
     suite_add_tcase(s, tc);
     return s;
 }

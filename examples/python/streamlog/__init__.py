@@ -65,9 +65,9 @@ _ACK_MODES = {"manual": ACK_MANUAL, "auto": ACK_AUTO, "none": ACK_NONE}
 _SYNCS = {"always": SYNC_ALWAYS, "interval": SYNC_INTERVAL, "none": SYNC_NONE}
 _STORE_KEYS = {"sync": OPT_SYNC, "sync_interval_ms": OPT_SYNC_INTERVAL_MS, "max_store_bytes": OPT_MAX_STORE_BYTES,
                "max_channels": OPT_MAX_CHANNELS, "max_payload": OPT_MAX_PAYLOAD, "readonly": OPT_READONLY,
-               "max_readers": OPT_MAX_READERS, "dedup_window_ms": OPT_DEDUP_WINDOW_MS}
+               "max_readers": OPT_MAX_READERS}
 _LIMIT_KEYS = {"max_msgs": OPT_MAX_MSGS, "max_bytes": OPT_MAX_BYTES, "max_age_ms": OPT_MAX_AGE_MS,
-               "max_subs": OPT_MAX_SUBS}
+               "max_subs": OPT_MAX_SUBS, "dedup_window_ms": OPT_DEDUP_WINDOW_MS}
 
 # a blocking wait is cut into slices so that Ctrl-C (KeyboardInterrupt) is seen
 _WAIT_SLICE_MS = 1000
