@@ -20,7 +20,7 @@ static const int all_keys[] = {
 static const int store_only_keys[] = {
     STREAMLOG_OPT_SYNC, STREAMLOG_OPT_SYNC_INTERVAL_MS, STREAMLOG_OPT_MAX_STORE_BYTES,
     STREAMLOG_OPT_MAX_CHANNELS, STREAMLOG_OPT_MAX_PAYLOAD, STREAMLOG_OPT_READONLY,
-    STREAMLOG_OPT_MAX_READERS, STREAMLOG_OPT_DEDUP_WINDOW_MS,
+    STREAMLOG_OPT_MAX_READERS,
 };
 #define NSTOREONLY (sizeof store_only_keys / sizeof store_only_keys[0])
 
@@ -35,7 +35,6 @@ static int64_t valid_value(int key)
     case STREAMLOG_OPT_MAX_PAYLOAD: return 1000;
     case STREAMLOG_OPT_READONLY: return 1;
     case STREAMLOG_OPT_MAX_READERS: return 64;
-    case STREAMLOG_OPT_DEDUP_WINDOW_MS: return 1000;
     default: return 5;
     }
 }
