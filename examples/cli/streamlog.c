@@ -75,12 +75,17 @@ static int output_error(void)
     return EXIT_IOERR;
 }
 
+/* --sync of a command that writes (default: the library's, SYNC_ALWAYS) */
+static int write_sync = STREAMLOG_SYNC_ALWAYS;
+
 static int open_store(const char *dir, int readonly, streamlog_store **st)
 {
     streamlog_opts *o = NULL;
     int rc = streamlog_opts_new(&o);
     if (!rc && readonly)
         rc = streamlog_opts_set_int(o, STREAMLOG_OPT_READONLY, 1);
+    if (!rc && !readonly)
+        rc = streamlog_opts_set_int(o, STREAMLOG_OPT_SYNC, write_sync);
     if (!rc)
         rc = streamlog_open(dir, o, st);
     streamlog_opts_free(o);
@@ -157,7 +162,7 @@ static int parse_args(int argc, char **argv, const char *allowed, struct parsed 
         {"last", required_argument, NULL, 'L'}, {"format", required_argument, NULL, 'o'},
         {"output", required_argument, NULL, 'O'}, {"renumber", no_argument, NULL, 'r'},
         {"upto", required_argument, NULL, 'U'}, {"header", required_argument, NULL, 'H'},
-        {"msg-id", required_argument, NULL, 'M'},
+        {"msg-id", required_argument, NULL, 'M'}, {"sync", required_argument, NULL, 'Y'},
         {NULL, 0, NULL, 0},
     };
     memset(p, 0, sizeof *p);
@@ -184,6 +189,16 @@ static int parse_args(int argc, char **argv, const char *allowed, struct parsed 
             case 'U': p->upto = optarg; break;
             case 'H': rc = add_header(p, optarg); break;
             case 'M': p->msg_id = optarg; break;
+            case 'Y':
+                if (!strcmp(optarg, "always"))
+                    write_sync = STREAMLOG_SYNC_ALWAYS;
+                else if (!strcmp(optarg, "interval"))
+                    write_sync = STREAMLOG_SYNC_INTERVAL;
+                else if (!strcmp(optarg, "none"))
+                    write_sync = STREAMLOG_SYNC_NONE;
+                else
+                    rc = usage_error("--sync %s: give always, interval or none", optarg);
+                break;
             }
         }
         longindex = -1;
@@ -634,7 +649,7 @@ static int pub(const struct parsed *a)
 static int cmd_pub(int argc, char **argv)
 {
     struct parsed a;
-    int rc = parse_args(argc, argv, "jHM", &a);
+    int rc = parse_args(argc, argv, "jHMY", &a);
     if (rc)
         return rc;
     rc = pub(&a);
@@ -785,7 +800,7 @@ static int cmd_cat(int argc, char **argv)
 static int cmd_delete(int argc, char **argv)
 {
     struct parsed a;
-    int rc = parse_args(argc, argv, "", &a);
+    int rc = parse_args(argc, argv, "Y", &a);
     if (rc)
         return rc;
     if (a.npos != 2)
@@ -801,7 +816,7 @@ static int cmd_delete(int argc, char **argv)
 static int cmd_purge(int argc, char **argv)
 {
     struct parsed a;
-    int rc = parse_args(argc, argv, "jU", &a);
+    int rc = parse_args(argc, argv, "jUY", &a);
     if (rc)
         return rc;
     if (a.npos != 2)
@@ -1072,7 +1087,7 @@ static int parse_import_line(json_t *o, struct import_line *l, char *why, size_t
 static int cmd_import(int argc, char **argv)
 {
     struct parsed a;
-    int rc = parse_args(argc, argv, "r", &a);
+    int rc = parse_args(argc, argv, "rY", &a);
     if (rc)
         return rc;
     if (a.npos != 1 && a.npos != 2)
@@ -1194,7 +1209,8 @@ static const char usage_text[] =
     "  purge STORE CHANNEL [--upto SEQ] [--json]  remove messages up to SEQ (all), numbering kept\n"
     "  export STORE [CHANNEL...] [--output FILE]   JSON lines: channel, seq, time, headers, data\n"
     "  import STORE [FILE] [--renumber]       append JSON lines written by export, keeping seq, time, headers\n"
-    "Read commands open the store read-only. Exit status: 0, the library's error code negated\n"
+    "Writing commands take --sync always|interval|none (default always). Read commands open the\n"
+    "store read-only. Exit status: 0, the library's error code negated\n"
     "(2 = STREAMLOG_ENOTFOUND ...), 64 usage, 65 bad import input, 74 output error. See streamlog(1).\n";
 
 int main(int argc, char **argv)

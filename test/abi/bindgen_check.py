@@ -26,11 +26,13 @@ expected = {
     "struct": re.findall(r"^typedef struct (streamlog_\w+) \{", text, re.M),
     "function": re.findall(r"^\s*[\w ]+?\**\s*\b(streamlog_\w+)\(", text, re.M),
 }
+# bindgen formats its output with rustfmt when it finds one (Debian's bindgen does
+# not depend on it): spacing differs between the two forms
 patterns = {
-    "constant": r"pub const {}: ",
-    "enum": r"pub type {} = ",
-    "struct": r"pub struct {} \{{",
-    "function": r"pub fn {}\(",
+    "constant": r"pub const {}\s*:",
+    "enum": r"pub type {}\s*=",
+    "struct": r"pub struct {}\s*\{{",
+    "function": r"pub fn {}\s*\(",
 }
 missing = []
 for kind, names in expected.items():
