@@ -766,6 +766,18 @@ int streamlog_append_batch_msgs(streamlog_channel *ch, const void *const *hdrs, 
 int streamlog_append_batch_expect(streamlog_channel *ch, const void *const *data, const size_t *lens,
                                   size_t n, uint64_t expected_last_seq, uint64_t *out_first_seq);
 
+/**
+ * streamlog_append_batch_expect() with a header block per message, as
+ * streamlog_append_batch_msgs(): the events of one command with their
+ * metadata (event type, correlation id), all or none, and none if the
+ * channel moved on since the caller read it.
+ * @return as streamlog_append_batch_msgs, plus ECONFLICT (nothing written).
+ * @note Thread-safe; one atomic step, also across processes.
+ */
+int streamlog_append_batch_msgs_expect(streamlog_channel *ch, const void *const *hdrs, const size_t *hdrs_lens,
+                                       const void *const *data, const size_t *lens, size_t n,
+                                       uint64_t expected_last_seq, uint64_t *out_first_seq);
+
 /* ------------------------------------------------------------------------ */
 /**
  * Append messages with the sequences and times they had elsewhere: restoring

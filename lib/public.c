@@ -341,19 +341,38 @@ SL_PUBLIC int streamlog_append_once(streamlog_channel *ch, const char *msg_id, c
     return sl_result(rc);
 }
 
+/* The checks and the append of both batch-with-headers calls. */
+static int append_batch_msgs(const char *fn, streamlog_channel *ch, const void *const *hdrs, const size_t *hdrs_lens,
+                             const void *const *data, const size_t *lens, size_t n, int has_expect, uint64_t expect,
+                             uint64_t *out_first_seq)
+{
+    sl_clear_error();
+    REQUIRE(ch, "%s: channel is NULL", fn);
+    REQUIRE(n > 0, "%s: n is 0", fn);
+    REQUIRE(data && lens, "%s: data or lens is NULL", fn);
+    REQUIRE(!hdrs == !hdrs_lens, "%s: give both hdrs and hdrs_lens, or neither", fn);
+    int rc = check_payloads(ch, data, lens, n);
+    if (!rc)
+        rc = check_headers(ch, hdrs, hdrs_lens, lens, n);
+    return sl_result(rc ? rc
+                        : sl_append_msgs(ch, hdrs, hdrs_lens, data, lens, n, has_expect, expect, out_first_seq));
+}
+
 SL_PUBLIC int streamlog_append_batch_msgs(streamlog_channel *ch, const void *const *hdrs, const size_t *hdrs_lens,
                                           const void *const *data, const size_t *lens, size_t n,
                                           uint64_t *out_first_seq)
 {
-    sl_clear_error();
-    REQUIRE(ch, "streamlog_append_batch_msgs: channel is NULL");
-    REQUIRE(n > 0, "streamlog_append_batch_msgs: n is 0");
-    REQUIRE(data && lens, "streamlog_append_batch_msgs: data or lens is NULL");
-    REQUIRE(!hdrs == !hdrs_lens, "streamlog_append_batch_msgs: give both hdrs and hdrs_lens, or neither");
-    int rc = check_payloads(ch, data, lens, n);
-    if (!rc)
-        rc = check_headers(ch, hdrs, hdrs_lens, lens, n);
-    return sl_result(rc ? rc : sl_append_msgs(ch, hdrs, hdrs_lens, data, lens, n, 0, 0, out_first_seq));
+    return append_batch_msgs("streamlog_append_batch_msgs", ch, hdrs, hdrs_lens, data, lens, n, 0, 0,
+                             out_first_seq);
+}
+
+SL_PUBLIC int streamlog_append_batch_msgs_expect(streamlog_channel *ch, const void *const *hdrs,
+                                                 const size_t *hdrs_lens, const void *const *data,
+                                                 const size_t *lens, size_t n, uint64_t expected_last_seq,
+                                                 uint64_t *out_first_seq)
+{
+    return append_batch_msgs("streamlog_append_batch_msgs_expect", ch, hdrs, hdrs_lens, data, lens, n, 1,
+                             expected_last_seq, out_first_seq);
 }
 
 SL_PUBLIC int streamlog_append_batch_expect(streamlog_channel *ch, const void *const *data, const size_t *lens,

@@ -750,6 +750,39 @@ START_TEST(dedup_window_per_channel)
 }
 END_TEST
 
+/* A command's events with their headers: all or none, none on a stale state. */
+START_TEST(batch_msgs_expect_semantics)
+{
+    streamlog_store *st = tu_open(NULL);
+    streamlog_channel *ch = tu_chan(st, "events", NULL);
+    static const char h[] = "NATS/1.0\r\nType: Withdrawn\r\n\r\n";
+    const void *hdrs[2] = {h, NULL}, *data[2] = {"a", "b"};
+    size_t hlens[2] = {sizeof h - 1, 0}, lens[2] = {1, 1};
+    uint64_t first = 0;
+    TU_OK(streamlog_append_batch_msgs_expect(ch, hdrs, hlens, data, lens, 2, 0, &first));
+    ck_assert_uint_eq(first, 1);
+    TU_RC(streamlog_append_batch_msgs_expect(ch, hdrs, hlens, data, lens, 2, 0, &first), STREAMLOG_ECONFLICT);
+    ck_assert_uint_eq(tu_stats(ch).last_seq, 2); /* nothing of the refused batch */
+    TU_OK(streamlog_append_batch_msgs_expect(ch, NULL, NULL, data, lens, 1, 2, &first));
+    ck_assert_uint_eq(first, 3);
+    streamlog_msg *m;
+    TU_OK(streamlog_get(ch, 1, &m));
+    const void *v;
+    size_t vlen;
+    TU_OK(streamlog_msg_header(m, "Type", &v, &vlen));
+    ck_assert(vlen == 9 && memcmp(v, "Withdrawn", 9) == 0);
+    streamlog_msg_free(m);
+    TU_RC(streamlog_append_batch_msgs_expect(NULL, hdrs, hlens, data, lens, 2, 3, NULL), STREAMLOG_EINVAL);
+    TU_RC(streamlog_append_batch_msgs_expect(ch, hdrs, NULL, data, lens, 2, 3, NULL), STREAMLOG_EINVAL);
+    TU_RC(streamlog_append_batch_msgs_expect(ch, hdrs, hlens, data, lens, 0, 3, NULL), STREAMLOG_EINVAL);
+    hlens[0] = 3; /* not a header block */
+    TU_RC(streamlog_append_batch_msgs_expect(ch, hdrs, hlens, data, lens, 2, 3, NULL), STREAMLOG_EINVAL);
+    ck_assert_uint_eq(tu_stats(ch).last_seq, 3);
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
 static Suite *append_suite(void)
 {
     Suite *s = suite_create("append");
@@ -783,6 +816,7 @@ static Suite *append_suite(void)
     tcase_add_test(tc, headers_bad_input);
     tcase_add_test(tc, append_once_semantics);
     tcase_add_test(tc, dedup_window_per_channel);
+    tcase_add_test(tc, batch_msgs_expect_semantics);
     tcase_add_test(tc, append_once_concurrent);
     tcase_add_test(tc, import_keeps_seq_and_time);
     suite_add_tcase(s, tc);
