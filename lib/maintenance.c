@@ -16,7 +16,6 @@
 
 #define EXPIRY_PERIOD_MS 1000 /* expiry sweep and clearing dead readers' slots */
 
-
 static void add_ms(struct timespec *ts, int64_t ms)
 {
     ts->tv_sec += ms / 1000;

@@ -21,7 +21,8 @@ static void note_commit(streamlog_store *st, int rc)
 {
     if (rc == STREAMLOG_EIO)
         atomic_store_explicit(&st->write_error, STREAMLOG_EIO, memory_order_release);
-    if (sl_env_sync_point_wanted(st->env)) {
+    /* (commits made while the store opens come before the thread exists) */
+    if (st->maint.running && sl_env_sync_point_wanted(st->env)) {
         pthread_mutex_lock(&st->maint.mu);
         st->maint.sync_now = 1;
         pthread_cond_signal(&st->maint.cv);
