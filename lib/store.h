@@ -17,7 +17,7 @@ struct sl_maintenance {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop;
-    int running;
+    atomic_int running; /* read by committing threads (write.c) */
     int sync_now; /* SYNC_INTERVAL: sync without waiting for the interval */
 };
 
