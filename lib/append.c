@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "dedup.h"
 #include "errors.h"
+#include "headers.h"
 #include "retention.h"
 #include "store.h"
 #include "write.h"
@@ -53,6 +54,34 @@ void sl_committer_destroy(struct sl_committer *c)
 {
     pthread_cond_destroy(&c->arrive_cv);
     pthread_mutex_destroy(&c->mu);
+}
+
+int sl_append_check(const streamlog_store *st, const void *const *hdrs, const size_t *hdrs_lens,
+                    const void *const *data, const size_t *lens, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!data[i] && lens[i])
+            return sl_fail(STREAMLOG_EINVAL, "payload %zu is NULL with length %zu", i, lens[i]);
+        if (lens[i] > st->max_payload)
+            return sl_fail(STREAMLOG_ELIMIT, "payload %zu is %zu bytes, more than max_payload %llu", i, lens[i],
+                           (unsigned long long)st->max_payload);
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t hl = hdrs_lens ? hdrs_lens[i] : 0;
+        if (!hl)
+            continue;
+        if (!hdrs || !hdrs[i])
+            return sl_fail(STREAMLOG_EINVAL, "header block %zu is NULL with length %zu", i, hl);
+        if (hl > UINT32_MAX)
+            return sl_fail(STREAMLOG_EINVAL, "header block %zu is larger than 4 GiB", i);
+        int rc = sl_headers_check(hdrs[i], hl);
+        if (rc)
+            return rc;
+        if (hl + lens[i] > st->max_payload)
+            return sl_fail(STREAMLOG_ELIMIT, "message %zu: headers and payload are %zu bytes, more than max_payload "
+                           "%llu", i, hl + lens[i], (unsigned long long)st->max_payload);
+    }
+    return STREAMLOG_OK;
 }
 
 /* Bytes of the records a request writes, keys included. */

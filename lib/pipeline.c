@@ -21,7 +21,6 @@
 #include "dedup.h"
 #include "errors.h"
 #include "handles.h"
-#include "headers.h"
 #include "store.h"
 #include "write.h"
 
@@ -175,22 +174,15 @@ SL_PUBLIC int streamlog_pipe_append(streamlog_pipe *p, streamlog_channel *ch, co
     REQUIRE(ch, "streamlog_pipe_append: channel is NULL");
     streamlog_store *st = p->st;
     REQUIRE(ch->st == st, "streamlog_pipe_append: channel '%s' belongs to another store", ch->name);
-    REQUIRE(data || len == 0, "streamlog_pipe_append: data is NULL with length %zu", len);
-    REQUIRE(hdrs || hdrs_len == 0, "streamlog_pipe_append: hdrs is NULL with length %zu", hdrs_len);
     size_t id_len = 0;
     if (msg_id) {
         id_len = strnlen(msg_id, SL_MSG_ID_MAX + 1);
         REQUIRE(id_len > 0 && id_len <= SL_MSG_ID_MAX, "streamlog_pipe_append: msg_id must be 1..%d bytes",
                 SL_MSG_ID_MAX);
     }
-    int rc;
-    if (hdrs_len && (rc = sl_headers_check(hdrs, hdrs_len)))
-        return rc;
-    if (len > st->max_payload || hdrs_len > st->max_payload - len)
-        return sl_fail(STREAMLOG_ELIMIT, "streamlog_pipe_append: headers and payload are %zu bytes, more than "
-                       "max_payload %llu", hdrs_len + len, (unsigned long long)st->max_payload);
-    if ((rc = sl_store_writable(st)))
-        return rc;
+    int rc = sl_append_check(st, &hdrs, &hdrs_len, &data, &len, 1);
+    if (rc || (rc = sl_store_writable(st)))
+        return sl_result(rc);
 
     size_t id_size = msg_id ? id_len + 1 : 0;
     struct pipe_req *pr = sl_malloc(sizeof *pr + id_size + hdrs_len + len);

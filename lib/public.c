@@ -230,22 +230,12 @@ SL_PUBLIC int streamlog_channel_name(streamlog_channel *ch, const char **out)
 
 /* ---- appending ---- */
 
-static int check_payloads(const streamlog_channel *ch, const void *const *data, const size_t *lens, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        REQUIRE(data[i] || lens[i] == 0, "payload %zu is NULL with length %zu", i, lens[i]);
-        if (lens[i] > ch->st->max_payload)
-            return sl_fail(STREAMLOG_ELIMIT, "payload %zu is %zu bytes, more than max_payload %llu", i, lens[i],
-                           (unsigned long long)ch->st->max_payload);
-    }
-    return STREAMLOG_OK;
-}
 
 SL_PUBLIC int streamlog_append(streamlog_channel *ch, const void *data, size_t len, uint64_t *out_seq)
 {
     sl_clear_error();
     REQUIRE(ch, "streamlog_append: channel is NULL");
-    int rc = check_payloads(ch, &data, &len, 1);
+    int rc = sl_append_check(ch->st, NULL, NULL, &data, &len, 1);
     return sl_result(rc ? rc : sl_append(ch, &data, &len, 1, 0, 0, out_seq));
 }
 
@@ -254,7 +244,7 @@ SL_PUBLIC int streamlog_append_expect(streamlog_channel *ch, const void *data, s
 {
     sl_clear_error();
     REQUIRE(ch, "streamlog_append_expect: channel is NULL");
-    int rc = check_payloads(ch, &data, &len, 1);
+    int rc = sl_append_check(ch->st, NULL, NULL, &data, &len, 1);
     return sl_result(rc ? rc : sl_append(ch, &data, &len, 1, 1, expected_last_seq, out_seq));
 }
 
@@ -265,38 +255,18 @@ SL_PUBLIC int streamlog_append_batch(streamlog_channel *ch, const void *const *d
     REQUIRE(ch, "streamlog_append_batch: channel is NULL");
     REQUIRE(n > 0, "streamlog_append_batch: n is 0");
     REQUIRE(data && lens, "streamlog_append_batch: data or lens is NULL");
-    int rc = check_payloads(ch, data, lens, n);
+    int rc = sl_append_check(ch->st, NULL, NULL, data, lens, n);
     return sl_result(rc ? rc : sl_append(ch, data, lens, n, 0, 0, out_first_seq));
 }
 
 /* Header blocks: in the NATS form, and with their payload within MAX_PAYLOAD. */
-static int check_headers(const streamlog_channel *ch, const void *const *hdrs, const size_t *hdrs_lens,
-                         const size_t *lens, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        size_t hl = hdrs_lens ? hdrs_lens[i] : 0;
-        if (!hl)
-            continue;
-        REQUIRE(hdrs && hdrs[i], "header block %zu is NULL with length %zu", i, hl);
-        REQUIRE(hl <= UINT32_MAX, "header block %zu is larger than 4 GiB", i);
-        int rc = sl_headers_check(hdrs[i], hl);
-        if (rc)
-            return rc;
-        if (hl + lens[i] > ch->st->max_payload)
-            return sl_fail(STREAMLOG_ELIMIT, "message %zu: headers and payload are %zu bytes, more than max_payload %llu",
-                           i, hl + lens[i], (unsigned long long)ch->st->max_payload);
-    }
-    return STREAMLOG_OK;
-}
 
 SL_PUBLIC int streamlog_append_msg(streamlog_channel *ch, const void *hdrs, size_t hdrs_len, const void *data,
                                    size_t len, uint64_t *out_seq)
 {
     sl_clear_error();
     REQUIRE(ch, "streamlog_append_msg: channel is NULL");
-    int rc = check_payloads(ch, &data, &len, 1);
-    if (!rc)
-        rc = check_headers(ch, &hdrs, &hdrs_len, &len, 1);
+    int rc = sl_append_check(ch->st, &hdrs, &hdrs_len, &data, &len, 1);
     return sl_result(rc ? rc : sl_append_msgs(ch, hdrs_len ? &hdrs : NULL, &hdrs_len, &data, &len, 1, 0, 0, out_seq));
 }
 
@@ -317,9 +287,7 @@ SL_PUBLIC int streamlog_import(streamlog_channel *ch, uint64_t first_seq, const 
         REQUIRE(i == 0 || times_ns[i] >= times_ns[i - 1], "streamlog_import: time %zu is before time %zu", i,
                 i - 1);
     }
-    int rc = check_payloads(ch, data, lens, n);
-    if (!rc)
-        rc = check_headers(ch, hdrs, hdrs_lens, lens, n);
+    int rc = sl_append_check(ch->st, hdrs, hdrs_lens, data, lens, n);
     return sl_result(rc ? rc : sl_import(ch, first_seq, times_ns, hdrs, hdrs_lens, data, lens, n));
 }
 
@@ -332,9 +300,7 @@ SL_PUBLIC int streamlog_append_once(streamlog_channel *ch, const char *msg_id, c
     size_t id_len = strnlen(msg_id, SL_MSG_ID_MAX + 1);
     REQUIRE(id_len > 0 && id_len <= SL_MSG_ID_MAX, "streamlog_append_once: msg_id must be 1..%d bytes",
             SL_MSG_ID_MAX);
-    int rc = check_payloads(ch, &data, &len, 1);
-    if (!rc)
-        rc = check_headers(ch, &hdrs, &hdrs_len, &len, 1);
+    int rc = sl_append_check(ch->st, &hdrs, &hdrs_len, &data, &len, 1);
     if (!rc)
         rc = sl_append_once(ch, msg_id, id_len, hdrs_len ? &hdrs : NULL, &hdrs_len, &data, &len, 1, 0, 0, out_seq,
                             out_duplicate);
@@ -351,9 +317,7 @@ static int append_batch_msgs(const char *fn, streamlog_channel *ch, const void *
     REQUIRE(n > 0, "%s: n is 0", fn);
     REQUIRE(data && lens, "%s: data or lens is NULL", fn);
     REQUIRE(!hdrs == !hdrs_lens, "%s: give both hdrs and hdrs_lens, or neither", fn);
-    int rc = check_payloads(ch, data, lens, n);
-    if (!rc)
-        rc = check_headers(ch, hdrs, hdrs_lens, lens, n);
+    int rc = sl_append_check(ch->st, hdrs, hdrs_lens, data, lens, n);
     return sl_result(rc ? rc
                         : sl_append_msgs(ch, hdrs, hdrs_lens, data, lens, n, has_expect, expect, out_first_seq));
 }
@@ -382,7 +346,7 @@ SL_PUBLIC int streamlog_append_batch_expect(streamlog_channel *ch, const void *c
     REQUIRE(ch, "streamlog_append_batch_expect: channel is NULL");
     REQUIRE(n > 0, "streamlog_append_batch_expect: n is 0");
     REQUIRE(data && lens, "streamlog_append_batch_expect: data or lens is NULL");
-    int rc = check_payloads(ch, data, lens, n);
+    int rc = sl_append_check(ch->st, NULL, NULL, data, lens, n);
     return sl_result(rc ? rc : sl_append(ch, data, lens, n, 1, expected_last_seq, out_first_seq));
 }
 
