@@ -80,17 +80,18 @@ int sl_append_msgs(streamlog_channel *ch, const void *const *hdrs, const size_t 
 /* The same with a message id (n must be 1): within the store's dedup window
  * a repeated id stores nothing, returns the first append's sequence and
  * sets *out_duplicate (when not NULL). */
+int sl_append_once(streamlog_channel *ch, const char *msg_id, size_t msg_id_len, const void *const *hdrs,
+                   const size_t *hdrs_lens, const void *const *data, const size_t *lens, size_t n, int has_expect,
+                   uint64_t expect, uint64_t *out_first_seq, int *out_duplicate);
+
+/* streamlog_import: messages with the sequences and times they had elsewhere. */
+int sl_import(streamlog_channel *ch, uint64_t first_seq, const int64_t *times, const void *const *hdrs,
+              const size_t *hdrs_lens, const void *const *data, const size_t *lens, size_t n);
+
 /* The checks every append makes before it is queued: each payload present
  * (or empty) and within max_payload, each header block well formed and,
  * with its payload, within max_payload too. hdrs and hdrs_lens may be NULL. */
 int sl_append_check(const streamlog_store *st, const void *const *hdrs, const size_t *hdrs_lens,
                     const void *const *data, const size_t *lens, size_t n);
-
-/* streamlog_import: messages with the sequences and times they had elsewhere. */
-int sl_import(streamlog_channel *ch, uint64_t first_seq, const int64_t *times, const void *const *hdrs,
-              const size_t *hdrs_lens, const void *const *data, const size_t *lens, size_t n);
-int sl_append_once(streamlog_channel *ch, const char *msg_id, size_t msg_id_len, const void *const *hdrs,
-                   const size_t *hdrs_lens, const void *const *data, const size_t *lens, size_t n, int has_expect,
-                   uint64_t expect, uint64_t *out_first_seq, int *out_duplicate);
 
 #endif

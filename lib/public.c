@@ -230,7 +230,6 @@ SL_PUBLIC int streamlog_channel_name(streamlog_channel *ch, const char **out)
 
 /* ---- appending ---- */
 
-
 SL_PUBLIC int streamlog_append(streamlog_channel *ch, const void *data, size_t len, uint64_t *out_seq)
 {
     sl_clear_error();
@@ -258,8 +257,6 @@ SL_PUBLIC int streamlog_append_batch(streamlog_channel *ch, const void *const *d
     int rc = sl_append_check(ch->st, NULL, NULL, data, lens, n);
     return sl_result(rc ? rc : sl_append(ch, data, lens, n, 0, 0, out_first_seq));
 }
-
-/* Header blocks: in the NATS form, and with their payload within MAX_PAYLOAD. */
 
 SL_PUBLIC int streamlog_append_msg(streamlog_channel *ch, const void *hdrs, size_t hdrs_len, const void *data,
                                    size_t len, uint64_t *out_seq)
