@@ -529,14 +529,7 @@ START_TEST(headers_and_message_ids)
     ck_assert_uint_eq(seq, 2);
     ck_assert_int_eq(dup, 1);
 
-    streamlog_msg *m;
-    TU_OK(streamlog_get(ch, 1, &m));
-    const void *v;
-    size_t vlen;
-    TU_OK(streamlog_msg_header(m, "event", &v, &vlen));
-    ck_assert_uint_eq(vlen, 7);
-    ck_assert_int_eq(memcmp(v, "created", 7), 0);
-    streamlog_msg_free(m);
+    tu_expect_header_at(ch, 1, "event", "created");
     TU_OK(streamlog_pipe_close(p));
     streamlog_channel_close(ch);
     TU_OK(streamlog_close(st));

@@ -195,6 +195,25 @@ void tu_expect_msg(streamlog_channel *ch, uint64_t seq, const void *exp, size_t 
     streamlog_msg_free(m);
 }
 
+void tu_expect_header(const streamlog_msg *m, const char *name, const char *value)
+{
+    const void *v = NULL;
+    size_t vlen = 0;
+    int rc = streamlog_msg_header(m, name, &v, &vlen);
+    ck_assert_msg(rc == STREAMLOG_OK, "header %s: %s [%s]", name, tu_name(rc), tu_errmsg_safe());
+    ck_assert_msg(vlen == strlen(value) && memcmp(v, value, vlen) == 0, "header %s: '%.*s', expected '%s'", name,
+                  (int)vlen, (const char *)v, value);
+}
+
+void tu_expect_header_at(streamlog_channel *ch, uint64_t seq, const char *name, const char *value)
+{
+    streamlog_msg *m = NULL;
+    int rc = streamlog_get(ch, seq, &m);
+    ck_assert_msg(rc == STREAMLOG_OK, "get(%llu): %s [%s]", (unsigned long long)seq, tu_name(rc), tu_errmsg_safe());
+    tu_expect_header(m, name, value);
+    streamlog_msg_free(m);
+}
+
 int64_t tu_now_ns(void)
 {
     struct timespec ts;

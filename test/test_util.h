@@ -95,6 +95,10 @@ int tu_check_fill(const void *buf, size_t len, uint64_t tag, uint64_t index);
 
 /* Fetch message seq with streamlog_get and compare its payload to exp/len. */
 void tu_expect_msg(streamlog_channel *ch, uint64_t seq, const void *exp, size_t len);
+/* Check that message m's header `name` (its first value) is the string `value`. */
+void tu_expect_header(const streamlog_msg *m, const char *name, const char *value);
+/* The same for message seq of ch, fetched with streamlog_get. */
+void tu_expect_header_at(streamlog_channel *ch, uint64_t seq, const char *name, const char *value);
 
 /* Wall clock (CLOCK_REALTIME) in Unix ns, and sleeping. */
 int64_t tu_now_ns(void);
