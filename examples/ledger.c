@@ -91,19 +91,18 @@ static int transfer(streamlog_channel *events, streamlog_channel *snapshots, con
                 return 0; /* a retry: applied before */
         if (from >= 0 && s.balance[from] < amount)
             return -1; /* no overdraft */
+        /* the events: Withdrawn from `from` (not for a deposit), Deposited to `to` */
+        static const char *const types[2] = {"Withdrawn", "Deposited"};
+        const int accounts[2] = {from, to};
         char hdr[2][128], body[2][64];
         const void *hdrs[2], *data[2];
         size_t hlens[2], lens[2], n = 0;
-        if (from >= 0) {
-            hlens[n] = (size_t)snprintf(hdr[n], sizeof hdr[n], "NATS/1.0\r\nType: Withdrawn\r\nCommand-Id: %s\r\n\r\n", id);
-            lens[n] = (size_t)snprintf(body[n], sizeof body[n], "%d %lld", from, amount);
-            n++;
+        for (int k = from >= 0 ? 0 : 1; k < 2; k++, n++) {
+            hlens[n] = (size_t)snprintf(hdr[n], sizeof hdr[n], "NATS/1.0\r\nType: %s\r\nCommand-Id: %s\r\n\r\n",
+                                        types[k], id);
+            lens[n] = (size_t)snprintf(body[n], sizeof body[n], "%d %lld", accounts[k], amount);
+            hdrs[n] = hdr[n], data[n] = body[n];
         }
-        hlens[n] = (size_t)snprintf(hdr[n], sizeof hdr[n], "NATS/1.0\r\nType: Deposited\r\nCommand-Id: %s\r\n\r\n", id);
-        lens[n] = (size_t)snprintf(body[n], sizeof body[n], "%d %lld", to, amount);
-        n++;
-        for (size_t i = 0; i < n; i++)
-            hdrs[i] = hdr[i], data[i] = body[i];
         int rc = streamlog_append_batch_msgs_expect(events, hdrs, hlens, data, lens, n, s.last_seq, NULL);
         if (rc == STREAMLOG_OK)
             return 0;
