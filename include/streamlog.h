@@ -1069,7 +1069,11 @@ void streamlog_iter_close(streamlog_iter *it);
  *                it gives back those it has not delivered at its next
  *                streamlog_sub_next() call after another member starts
  *                waiting -- so a member holds undelivered messages while
- *                another waits at most until it next asks. A
+ *                another waits at most until it next asks. Messages given
+ *                back (or left unacked by a member that closes) are taken by
+ *                the others when they next look for them, which a busy
+ *                member does at most every 20 ms: meanwhile it may take
+ *                newer messages first. Order across members is not kept. A
  *                member counts as waiting from the moment streamlog_sub_next()
  *                finds nothing for it (it returns EAGAIN or sleeps) until it
  *                takes a message, returns ETIMEDOUT, stalls (MAX_INFLIGHT) or
