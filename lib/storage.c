@@ -5,6 +5,7 @@
  * outlive the call that began them. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <pthread.h>
 #include <sched.h>
@@ -80,6 +81,7 @@ static atomic_int commit_fail_errno = EIO;
  * aborted). */
 static _Thread_local int write_dirty;
 static atomic_int sync_fail;
+static atomic_long env_open_calls;
 
 void sl_storage_fail_sync(int fail)
 {
@@ -225,6 +227,32 @@ static int sync_point_due(sl_env *env, int unless_ours)
     return env->fast_interval || live;
 }
 
+/* The largest map, halving from `want` down to `min` (0: want only), that
+ * the address space holds now (ulimit -v, valgrind), with room to spare for
+ * what LMDB maps and allocates beside it. It is found before mdb_env_open,
+ * never by retrying it: an open that fails after LMDB set up lock.mdb as its
+ * only user leaves the lock region reset (transaction id 0) for a process
+ * that opens meanwhile, whose next commit then overwrites the newest one. */
+static uint64_t fitting_map(uint64_t want, uint64_t min)
+{
+    const uint64_t spare = (uint64_t)64 << 20;
+    uint64_t map = want;
+    while (min && map / 2 >= min) {
+        void *p = mmap(NULL, map + spare, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED) {
+            munmap(p, map + spare);
+            break;
+        }
+        map /= 2;
+    }
+    return map;
+}
+
+long sl_storage_env_opens(void)
+{
+    return atomic_load(&env_open_calls);
+}
+
 static void env_free(sl_env *env)
 {
     sl_syncfile_close(&env->sync);
@@ -257,21 +285,17 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
     static const unsigned sync_flags[] = {
         [SL_SYNC_FULL] = 0, [SL_SYNC_DATA] = MDB_NOMETASYNC, [SL_SYNC_NONE] = MDB_NOSYNC};
     unsigned flags = MDB_NOTLS | sync_flags[cfg->sync_mode] | (cfg->readonly ? MDB_RDONLY : 0);
-    uint64_t map = cfg->map_bytes;
+    uint64_t map = fitting_map(cfg->map_bytes, cfg->min_map_bytes);
     for (;;) {
         if ((rc = mdb_env_create(&env->mdb))) {
             env_free(env);
             return map_err(rc, "creating the LMDB environment");
         }
+        atomic_fetch_add(&env_open_calls, 1);
         if ((rc = mdb_env_set_maxdbs(env->mdb, SL_DB_COUNT + 4)) || (rc = mdb_env_set_mapsize(env->mdb, map)) ||
             (rc = mdb_env_set_maxreaders(env->mdb, cfg->max_readers)) ||
             (rc = mdb_env_open(env->mdb, dir, flags, 0644))) {
             mdb_env_close(env->mdb);
-            /* the address space may be limited: try a smaller map */
-            if ((rc == EINVAL || rc == ENOMEM) && map / 2 >= cfg->min_map_bytes && cfg->min_map_bytes) {
-                map /= 2;
-                continue;
-            }
             /* a reader that may not write lock.mdb (another user's store) reads
              * without LMDB's reader table; streamlog_open documents the risk */
             if (rc == EACCES && cfg->readonly && !(flags & MDB_NOLOCK)) {

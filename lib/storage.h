@@ -53,8 +53,8 @@ enum sl_sync_mode {
 
 struct sl_env_config {
     uint64_t map_bytes;    /* LMDB map size */
-    uint64_t min_map_bytes;/* when smaller than map_bytes: halve the map down to this if the
-                              address space will not hold it (ulimit -v, valgrind) */
+    uint64_t min_map_bytes;/* when smaller than map_bytes: halve the map down to this while
+                              the address space will not hold it (ulimit -v, valgrind) */
     int sync_mode;         /* an SL_SYNC_* mode, from the store's sync policy */
     unsigned max_readers;  /* reader table size, fixed by the first opener */
     int readonly;          /* MDB_RDONLY: nothing created or written */
@@ -158,5 +158,7 @@ void sl_storage_fail_commit_after(long n);
 void sl_storage_fail_commit_with(long n, int err);
 /* Test hook: the next forced sync fails with EIO when `fail` is set. */
 void sl_storage_fail_sync(int fail);
+/* Test hook: how many times this process has called mdb_env_open. */
+long sl_storage_env_opens(void);
 
 #endif
