@@ -617,24 +617,15 @@ END_TEST
 
 /* ---- an open where the default map does not fit the address space ---- */
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-
 static void limited_address_space_child(void *p)
 {
     (void)p;
-#ifndef SANITIZED /* sanitizers need far more address space; valgrind limits it itself */
-    if (!getenv("STREAMLOG_UNDER_VALGRIND")) {
+    /* sanitizers need far more address space; valgrind limits it itself */
+    if (!TU_ASAN && !TU_TSAN && !getenv("STREAMLOG_UNDER_VALGRIND")) {
         struct rlimit rl = {(rlim_t)16 << 30, (rlim_t)16 << 30};
         if (setrlimit(RLIMIT_AS, &rl) != 0)
             cfail("setrlimit(RLIMIT_AS): %s", strerror(errno));
     }
-#endif
     long before = sl_storage_env_opens();
     streamlog_store *st = NULL;
     CCHECK(streamlog_open(tu_store, NULL, &st));

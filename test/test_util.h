@@ -16,6 +16,29 @@
 
 #include "streamlog.h"
 
+/* TU_ASAN / TU_TSAN: 1 in a build under AddressSanitizer / ThreadSanitizer
+ * (gcc names them with __SANITIZE_*__, clang with __has_feature). */
+#if defined(__SANITIZE_ADDRESS__)
+#define TU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TU_ASAN 1
+#endif
+#endif
+#ifndef TU_ASAN
+#define TU_ASAN 0
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define TU_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TU_TSAN 1
+#endif
+#endif
+#ifndef TU_TSAN
+#define TU_TSAN 0
+#endif
+
 /* The current test's private directory (exists, empty at test start). */
 extern char tu_dir[4096];
 /* tu_dir "/store": the default store path (does not exist at test start). */

@@ -165,16 +165,10 @@ static Suite *subs_fork_suite(void)
     return s;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
+#if TU_ASAN
 #define UNDER_SANITIZER "AddressSanitizer (its allocator can deadlock in a child forked from a multi-threaded process)"
-#elif defined(__SANITIZE_THREAD__)
+#elif TU_TSAN
 #define UNDER_SANITIZER "ThreadSanitizer (it stops a child of a multi-threaded process from starting threads)"
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_SANITIZER "AddressSanitizer (its allocator can deadlock in a child forked from a multi-threaded process)"
-#elif __has_feature(thread_sanitizer)
-#define UNDER_SANITIZER "ThreadSanitizer (it stops a child of a multi-threaded process from starting threads)"
-#endif
 #endif
 
 int main(void)
