@@ -377,6 +377,11 @@ def test_follow_with_concurrent_writer(store):
     writer = subprocess.Popen([CLI, "pub", store, "live", "--sync", "none"], stdin=subprocess.PIPE,
                               stdout=subprocess.DEVNULL)
     got = []
+    # read the pipe's bytes directly: a buffered readline() may pull the next
+    # line into Python's buffer, where select() no longer sees it, and the
+    # loop would then wait for a line it already holds
+    out_fd = follower.stdout.fileno()
+    pending = b""
     deadline = time.monotonic() + DEADLINE_S
     # one line at a time: the writer stores each line as it arrives, and the
     # follower must show it before the next is written
@@ -385,12 +390,13 @@ def test_follow_with_concurrent_writer(store):
         writer.stdin.flush()
         want = 1 + i
         while len(got) < want and time.monotonic() < deadline:
-            r, _, _ = select.select([follower.stdout], [], [], 1)
+            r, _, _ = select.select([out_fd], [], [], 1)
             if r:
-                line = follower.stdout.readline()
-                if not line:
+                chunk = os.read(out_fd, 65536)
+                if not chunk:
                     break
-                got.append(json.loads(line))
+                *lines, pending = (pending + chunk).split(b"\n")
+                got.extend(json.loads(line) for line in lines)
     writer.stdin.close()
     check(writer.wait(timeout=DEADLINE_S) == 0, "writer exit status")
     check([m["data"] for m in got] == ["first"] + [f"msg {i}" for i in range(1, 21)],
