@@ -115,10 +115,7 @@ def stream_msgs(url, stream):
 
 
 def appenders(store, channels, count, rate):
-    # The store and its channels are created by one process first: the library can give two
-    # channels one id when several processes create a new store at the same moment.
-    for ch in channels:
-        tool("append", store, ch, 0)
+    # each process creates its channel, and the first of them the store, as it starts
     procs = [subprocess.Popen([TOOL, "append", store, ch, str(count), "64", str(rate)]) for ch in channels]
     STARTED.extend(procs)
     return procs
