@@ -260,7 +260,8 @@ def scenario_kill(tmp):
 
 
 def scenario_server_restart(tmp):
-    """nats-server stopped for several seconds mid-run: nothing lost or duplicated, lag drains."""
+    """nats-server stopped for several seconds mid-run, then killed -9 for several seconds: nothing
+    lost or duplicated, the lag drains."""
     srv = Server(tmp, "s1")
     srv.start()
     store = os.path.join(tmp, "store")
@@ -268,20 +269,23 @@ def scenario_server_restart(tmp):
     blog = os.path.join(tmp, "bridge.log")
     b = bridge("out", store, "--server", srv.url, "--stream", "R", "--channels", ",".join(chans),
                "--create-stream", "--status-interval", "500", "--ack-timeout", "1000", log=blog)
-    apps = appenders(store, chans, 3000, 500)
-    wait_for("messages in the stream", lambda: stream_msgs(srv.url, "R") > 500)
-    srv.stop()
-    log("nats-server stopped with the stream at some point; appending goes on")
-    time.sleep(3)  # the outage itself; nothing waits on it to be long enough
-    srv.start()
-    log("nats-server restarted")
+    apps = appenders(store, chans, 4500, 500)
+    seen = 0
+    for how, sig in (("stopped", signal.SIGTERM), ("killed -9", signal.SIGKILL)):
+        wait_for("more messages in the stream", lambda: stream_msgs(srv.url, "R") > seen + 500)
+        srv.stop(sig)
+        log("nats-server %s with the stream at some point; appending goes on" % how)
+        time.sleep(3)  # the outage itself; nothing waits on it to be long enough
+        srv.start()
+        seen = stream_msgs(srv.url, "R")
+        log("nats-server restarted, its stream holding %d" % seen)
     wait_appenders(apps)
-    wait_for("the lag to drain", lambda: stream_msgs(srv.url, "R") == 6000)
+    wait_for("the lag to drain", lambda: stream_msgs(srv.url, "R") == 9000)
     b.send_signal(signal.SIGTERM)
     assert b.wait(timeout=DEADLINE) == 0, "SIGTERM should exit 0\n" + tail(blog)
     r = tool("verify-out", srv.url, "R", "R", store, ",".join(chans))
     log(r.stdout.strip())
-    assert "ok: 6000 messages" in r.stdout
+    assert "ok: 9000 messages" in r.stdout
     text = open(blog).read()
     assert "disconnected" in text and "errors=" in text, tail(blog)
     srv.stop()
