@@ -510,7 +510,7 @@ def scenario_http(tmp):
     st = http_status(port)
     log("mirror in after a server restart: " + json.dumps(st))
     assert st["direction"] == "in" and st["consumer"] == "e" and st["channels"][0]["errors"] > 0
-    b.send_signal(signal.SIGTERM)
+    b.send_signal(signal.SIGINT)  # Ctrl-C ends a run as cleanly as SIGTERM
     assert b.wait(timeout=DEADLINE) == 0, tail(blog)
     srv.stop()
 
