@@ -323,7 +323,8 @@ def scenario_cluster(tmp):
 
 
 def scenario_mirror_in(tmp):
-    """A consumer's messages arrive locally once each and in order across repeated kill -9."""
+    """A consumer's messages arrive locally once each and in order across repeated kill -9 of the
+    bridge, and a kill -9 of nats-server under a running bridge."""
     srv = Server(tmp, "s1")
     srv.start()
     store = os.path.join(tmp, "store")
@@ -361,6 +362,23 @@ def scenario_mirror_in(tmp):
             b.wait()
         tool("publish", srv.url, "CENTRAL", "central.events", 200, published + 1)
         published += 200
+    # nats-server killed -9 under a running bridge: it reconnects by itself, appends what is
+    # published after the restart, and what the crash made JetStream redeliver only once
+    b = bridge(*args, log=blog)
+    tool("publish", srv.url, "CENTRAL", "central.events", 300, published + 1)
+    published += 300
+    time.sleep(rnd.uniform(0.05, 0.4))
+    srv.stop(signal.SIGKILL)
+    time.sleep(2)
+    srv.start()
+    tool("publish", srv.url, "CENTRAL", "central.events", 200, published + 1)
+    published += 200
+    want = "ok: %d messages" % published
+    wait_for("the running bridge to append everything after the server's crash",
+             lambda: want in tool("verify-in", srv.url, "CENTRAL", store, "central", check=False).stdout,
+             what_then=lambda: tail(blog))
+    b.send_signal(signal.SIGTERM)
+    assert b.wait(timeout=DEADLINE) == 0, "SIGTERM should exit 0\n" + tail(blog)
     rc = bridge_run(*(args + ["--until-caught-up", "--status-interval", "600000"]), log_path=blog)
     assert rc == 0, tail(blog)
     log("last run: " + tail(blog, 1).strip())
