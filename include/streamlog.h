@@ -225,6 +225,9 @@ typedef struct streamlog_msg     streamlog_msg;
  *                                   fits, down to 1 GiB). Appends that would exceed it
  *                                   fail with EFULL; reads and deletions keep working.
  *                                   The store file grows only as data is written.
+ *                                   A 32-bit build has 4 GiB of address space for all
+ *                                   its stores: its default is 512 MiB (down to 64 MiB),
+ *                                   and a limit it cannot map fails with EINVAL.
  *   STREAMLOG_OPT_MAX_CHANNELS      int, >= 0, channels the store may hold (default 0)
  *   STREAMLOG_OPT_MAX_PAYLOAD       int, >= 0, largest payload in bytes
  *                                   (default 1 MiB; 0 = up to STREAMLOG_PAYLOAD_HARD_MAX)

@@ -5,6 +5,8 @@
  * outlive the call that began them. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <pthread.h>
@@ -227,6 +229,9 @@ static int sync_point_due(sl_env *env, int unless_ours)
     return env->fast_interval || live;
 }
 
+/* Address space left beside the map for what LMDB maps and allocates. */
+#define MAP_SPARE_BYTES ((uint64_t)64 << 20)
+
 /* The largest map, halving from `want` down to `min` (0: want only), that
  * the address space holds now (ulimit -v, valgrind), with room to spare for
  * what LMDB maps and allocates beside it. It is found before mdb_env_open,
@@ -235,12 +240,11 @@ static int sync_point_due(sl_env *env, int unless_ours)
  * that opens meanwhile, whose next commit then overwrites the newest one. */
 static uint64_t fitting_map(uint64_t want, uint64_t min)
 {
-    const uint64_t spare = (uint64_t)64 << 20;
     uint64_t map = want;
     while (min && map / 2 >= min) {
-        void *p = mmap(NULL, map + spare, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *p = mmap(NULL, map + MAP_SPARE_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p != MAP_FAILED) {
-            munmap(p, map + spare);
+            munmap(p, map + MAP_SPARE_BYTES);
             break;
         }
         map /= 2;
@@ -264,6 +268,14 @@ static void env_free(sl_env *env)
 
 int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, uint64_t *map_bytes_out)
 {
+    /* LMDB's map size is a size_t: a 32-bit build maps less than 4 GiB, and
+     * a larger size would be cut to its low bits */
+    const uint64_t addressable = (uint64_t)SIZE_MAX - MAP_SPARE_BYTES;
+    if (cfg->min_map_bytes > addressable)
+        return sl_fail(STREAMLOG_EINVAL,
+                       "the store's limit and its headroom (%" PRIu64 " MiB of map) do not fit the address "
+                       "space of a %zu-bit build: set a smaller STREAMLOG_OPT_MAX_STORE_BYTES",
+                       cfg->min_map_bytes >> 20, sizeof(size_t) * 8);
     sl_env *env = sl_calloc(1, sizeof *env);
     if (!env)
         return sl_fail(STREAMLOG_ENOMEM, "out of memory opening the store");
@@ -285,7 +297,7 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
     static const unsigned sync_flags[] = {
         [SL_SYNC_FULL] = 0, [SL_SYNC_DATA] = MDB_NOMETASYNC, [SL_SYNC_NONE] = MDB_NOSYNC};
     unsigned flags = MDB_NOTLS | sync_flags[cfg->sync_mode] | (cfg->readonly ? MDB_RDONLY : 0);
-    uint64_t map = fitting_map(cfg->map_bytes, cfg->min_map_bytes);
+    uint64_t map = fitting_map(cfg->map_bytes < addressable ? cfg->map_bytes : addressable, cfg->min_map_bytes);
     for (;;) {
         if ((rc = mdb_env_create(&env->mdb))) {
             env_free(env);

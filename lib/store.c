@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -19,8 +20,16 @@
 #include "maintenance.h"
 #include "store.h"
 
-#define DEFAULT_MAX_STORE_BYTES ((uint64_t)1 << 40) /* 1 TiB: address space, not disk */
-#define MIN_DEFAULT_STORE_BYTES ((uint64_t)1 << 30) /* the default shrinks to this at most */
+/* The default limit costs address space, not disk; it shrinks to the minimum
+ * at most where the address space is short. A 32-bit build has 4 GiB of it
+ * in all, for every store the process opens. */
+#if SIZE_MAX > UINT32_MAX
+#define DEFAULT_MAX_STORE_BYTES ((uint64_t)1 << 40) /* 1 TiB */
+#define MIN_DEFAULT_STORE_BYTES ((uint64_t)1 << 30)
+#else
+#define DEFAULT_MAX_STORE_BYTES ((uint64_t)512 << 20)
+#define MIN_DEFAULT_STORE_BYTES ((uint64_t)64 << 20)
+#endif
 #define DEFAULT_MAX_PAYLOAD ((uint64_t)1 << 20)
 #define DEFAULT_SYNC_INTERVAL_MS 100
 #define DEFAULT_DEDUP_WINDOW_MS 120000 /* two minutes, as JetStream's duplicate window */

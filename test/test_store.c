@@ -150,6 +150,32 @@ START_TEST(two_stores_at_once)
 }
 END_TEST
 
+/* LMDB's map size is a size_t. A 32-bit build refuses a limit its address
+ * space cannot map, rather than cut the size to its low bits (which left a
+ * map of a few MiB, and EFULL almost at once); a 64-bit build maps it. */
+START_TEST(store_limit_beyond_a_32_bit_address_space)
+{
+    streamlog_opts *o = NULL;
+    TU_OK(streamlog_opts_new(&o));
+    TU_OK(streamlog_opts_set_int(o, STREAMLOG_OPT_MAX_STORE_BYTES, (int64_t)8 << 30));
+    streamlog_store *st = NULL;
+    int rc = streamlog_open(tu_store, o, &st);
+    streamlog_opts_free(o);
+    if (sizeof(size_t) == 4) {
+        TU_RC(rc, STREAMLOG_EINVAL);
+        ck_assert_ptr_null(st);
+        ck_assert_ptr_nonnull(strstr(streamlog_errmsg(), "32-bit build"));
+        ck_assert_ptr_nonnull(strstr(streamlog_errmsg(), "STREAMLOG_OPT_MAX_STORE_BYTES"));
+        return;
+    }
+    TU_OK(rc);
+    streamlog_channel *ch = tu_chan(st, "c", NULL);
+    ck_assert_uint_eq(tu_append_str(ch, "x"), 1);
+    streamlog_channel_close(ch);
+    TU_OK(streamlog_close(st));
+}
+END_TEST
+
 START_TEST(close_busy_with_channel)
 {
     streamlog_store *st = tu_open(NULL);
@@ -1038,6 +1064,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, open_uncreatable_directory);
     tcase_add_test(tc, second_open_is_ebusy);
     tcase_add_test(tc, two_stores_at_once);
+    tcase_add_test(tc, store_limit_beyond_a_32_bit_address_space);
     suite_add_tcase(s, tc);
 
     tc = tu_tcase("close", 0);
