@@ -13,13 +13,19 @@
 
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
 
-/* LMDB 0.9's meta page: page header (pgno 8, pad 2, flags 2, bounds 4), then
- * MDB_meta (magic 4, version 4, address 8, mapsize 8, two 48-byte MDB_db of
- * which the first's md_pad holds the page size, last_pg 8, txnid 8). */
-#define META_FLAGS_OFF 10
-#define META_MAGIC_OFF 16
-#define META_PSIZE_OFF 40
-#define META_TXNID_OFF 144
+/* LMDB 0.9's meta page, in words of LMDB_WORD bytes (a size_t): page header
+ * (pgno 1 word, pad 2, flags 2, bounds 4), then MDB_meta (magic 4, version 4,
+ * address 1 word, mapsize 1 word, two MDB_db of 8 bytes + 5 words, the
+ * first's md_pad holding the page size, last_pg 1 word, txnid 1 word). A
+ * 64-bit build's offsets are 10, 16, 40 and 144; a 32-bit build's 6, 12, 28
+ * and 88. */
+#define LMDB_WORD ((int)sizeof(size_t))
+#define META_FLAGS_OFF (LMDB_WORD + 2)
+#define META_MAGIC_OFF (LMDB_WORD + 8)
+#define META_PSIZE_OFF (META_MAGIC_OFF + 8 + 2 * LMDB_WORD)
+#define MDB_DB_BYTES (8 + 5 * LMDB_WORD)
+#define META_TXNID_OFF (META_PSIZE_OFF + 2 * MDB_DB_BYTES + LMDB_WORD)
+_Static_assert(SL_META_BYTES == META_TXNID_OFF + LMDB_WORD, "SL_META_BYTES ends with mm_txnid");
 #define P_META 0x08
 #define LMDB_MAGIC 0xBEEFC0DEu
 
@@ -139,9 +145,9 @@ static int write_record(struct sl_syncfile *sf, uint64_t txnid, const unsigned c
 
 int sl_syncfile_read_meta(struct sl_syncfile *sf, int slot, unsigned char *meta, uint64_t *txnid)
 {
-    if (pread(sf->fd, meta, SL_META_BYTES, (off_t)slot * sf->psize) != SL_META_BYTES)
+    if (pread(sf->fd, meta, SL_META_BYTES, (off_t)slot * sf->psize) != (ssize_t)SL_META_BYTES)
         return io_fail("reading");
-    *txnid = get64(meta + META_TXNID_OFF);
+    *txnid = LMDB_WORD == 8 ? get64(meta + META_TXNID_OFF) : get32(meta + META_TXNID_OFF);
     return STREAMLOG_OK;
 }
 
@@ -150,14 +156,15 @@ static int roll_back(struct sl_syncfile *sf, const struct record *r)
 {
     for (int slot = 0; slot < 2; slot++) {
         unsigned char page[SL_META_BYTES], now[SL_META_BYTES];
-        uint64_t txnid, pgno = (uint64_t)slot;
+        uint64_t txnid;
+        size_t pgno = (size_t)slot; /* LMDB's pgno_t */
         memcpy(page, r->meta, SL_META_BYTES);
-        memcpy(page, &pgno, 8); /* the page header names its own page */
+        memcpy(page, &pgno, sizeof pgno); /* the page header names its own page */
         int rc = sl_syncfile_read_meta(sf, slot, now, &txnid);
         if (rc)
             return rc;
         if (memcmp(now, page, SL_META_BYTES) != 0 &&
-            pwrite(sf->fd, page, SL_META_BYTES, (off_t)slot * sf->psize) != SL_META_BYTES)
+            pwrite(sf->fd, page, SL_META_BYTES, (off_t)slot * sf->psize) != (ssize_t)SL_META_BYTES)
             return io_fail("restoring");
     }
     if (fdatasync(sf->fd) != 0)

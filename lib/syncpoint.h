@@ -30,8 +30,11 @@
 #include <stdint.h>
 
 /* LMDB 0.9's meta page: the part of it that a commit writes, from the page
- * header through mm_txnid. sl_syncfile_open checks the layout on the file. */
-#define SL_META_BYTES 152
+ * header through mm_txnid. Its fields of type size_t and pointer take a
+ * machine word, so it is 152 bytes in a 64-bit build and 92 in a 32-bit one
+ * (syncpoint.c spells the layout out). sl_syncfile_open checks the layout on
+ * the file. */
+#define SL_META_BYTES (15 * sizeof(size_t) + 32)
 
 struct sl_syncfile {
     int fd;           /* data.mdb, read-write; -1 when sync points are unavailable */
