@@ -14,7 +14,9 @@ import work_queue  # noqa: E402
 
 
 @pytest.mark.parametrize("start_method", ["spawn", "fork"])
-def test_work_queue_with_worker_processes(tmp_path, start_method):
+def test_work_queue_with_worker_processes(tmp_path, start_method, request):
+    if start_method == "fork":
+        request.getfixturevalue("fork_safe_runtime")
     njobs, nworkers = 200, 3
     per_worker = work_queue.run(str(tmp_path / "store"), njobs, nworkers, start_method)
     everything = sorted(seq for seqs in per_worker for seq in seqs)

@@ -292,7 +292,7 @@ def test_version():
     assert re.fullmatch(r"\d+\.\d+\.\d+", streamlog.library_version())
 
 
-def test_forked_child_reopens_and_leaves_inherited_handles_alone(tmp_path):
+def test_forked_child_reopens_and_leaves_inherited_handles_alone(tmp_path, fork_safe_runtime):
     """After fork() the child opens the store again; the handles it inherited are
     the parent's: using one raises, and closing or collecting one calls nothing."""
     path = str(tmp_path / "store")
