@@ -231,16 +231,20 @@ static int sync_point_due(sl_env *env, int unless_ours)
 
 /* Address space left beside the map for what LMDB maps and allocates. */
 #define MAP_SPARE_BYTES ((uint64_t)64 << 20)
+/* LMDB's map size is a size_t: a 32-bit build maps less than 4 GiB, and a
+ * larger size would be cut to its low bits. */
+#define MAX_MAP_BYTES ((uint64_t)SIZE_MAX - MAP_SPARE_BYTES)
 
-/* The largest map, halving from `want` down to `min` (0: want only), that
- * the address space holds now (ulimit -v, valgrind), with room to spare for
- * what LMDB maps and allocates beside it. It is found before mdb_env_open,
- * never by retrying it: an open that fails after LMDB set up lock.mdb as its
- * only user leaves the lock region reset (transaction id 0) for a process
- * that opens meanwhile, whose next commit then overwrites the newest one. */
+/* The largest map, halving from `want` (at most MAX_MAP_BYTES) down to `min`
+ * (0: want only), that the address space holds now (ulimit -v, valgrind),
+ * with room to spare for what LMDB maps and allocates beside it. It is found
+ * before mdb_env_open, never by retrying it: an open that fails after LMDB
+ * set up lock.mdb as its only user leaves the lock region reset (transaction
+ * id 0) for a process that opens meanwhile, whose next commit then overwrites
+ * the newest one. */
 static uint64_t fitting_map(uint64_t want, uint64_t min)
 {
-    uint64_t map = want;
+    uint64_t map = want < MAX_MAP_BYTES ? want : MAX_MAP_BYTES;
     while (min && map / 2 >= min) {
         void *p = mmap(NULL, map + MAP_SPARE_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p != MAP_FAILED) {
@@ -268,10 +272,7 @@ static void env_free(sl_env *env)
 
 int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, uint64_t *map_bytes_out)
 {
-    /* LMDB's map size is a size_t: a 32-bit build maps less than 4 GiB, and
-     * a larger size would be cut to its low bits */
-    const uint64_t addressable = (uint64_t)SIZE_MAX - MAP_SPARE_BYTES;
-    if (cfg->min_map_bytes > addressable)
+    if (cfg->min_map_bytes > MAX_MAP_BYTES)
         return sl_fail(STREAMLOG_EINVAL,
                        "the store's limit and its headroom (%" PRIu64 " MiB of map) do not fit the address "
                        "space of a %zu-bit build: set a smaller STREAMLOG_OPT_MAX_STORE_BYTES",
@@ -297,7 +298,7 @@ int sl_env_open(const char *dir, const struct sl_env_config *cfg, sl_env **out, 
     static const unsigned sync_flags[] = {
         [SL_SYNC_FULL] = 0, [SL_SYNC_DATA] = MDB_NOMETASYNC, [SL_SYNC_NONE] = MDB_NOSYNC};
     unsigned flags = MDB_NOTLS | sync_flags[cfg->sync_mode] | (cfg->readonly ? MDB_RDONLY : 0);
-    uint64_t map = fitting_map(cfg->map_bytes < addressable ? cfg->map_bytes : addressable, cfg->min_map_bytes);
+    uint64_t map = fitting_map(cfg->map_bytes, cfg->min_map_bytes);
     for (;;) {
         if ((rc = mdb_env_create(&env->mdb))) {
             env_free(env);
